@@ -1,0 +1,5 @@
+import sys
+
+from oneflow_ai.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The HTTP edge: ASGI middleware, response types, and thin route handlers."""

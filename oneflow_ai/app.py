@@ -1,0 +1,116 @@
+"""`create_app(settings)`: the ASGI application. Its lifespan owns every client, pool and store."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from redis.asyncio import Redis
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from oneflow_ai import __version__
+from oneflow_ai.api import ops_routes, openai_routes
+from oneflow_ai.api.edge import Edge
+from oneflow_ai.api.responses import error_response
+from oneflow_ai.auth.master import ensure_master_key
+from oneflow_ai.auth.principal import MasterKeyAuth
+from oneflow_ai.config import load_config
+from oneflow_ai.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
+from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.logs import configure_logging
+from oneflow_ai.pricing import PricingEngine, TokenCounter
+from oneflow_ai.settings import Settings
+from oneflow_ai.store.db import create_engine, migrate
+from oneflow_ai.store.ledger import Ledger
+from oneflow_ai.upstream.http import AiohttpTransport
+
+log = logging.getLogger("oneflow")
+
+
+def create_app(settings: Settings | None = None, environ: Mapping[str, str] | None = None) -> Edge:
+    """Build the gateway. Configuration errors raise `ConfigError` here, before anything starts."""
+    environ = dict(os.environ if environ is None else environ)
+    settings = settings or Settings.from_env(environ)
+    config = load_config(settings.config_path, environ)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        master_key, generated = ensure_master_key(settings.master_key, settings.data_dir)
+        if generated:
+            print(f"OneFlow generated a master key (shown once, kept in {settings.data_dir}): {master_key}", flush=True)
+        engine = create_engine(settings.db_url)
+        await migrate(engine)
+        ledger = Ledger(engine, batch_size=settings.ledger_batch_size, interval_s=settings.ledger_interval_s)
+        ledger.start()
+        transport = AiohttpTransport()
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        pricing = PricingEngine(credits_per_usd=Decimal(settings.credits_per_usd), inr_per_usd=Decimal(settings.inr_per_usd))
+        gateway = Gateway(config, MasterKeyAuth(master_key), ledger, pricing, TokenCounter(), transport, environ,
+                          engine, redis)
+        try:
+            yield {"gateway": gateway}
+        finally:
+            await ledger.close()
+            await transport.close()
+            if redis is not None:
+                await redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title="OneFlow AI Gateway", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    for prefix in ("/v1", "/api/v1"):
+        app.include_router(openai_routes.router, prefix=prefix)
+    app.include_router(ops_routes.router)
+    app.include_router(ops_routes.docs_router)
+    app.mount("/_docs", ops_routes.docs_assets, name="docs-assets")
+    _install_error_handlers(app)
+    configure_logging(settings.log_level, settings.log_format)
+    return Edge(app, max_body_bytes=settings.max_body_bytes)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def request_id(request: Request) -> str | None:
+        return getattr(request.state, "request_id", None)
+
+    async def gateway_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, GatewayError)
+        return error_response(exc, request_id(request))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            err: GatewayError = NotFound(f"Unknown request URL: {request.method} {request.url.path}.")
+        elif exc.status_code == 405:
+            err = MethodNotAllowed(f"Method {request.method} is not allowed for {request.url.path}.")
+        else:
+            err = GatewayError(str(exc.detail), status=exc.status_code, code=None)
+        return error_response(err, request_id(request))
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+        return error_response(InvalidRequest(f"Invalid request: {first.get('msg', 'bad input')}", param=param),
+                              request_id(request))
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        rid = request_id(request)
+        log.exception("unhandled error", extra={"request_id": rid})
+        err = GatewayError(f"The server had an error while processing your request (request id {rid}).")
+        return error_response(err, rid)
+
+    app.add_exception_handler(GatewayError, gateway_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def app_from_env() -> Edge:
+    """The factory `oneflow serve` gives uvicorn (each worker builds its own app from the environment)."""
+    return create_app()

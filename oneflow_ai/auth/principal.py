@@ -1,0 +1,51 @@
+"""Authenticating a request to the `/v1` API."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from oneflow_ai.errors import AuthenticationFailed
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller as the rest of the pipeline sees it."""
+
+    key_id: str
+    is_admin: bool = False
+    user_id: str | None = None
+    department_id: str | None = None
+    tenant_id: str | None = None
+
+
+MASTER = Principal(key_id="master", is_admin=True)
+
+
+def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
+    """`Authorization: Bearer <key>` or `x-api-key: <key>` (the Anthropic SDK's header)."""
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return x_api_key or None
+
+
+class MasterKeyAuth:
+    def __init__(self, master_key: str) -> None:
+        self._master = master_key.encode()
+
+    def authenticate(self, authorization: str | None, x_api_key: str | None) -> Principal:
+        key = presented_key(authorization, x_api_key)
+        if key is None:
+            raise AuthenticationFailed(
+                "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
+                code="missing_api_key",
+            )
+        if hmac.compare_digest(key.encode(), self._master):
+            return MASTER
+        raise AuthenticationFailed(f"Incorrect API key provided: {_redacted(key)}.")
+
+
+def _redacted(key: str) -> str:
+    return key[:6] + "..." + key[-4:] if len(key) > 12 else "****"

@@ -1,0 +1,83 @@
+"""The `oneflow` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from oneflow_ai import __version__
+from oneflow_ai.auth.master import ensure_master_key
+from oneflow_ai.config import ConfigError, load_config
+from oneflow_ai.settings import Settings
+from oneflow_ai.store.db import create_engine, migrate
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="oneflow", description="OneFlow AI gateway")
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", help="YAML configuration file (default: $ONEFLOW_CONFIG, or none)")
+    serve.add_argument("--host", default=os.environ.get("ONEFLOW_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("ONEFLOW_PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("ONEFLOW_WORKERS", "1")))
+    check = commands.add_parser("check-config", help="validate a configuration file and list its models")
+    check.add_argument("config")
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    args = parser.parse_args(argv)
+
+    if args.command == "check-config":
+        return _check(args.config)
+    if args.command == "migrate":
+        asyncio.run(_migrate(Settings.from_env(os.environ)))
+        return 0
+    return _serve(args)
+
+
+def _check(path: str) -> int:
+    try:
+        config = load_config(path, os.environ)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
+    for group in config.models:
+        print(f"{group.name}: " + ", ".join(f"{d.provider}/{d.model}" for d in group.deployments))
+    return 0
+
+
+async def _migrate(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.db_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.config:
+        os.environ["ONEFLOW_CONFIG"] = args.config
+    settings = Settings.from_env(os.environ)
+    try:
+        load_config(settings.config_path, os.environ)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
+    key, generated = ensure_master_key(settings.master_key, settings.data_dir)
+    if generated:
+        print(f"OneFlow generated a master key (shown once, kept in {settings.data_dir}/master_key):\n  {key}", flush=True)
+    asyncio.run(_migrate(settings))
+    print(f"OneFlow {__version__} listening on http://{args.host}:{args.port} (docs: /docs)", flush=True)
+    uvicorn.run(
+        "oneflow_ai.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
+        loop="uvloop", http="httptools", access_log=False, log_level="warning", timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The configuration model. Validated once at start-up; the hot path reads only these frozen objects."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from oneflow_ai.config.presets import PROVIDERS, preset_of, wire_of
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Timeouts(Frozen):
+    """Seconds. `read` bounds the whole non-streamed response; `stream_idle` the gap between stream chunks."""
+
+    connect: float = Field(10.0, gt=0)
+    read: float = Field(30.0, gt=0)
+    stream_idle: float = Field(60.0, gt=0)
+
+
+class Deployment(Frozen):
+    """One way to serve a public model: a provider, an upstream model, an endpoint and a key."""
+
+    provider: str
+    model: str = Field(min_length=1, description="the model name the upstream knows")
+    base_url: str | None = None
+    api_key: str | None = Field(None, description="a reference: env:VAR, or a literal key (discouraged)")
+    api_version: str | None = Field(None, description="Azure: the api-version query parameter")
+    azure_deployment: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    weight: float = Field(1.0, gt=0)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    rpm: int | None = Field(None, gt=0)
+    tpm: int | None = Field(None, gt=0)
+    quality: float | None = Field(None, ge=0, le=1)
+    context_window: int | None = Field(None, gt=0)
+    id: str = ""
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, v: str) -> str:
+        if v not in PROVIDERS:
+            raise ValueError(f"unknown provider {v!r}; known: {', '.join(PROVIDERS)}")
+        return v
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_reference(cls, v: str | None) -> str | None:
+        if v is not None and v.startswith("env:") and len(v) == 4:
+            raise ValueError("env: needs a variable name, as in env:OPENAI_API_KEY")
+        return v
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> Deployment:
+        if self.provider == "openai_compatible" and not self.base_url:
+            raise ValueError("provider openai_compatible needs base_url")
+        if self.provider == "azure" and not (self.base_url and self.api_version):
+            raise ValueError("provider azure needs base_url (https://<resource>.openai.azure.com) and api_version")
+        return self
+
+    @property
+    def wire(self) -> str:
+        return wire_of(self.provider)
+
+    @property
+    def url(self) -> str:
+        return (self.base_url or preset_of(self.provider).base_url).rstrip("/")
+
+    def resolve_key(self, environ: os._Environ[str] | dict[str, str]) -> str | None:
+        """The secret this deployment sends upstream, read from the environment when referenced."""
+        ref = self.api_key
+        if ref is None:
+            env = preset_of(self.provider).api_key_env
+            return environ.get(env) if env else None
+        if ref.startswith("env:"):
+            return environ.get(ref[4:])
+        return ref
+
+
+class ModelGroup(Frozen):
+    """A public model name and the deployments that serve it."""
+
+    name: str = Field(min_length=1)
+    deployments: tuple[Deployment, ...] = Field(min_length=1)
+    fallbacks: tuple[str, ...] = ()
+    strategy: str | None = None
+    mode: str = Field("chat", pattern="^(chat|embedding)$")
+    aliases: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_deployments(cls, data: Any) -> Any:
+        """Give each deployment a stable id, `<model>/<index>`, unless the config names it."""
+        if isinstance(data, dict) and isinstance(data.get("deployments"), list):
+            deployments = []
+            for i, d in enumerate(data["deployments"]):
+                if isinstance(d, dict) and not d.get("id"):
+                    d = {**d, "id": f"{data.get('name')}/{i}"}
+                deployments.append(d)
+            data = {**data, "deployments": deployments}
+        return data
+
+
+class GatewayConfig(Frozen):
+    models: tuple[ModelGroup, ...] = ()
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> GatewayConfig:
+        names: set[str] = set()
+        for group in self.models:
+            for name in (group.name, *group.aliases):
+                if name in names:
+                    raise ValueError(f"model name {name!r} is defined twice")
+                names.add(name)
+        for group in self.models:
+            for fb in group.fallbacks:
+                if fb not in names:
+                    raise ValueError(f"model {group.name!r} falls back to unknown model {fb!r}")
+        return self
+
+    def by_name(self) -> dict[str, ModelGroup]:
+        table: dict[str, ModelGroup] = {}
+        for group in self.models:
+            for name in (group.name, *group.aliases):
+                table[name] = group
+        return table
+
+    def merged(self, extra: list[dict[str, Any]]) -> GatewayConfig:
+        """This config plus model groups whose names it does not define yet (environment defaults)."""
+        known = self.by_name()
+        added = [ModelGroup.model_validate(g) for g in extra if g["name"] not in known]
+        return GatewayConfig(models=(*self.models, *added))

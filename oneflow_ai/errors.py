@@ -1,0 +1,167 @@
+"""The gateway's error tree, written down in one place.
+
+Every failure a client can see is a `GatewayError`; it knows its HTTP status, its OpenAI error `type`
+and `code`, and whether another deployment may be tried after it (`retryable`). One renderer,
+`GatewayError.body()`, produces the OpenAI error JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    status: int = 500
+    type: str = "api_error"
+    code: str | None = "internal_error"
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_request"
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(GatewayError):
+    status = 403
+    type = "permission_error"
+    code = "permission_denied"
+
+
+class NotFound(GatewayError):
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    type = "invalid_request_error"
+    code = "payload_too_large"
+
+
+class RateLimited(GatewayError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
+class QuotaExceeded(GatewayError):
+    status = 429
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+
+
+class UpstreamError(GatewayError):
+    """A provider failed. `retryable` says whether the next planned deployment may be tried."""
+
+    status = 502
+    type = "api_error"
+    code = "upstream_error"
+    retryable = True
+
+    def __init__(self, message: str, *, provider: str = "", upstream_status: int | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.provider = provider
+        self.upstream_status = upstream_status
+        self.retry_after: float | None = None
+
+
+class ContextWindowExceeded(UpstreamError):
+    """The prompt does not fit the model; a fallback to a larger-context model may serve it."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "context_length_exceeded"
+    retryable = True
+
+
+class UpstreamRejected(UpstreamError):
+    """The upstream refused the caller's own request (4xx): returned as is, never retried elsewhere."""
+
+    type = "invalid_request_error"
+    code = "upstream_rejected"
+    retryable = False
+
+
+class UpstreamRateLimited(UpstreamError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
+class UpstreamUnavailable(UpstreamError):
+    """No connection could be made (refused, DNS, reset before a response)."""
+
+    status = 503
+    type = "api_error"
+    code = "upstream_unavailable"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    type = "api_error"
+    code = "upstream_timeout"
+
+
+class AllDeploymentsFailed(GatewayError):
+    """Every planned deployment failed; carries each cause. Status and message are the last cause's."""
+
+    def __init__(self, errors: list[GatewayError]) -> None:
+        last = errors[-1]
+        super().__init__(last.message, param=last.param, code=last.code, status=last.status, headers=last.headers)
+        self.type = last.type
+        self.errors = errors
+
+
+def upstream_error_for_status(status: int, message: str, *, provider: str) -> UpstreamError:
+    """Map an upstream HTTP error status to our error, keeping the upstream's own message."""
+    cls: type[UpstreamError]
+    if status == 429:
+        cls = UpstreamRateLimited
+    elif status in (408, 409) or status >= 500:
+        cls = UpstreamError
+    else:
+        cls = UpstreamRejected
+    err = cls(message, provider=provider, upstream_status=status)
+    if cls is UpstreamRejected:
+        err.status = status
+    return err

@@ -1,0 +1,69 @@
+"""Price and record: turn what happened to a request into one ledger record."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from oneflow_ai.config.schema import Deployment
+from oneflow_ai.gateway.call import Call
+from oneflow_ai.pricing import PricingEngine, UnknownModelPrice
+from oneflow_ai.providers.base import Usage
+from oneflow_ai.store.ledger import UsageRecord
+
+log = logging.getLogger("oneflow.accounting")
+
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: str
+    http_status: int
+    deployment: Deployment | None = None
+    usage: Usage | None = None
+    usage_source: str = "none"
+    served_model: str | None = None
+    ttft_s: float | None = None
+    attempts: int = 1
+
+
+def record(call: Call, outcome: Outcome, pricing: PricingEngine) -> UsageRecord:
+    usage = outcome.usage or Usage()
+    dep = outcome.deployment
+    usd, credits = ZERO, ZERO
+    if dep is not None and (usage.prompt_tokens or usage.completion_tokens):
+        try:
+            cost = pricing.cost(dep.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+            usd, credits = cost.usd, cost.credits
+        except UnknownModelPrice:
+            log.warning("no price for model %r; its usage is recorded at zero cost", dep.model)
+    p = call.principal
+    return UsageRecord(
+        request_id=call.request_id,
+        created_at=call.created_at,
+        endpoint=call.endpoint,
+        requested_model=call.model,
+        status=outcome.status,
+        http_status=outcome.http_status,
+        cost_usd=usd,
+        credits=credits,
+        usage_source=outcome.usage_source,
+        key_id=p.key_id,
+        user_id=p.user_id,
+        end_user=call.end_user,
+        department_id=p.department_id,
+        tenant_id=p.tenant_id,
+        served_model=outcome.served_model or (dep.model if dep else None),
+        provider=dep.provider if dep else None,
+        deployment_id=dep.id if dep else None,
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        cached_tokens=usage.cached_tokens,
+        latency_ms=(time.perf_counter() - call.started) * 1000,
+        ttft_ms=outcome.ttft_s * 1000 if outcome.ttft_s is not None else None,
+        attempts=outcome.attempts,
+        streamed=call.stream,
+    )

@@ -1,0 +1,100 @@
+"""Streaming: open the upstream stream, then relay it chunk by chunk as it arrives.
+
+The stream is committed to a deployment only once its first chunk arrived, so a failure before any byte
+reached the client can still fall back. After that, an upstream failure ends the stream with an OpenAI
+error event. However the stream ends (done, failed, or the client left and the task was cancelled), one
+record is written with the usage the upstream reported, or else the tokens counted so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from oneflow_ai.config.schema import Deployment
+from oneflow_ai.errors import GatewayError, UpstreamError
+from oneflow_ai.gateway.accounting import Outcome, record
+from oneflow_ai.gateway.call import Call, StreamReply
+from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.providers.base import StreamTranslator, Usage
+from oneflow_ai.upstream.sse import SSEParser, frame
+from oneflow_ai.upstream.wire import UpstreamResponse
+
+SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+async def open_stream(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> StreamReply:
+    provider = gw.providers[dep.wire]
+    request = provider.chat_request({**call.body, "model": dep.model}, dep, gw.keys[dep.id], stream=True)
+    response = await gw.transports[dep.wire].send(request, stream=True)
+    if response.status >= 400:
+        raise provider.error(response.status, await response.read(), response.headers, dep)
+    chunks = aiter(response.iter_chunks())
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        response.close()
+        raise UpstreamError(f"{dep.provider} closed the stream without sending anything", provider=dep.provider) from None
+    except BaseException:
+        response.close()
+        raise
+    ttft = time.perf_counter() - call.started
+    translator = provider.chat_stream(dep, client_wants_usage=call.wants_usage)
+    outcome = Outcome("ok", 200, dep, ttft_s=ttft, attempts=attempt)
+    headers = {**SSE_HEADERS, "x-oneflow-model": dep.model, "x-oneflow-provider": dep.provider,
+               "x-oneflow-attempts": str(attempt)}
+    return StreamReply(_relay(gw, call, response, first, chunks, translator, outcome), headers)
+
+
+async def _relay(
+    gw: Gateway,
+    call: Call,
+    response: UpstreamResponse,
+    first: bytes,
+    chunks: AsyncIterator[bytes],
+    translator: StreamTranslator,
+    outcome: Outcome,
+) -> AsyncIterator[bytes]:
+    parser = SSEParser()
+    try:
+        for out in _translate(parser.feed(first), translator):
+            yield out
+        async for chunk in chunks:
+            for out in _translate(parser.feed(chunk), translator):
+                yield out
+        for out in _translate(parser.flush(), translator):
+            yield out
+        for out in translator.finish():
+            yield out
+    except GatewayError as e:
+        outcome.status, outcome.http_status = "upstream_error", e.status
+        yield frame(orjson.dumps(e.body()))
+    except (asyncio.CancelledError, GeneratorExit):
+        outcome.status, outcome.http_status = "client_aborted", 499
+        raise
+    finally:
+        response.close()
+        outcome.usage, outcome.usage_source = _usage(gw, call, translator, complete=outcome.status == "ok")
+        gw.ledger.record(record(call, outcome, gw.pricing))
+
+
+def _translate(events: list[Any], translator: StreamTranslator) -> list[bytes]:
+    if len(events) == 1:
+        return translator.feed(events[0])
+    out: list[bytes] = []
+    for event in events:
+        out += translator.feed(event)
+    return out
+
+
+def _usage(gw: Gateway, call: Call, translator: StreamTranslator, *, complete: bool) -> tuple[Usage, str]:
+    """The upstream's usage for a stream that completed and reported it; otherwise the tokens counted in
+    what was produced so far (the prompt's as the upstream reported them, when it did)."""
+    if complete and translator.usage is not None:
+        return translator.usage, "upstream"
+    prompt = translator.usage.prompt_tokens if translator.usage else gw.tokens.count_messages(call.body["messages"])
+    return Usage(prompt, gw.tokens.count_text(translator.completion_text())), "counted"

@@ -1,0 +1,80 @@
+"""The gateway's runtime: everything built once at start-up that the pipeline reads per request.
+
+`create_app`'s lifespan builds one `Gateway` and closes it; nothing here is module-level state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import orjson
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from oneflow_ai.auth.principal import MasterKeyAuth
+from oneflow_ai.config.presets import ANTHROPIC_WIRE, AZURE_WIRE, DEMO_WIRE, OPENAI_WIRE
+from oneflow_ai.config.schema import Deployment, GatewayConfig, ModelGroup
+from oneflow_ai.errors import ModelNotFound
+from oneflow_ai.pricing import PricingEngine, TokenCounter
+from oneflow_ai.providers.anthropic import AnthropicProvider
+from oneflow_ai.providers.base import ChatProvider
+from oneflow_ai.providers.demo import DemoTransport
+from oneflow_ai.providers.openai import AzureProvider, OpenAIProvider
+from oneflow_ai.store.ledger import Ledger
+from oneflow_ai.upstream.wire import Transport
+
+log = logging.getLogger("oneflow")
+
+
+@dataclass(slots=True)
+class Gateway:
+    config: GatewayConfig
+    auth: MasterKeyAuth
+    ledger: Ledger
+    pricing: PricingEngine
+    tokens: TokenCounter
+    transport: Transport
+    environ: Mapping[str, str]
+    engine: AsyncEngine
+    redis: Redis | None
+    models: dict[str, ModelGroup] = field(init=False)
+    providers: dict[str, ChatProvider] = field(init=False)
+    transports: dict[str, Transport] = field(init=False)
+    keys: dict[str, str | None] = field(init=False)
+    models_listing: bytes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.models = self.config.by_name()
+        openai = OpenAIProvider()
+        self.providers = {
+            OPENAI_WIRE: openai, DEMO_WIRE: openai, AZURE_WIRE: AzureProvider(), ANTHROPIC_WIRE: AnthropicProvider(),
+        }
+        self.transports = {wire: self.transport for wire in self.providers}
+        self.transports[DEMO_WIRE] = DemoTransport()
+        self.keys = {
+            d.id: d.resolve_key(dict(self.environ)) for g in self.config.models for d in g.deployments
+        }
+        self.models_listing = orjson.dumps({"object": "list", "data": [model_card(n, g) for n, g in self.models.items()]})
+
+    def group(self, name: str) -> ModelGroup:
+        group = self.models.get(name)
+        if group is None:
+            raise ModelNotFound(f"The model '{name}' does not exist or you do not have access to it.", param="model")
+        return group
+
+    def plan(self, group: ModelGroup) -> list[Deployment]:
+        """The deployments to try, in order: the group's own (heaviest first), then each fallback group's."""
+        seen: set[str] = set()
+        order: list[Deployment] = []
+        for g in (group, *(self.models[name] for name in group.fallbacks)):
+            for d in sorted(g.deployments, key=lambda d: -d.weight):
+                if d.id not in seen:
+                    seen.add(d.id)
+                    order.append(d)
+        return order
+
+
+def model_card(name: str, group: ModelGroup) -> dict[str, object]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": group.deployments[0].provider}

@@ -1,0 +1,107 @@
+"""The provider seam.
+
+A provider is pure translation: it builds the upstream request from an OpenAI-format body, parses the
+upstream's response or stream back into OpenAI format, and maps the upstream's error body to our error.
+It does no I/O; the gateway sends what it builds through a `Transport`.
+Embeddings are a separate, optional protocol, never a stubbed method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from oneflow_ai.config.schema import Deployment
+from oneflow_ai.errors import UpstreamError
+from oneflow_ai.upstream.sse import SSEEvent
+from oneflow_ai.upstream.wire import UpstreamRequest
+
+
+@dataclass(slots=True, frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @classmethod
+    def from_openai(cls, usage: Mapping[str, Any] | None) -> Usage | None:
+        if not isinstance(usage, Mapping):
+            return None
+        details = usage.get("prompt_tokens_details") or {}
+        return cls(
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            cached_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, Mapping) else 0,
+        )
+
+    def to_openai(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+        if self.cached_tokens:
+            out["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        return out
+
+
+@dataclass(slots=True, frozen=True)
+class ProviderResult:
+    """A parsed upstream answer: the OpenAI-format body to send to the client, and its usage."""
+
+    body: bytes
+    usage: Usage | None
+    model: str | None = None
+
+
+class StreamTranslator(Protocol):
+    """Turns upstream SSE events into OpenAI chunk frames (`b"data: {...}\\n\\n"`), keeping the usage."""
+
+    usage: Usage | None
+
+    def feed(self, event: SSEEvent) -> list[bytes]: ...
+
+    def finish(self) -> list[bytes]:
+        """Frames to send once the upstream stream ended (the final `[DONE]` among them)."""
+        ...
+
+    def completion_text(self) -> str:
+        """The text produced so far: counted when the upstream reported no usage, or the client left early."""
+        ...
+
+
+class ChatProvider(Protocol):
+    def chat_request(
+        self, body: dict[str, Any], deployment: Deployment, api_key: str | None, *, stream: bool
+    ) -> UpstreamRequest:
+        """`body` is the client's OpenAI body with `model` already set to the upstream model."""
+        ...
+
+    def chat_response(self, body: bytes, deployment: Deployment) -> ProviderResult: ...
+
+    def chat_stream(self, deployment: Deployment, *, client_wants_usage: bool) -> StreamTranslator: ...
+
+    def error(self, status: int, body: bytes, headers: Mapping[str, str], deployment: Deployment) -> UpstreamError: ...
+
+
+class EmbeddingsProvider(Protocol):
+    def embeddings_request(self, body: dict[str, Any], deployment: Deployment, api_key: str | None) -> UpstreamRequest: ...
+
+    def embeddings_response(self, body: bytes, deployment: Deployment) -> ProviderResult: ...
+
+    def error(self, status: int, body: bytes, headers: Mapping[str, str], deployment: Deployment) -> UpstreamError: ...
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

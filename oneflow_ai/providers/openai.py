@@ -1,0 +1,148 @@
+"""The OpenAI wire protocol: OpenAI itself, every OpenAI-compatible server, Azure OpenAI and `demo`.
+
+The client's body is forwarded as it came (unknown fields included) with only `model` and
+`stream_options` changed; the upstream's answer is relayed byte for byte after its usage is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from oneflow_ai.config.schema import Deployment
+from oneflow_ai.errors import ContextWindowExceeded, UpstreamError, upstream_error_for_status
+from oneflow_ai.providers.base import ProviderResult, Usage, retry_after_seconds
+from oneflow_ai.upstream.sse import DONE, SSEEvent, frame
+from oneflow_ai.upstream.wire import UpstreamRequest
+
+JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+
+class OpenAIProvider:
+    """Speaks OpenAI's `/chat/completions` and `/embeddings` at the deployment's base URL."""
+
+    def url(self, deployment: Deployment, endpoint: str) -> str:
+        return f"{deployment.url}/{endpoint}"
+
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def _request(self, deployment: Deployment, endpoint: str, api_key: str | None, body: bytes) -> UpstreamRequest:
+        headers = {**JSON_HEADERS, **self.auth_headers(api_key), **deployment.headers}
+        return UpstreamRequest(
+            "POST", self.url(deployment, endpoint), headers, body, deployment.timeouts, deployment.provider
+        )
+
+    def chat_request(
+        self, body: dict[str, Any], deployment: Deployment, api_key: str | None, *, stream: bool
+    ) -> UpstreamRequest:
+        if stream:
+            options = body.get("stream_options")
+            body = {**body, "stream_options": {**(options if isinstance(options, dict) else {}), "include_usage": True}}
+        return self._request(deployment, "chat/completions", api_key, orjson.dumps(body))
+
+    def chat_response(self, body: bytes, deployment: Deployment) -> ProviderResult:
+        parsed = _json_object(body, deployment)
+        return ProviderResult(body, Usage.from_openai(parsed.get("usage")), parsed.get("model"))
+
+    def chat_stream(self, deployment: Deployment, *, client_wants_usage: bool) -> OpenAIStream:
+        return OpenAIStream(client_wants_usage)
+
+    def embeddings_request(self, body: dict[str, Any], deployment: Deployment, api_key: str | None) -> UpstreamRequest:
+        return self._request(deployment, "embeddings", api_key, orjson.dumps(body))
+
+    def embeddings_response(self, body: bytes, deployment: Deployment) -> ProviderResult:
+        parsed = _json_object(body, deployment)
+        return ProviderResult(body, Usage.from_openai(parsed.get("usage")), parsed.get("model"))
+
+    def error(self, status: int, body: bytes, headers: Mapping[str, str], deployment: Deployment) -> UpstreamError:
+        return openai_style_error(status, body, headers, deployment.provider)
+
+
+class AzureProvider(OpenAIProvider):
+    """Azure OpenAI: deployment URLs, `api-version`, and the `api-key` header."""
+
+    def url(self, deployment: Deployment, endpoint: str) -> str:
+        name = deployment.azure_deployment or deployment.model
+        return f"{deployment.url}/openai/deployments/{name}/{endpoint}?api-version={deployment.api_version}"
+
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        return {"api-key": api_key} if api_key else {}
+
+
+class OpenAIStream:
+    """OpenAI chunks pass through unchanged; the usage chunk is read, and dropped unless the client asked."""
+
+    __slots__ = ("usage", "_wants_usage", "_chunks")
+
+    def __init__(self, client_wants_usage: bool) -> None:
+        self.usage: Usage | None = None
+        self._wants_usage = client_wants_usage
+        self._chunks: list[bytes] = []
+
+    def feed(self, event: SSEEvent) -> list[bytes]:
+        data = event.data
+        if data == b"[DONE]" or not data:
+            return []
+        if b'"usage"' in data:
+            parsed = orjson.loads(data)
+            usage = Usage.from_openai(parsed.get("usage"))
+            if usage is not None:
+                self.usage = usage
+                if not parsed.get("choices") and not self._wants_usage:
+                    return []
+        self._chunks.append(data)
+        return [frame(data)]
+
+    def finish(self) -> list[bytes]:
+        return [DONE]
+
+    def completion_text(self) -> str:
+        parts: list[str] = []
+        for data in self._chunks:
+            try:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                continue
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") or {}
+                parts.append(delta.get("content") or "")
+                for call in delta.get("tool_calls") or ():
+                    parts.append((call.get("function") or {}).get("arguments") or "")
+        return "".join(parts)
+
+
+def _json_object(body: bytes, deployment: Deployment) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise UpstreamError(f"{deployment.provider} sent a response that is not a JSON object", provider=deployment.provider)
+    return parsed
+
+
+def openai_style_error(status: int, body: bytes, headers: Mapping[str, str], provider: str) -> UpstreamError:
+    """An upstream error with the upstream's own message, type, code and param kept."""
+    detail: dict[str, Any] = {}
+    try:
+        parsed = orjson.loads(body)
+        if isinstance(parsed, dict):
+            inner = parsed.get("error", parsed)
+            detail = inner if isinstance(inner, dict) else {"message": str(inner)}
+    except orjson.JSONDecodeError:
+        pass
+    message = str(detail.get("message") or body[:500].decode(errors="replace") or f"HTTP {status}")
+    code = detail.get("code")
+    if status == 400 and (code == "context_length_exceeded" or "context length" in message.lower()):
+        err: UpstreamError = ContextWindowExceeded(message, param=detail.get("param"), provider=provider)
+    else:
+        err = upstream_error_for_status(status, f"{provider}: {message}", provider=provider)
+        if status < 500 and status != 429:
+            err.type = str(detail.get("type") or err.type)
+            err.code = str(code) if code is not None else err.code
+            err.param = detail.get("param")
+    err.retry_after = retry_after_seconds(headers)
+    return err

@@ -1,0 +1,1 @@
+"""Persistence: tables, the database engine and migrations, and the batched usage ledger."""

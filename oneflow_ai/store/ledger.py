@@ -1,0 +1,118 @@
+"""The usage ledger: one record per request, written behind the request in batches.
+
+`record()` is a synchronous append on the hot path. A background task inserts what has gathered every
+`interval_s` (sooner when a batch is full). A failed insert puts its batch back and is tried again; the
+request id is the primary key and inserts skip ids already present, so a retry never counts twice.
+`close()` flushes everything before shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from oneflow_ai.store.tables import usage_records
+
+log = logging.getLogger("oneflow.ledger")
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    request_id: str
+    created_at: datetime
+    endpoint: str
+    requested_model: str
+    status: str
+    http_status: int
+    cost_usd: Decimal
+    credits: Decimal
+    usage_source: str
+    key_id: str | None = None
+    user_id: str | None = None
+    end_user: str | None = None
+    department_id: str | None = None
+    tenant_id: str | None = None
+    served_model: str | None = None
+    provider: str | None = None
+    deployment_id: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    attempts: int = 1
+    cache_hit: bool = False
+    streamed: bool = False
+
+
+class Ledger:
+    def __init__(self, engine: AsyncEngine, *, batch_size: int = 500, interval_s: float = 0.25) -> None:
+        self._engine = engine
+        self._batch_size = batch_size
+        self._interval_s = interval_s
+        self._pending: list[UsageRecord] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
+        self._insert = dialect.insert(usage_records).on_conflict_do_nothing(index_elements=["request_id"])
+
+    @property
+    def depth(self) -> int:
+        return len(self._pending)
+
+    def record(self, rec: UsageRecord) -> None:
+        self._pending.append(rec)
+        if len(self._pending) >= self._batch_size:
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="oneflow-ledger")
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        await self.flush()
+
+    async def flush(self) -> int:
+        """Insert everything pending now; on failure the records stay pending and the error is raised."""
+        written = 0
+        while self._pending:
+            batch, self._pending = self._pending[: self._batch_size], self._pending[self._batch_size :]
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(self._insert, [_row(r) for r in batch])
+            except BaseException:
+                self._pending[:0] = batch
+                raise
+            written += len(batch)
+        return written
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._closing:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._interval_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.flush()
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("ledger flush failed; %d records kept for the next try", self.depth)
+                await asyncio.sleep(min(5.0, 0.1 * 2**failures))
+
+
+def _row(rec: UsageRecord) -> dict[str, Any]:
+    return asdict(rec)

@@ -1,0 +1,1 @@
+"""Outbound HTTP: the request/response values, the transport seam, and SSE framing."""
