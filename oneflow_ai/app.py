@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from oneflow_ai import __version__
-from oneflow_ai.api import ops_routes, openai_routes
+from oneflow_ai.api import anthropic_routes, openai_routes, ops_routes
 from oneflow_ai.api.edge import Edge
 from oneflow_ai.api.responses import error_response
 from oneflow_ai.auth.master import ensure_master_key
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, environ: Mapping[str, str] | No
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         master_key, generated = ensure_master_key(settings.master_key, settings.data_dir)
         if generated:
             print(f"OneFlow generated a master key (shown once, kept in {settings.data_dir}): {master_key}", flush=True)
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, environ: Mapping[str, str] | No
     app = FastAPI(title="OneFlow AI Gateway", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     for prefix in ("/v1", "/api/v1"):
         app.include_router(openai_routes.router, prefix=prefix)
+        app.include_router(anthropic_routes.router, prefix=prefix)
     app.include_router(ops_routes.router)
     app.include_router(ops_routes.docs_router)
     app.mount("/_docs", ops_routes.docs_assets, name="docs-assets")
@@ -80,7 +82,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def gateway_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GatewayError)
-        return error_response(exc, request_id(request))
+        return error_response(exc)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -90,20 +92,18 @@ def _install_error_handlers(app: FastAPI) -> None:
             err = MethodNotAllowed(f"Method {request.method} is not allowed for {request.url.path}.")
         else:
             err = GatewayError(str(exc.detail), status=exc.status_code, code=None)
-        return error_response(err, request_id(request))
+        return error_response(err)
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {}
         param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
-        return error_response(InvalidRequest(f"Invalid request: {first.get('msg', 'bad input')}", param=param),
-                              request_id(request))
+        return error_response(InvalidRequest(f"Invalid request: {first.get('msg', 'bad input')}", param=param))
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         rid = request_id(request)
         log.exception("unhandled error", extra={"request_id": rid})
-        err = GatewayError(f"The server had an error while processing your request (request id {rid}).")
-        return error_response(err, rid)
+        return error_response(GatewayError(f"The server had an error while processing your request (request id {rid})."))
 
     app.add_exception_handler(GatewayError, gateway_error)
     app.add_exception_handler(HTTPException, http_error)

@@ -19,18 +19,18 @@ class JSONBytes(Response):
     media_type = "application/json"
 
 
-def error_response(error: GatewayError, request_id: str | None = None) -> JSONBytes:
-    headers = dict(error.headers)
-    if request_id:
-        headers["x-request-id"] = request_id
-    return JSONBytes(orjson.dumps(error.body()), status_code=error.status, headers=headers)
+def error_response(error: GatewayError) -> JSONBytes:
+    """The OpenAI error JSON. (The edge adds `x-request-id` to every response.)"""
+    return JSONBytes(orjson.dumps(error.body()), status_code=error.status, headers=dict(error.headers))
 
 
 class SSEStream(Response):
     """Relays frames as they come. A client disconnect cancels the relay, which closes the upstream."""
 
     def __init__(self, frames: AsyncIterator[bytes], headers: Mapping[str, str]) -> None:
-        super().__init__(None, 200, dict(headers), "text/event-stream")
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         self.frames = frames
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -33,7 +33,7 @@ class Deployment(Frozen):
     azure_deployment: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     weight: float = Field(1.0, gt=0)
-    timeouts: Timeouts = Field(default_factory=Timeouts)
+    timeouts: Timeouts = Timeouts()
     rpm: int | None = Field(None, gt=0)
     tpm: int | None = Field(None, gt=0)
     quality: float | None = Field(None, ge=0, le=1)

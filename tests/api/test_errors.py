@@ -66,7 +66,7 @@ def assert_openai_error(response: httpx.Response, status: int, code: str | None 
 
 
 def post(url: str, body: Any = None, *, content: bytes | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.post(url + "/v1/chat/completions", json=body, content=content, headers=headers or AUTH, timeout=10)
+    return httpx.post(url + "/v1/chat/completions", json=body, content=content, headers=AUTH if headers is None else headers, timeout=10)
 
 
 def test_malformed_json(gateway: tuple[str, str]) -> None:

@@ -41,11 +41,11 @@ class AiohttpServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._loop = LoopThread()
-        self._runner = web.AppRunner(app, handle_signals=False)
+        self._runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, shutdown_timeout=0.1)
 
         async def start() -> None:
             await self._runner.setup()
-            await web.TCPSite(self._runner, "127.0.0.1", self.port, shutdown_timeout=0.1).start()
+            await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
         self._loop.run(start())
 

