@@ -10,6 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from oneflow_ai.config.presets import PROVIDERS, preset_of, wire_of
 
 
+def _check_strategy(name: str) -> str:
+    from oneflow_ai.routing.strategy import ordering
+
+    ordering(name)  # raises ValueError naming the known strategies
+    return name
+
+
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -91,6 +98,11 @@ class ModelGroup(Frozen):
     mode: str = Field("chat", pattern="^(chat|embedding)$")
     aliases: tuple[str, ...] = ()
 
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str | None) -> str | None:
+        return None if v is None else _check_strategy(v)
+
     @model_validator(mode="before")
     @classmethod
     def _name_deployments(cls, data: Any) -> Any:
@@ -105,8 +117,37 @@ class ModelGroup(Frozen):
         return data
 
 
+class BreakerSettings(Frozen):
+    """A deployment's circuit opens when, over `window_s`, at least `min_requests` were tried and the share
+    that failed reached `failure_rate_threshold`; after `cooldown_s` one probe may pass (half-open)."""
+
+    failure_rate_threshold: float = Field(0.5, gt=0, le=1)
+    min_requests: int = Field(5, ge=1)
+    window_s: float = Field(30.0, gt=0)
+    cooldown_s: float = Field(30.0, gt=0)
+
+
+class RoutingSettings(Frozen):
+    """How the gateway tries deployments: `max_attempts` upstream calls at most per request, within
+    `deadline_s`; a retry of a deployment already tried waits an exponential backoff with full jitter
+    (`backoff_base_s` doubling up to `backoff_cap_s`) or the upstream's `Retry-After`."""
+
+    strategy: str = "weighted"
+    max_attempts: int = Field(3, ge=1, le=20)
+    deadline_s: float = Field(120.0, gt=0)
+    backoff_base_s: float = Field(0.25, ge=0)
+    backoff_cap_s: float = Field(8.0, ge=0)
+    breaker: BreakerSettings = BreakerSettings()
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        return _check_strategy(v)
+
+
 class GatewayConfig(Frozen):
     models: tuple[ModelGroup, ...] = ()
+    routing: RoutingSettings = RoutingSettings()
 
     @model_validator(mode="after")
     def _cross_references(self) -> GatewayConfig:
@@ -133,4 +174,4 @@ class GatewayConfig(Frozen):
         """This config plus model groups whose names it does not define yet (environment defaults)."""
         known = self.by_name()
         added = [ModelGroup.model_validate(g) for g in extra if g["name"] not in known]
-        return GatewayConfig(models=(*self.models, *added))
+        return GatewayConfig(models=(*self.models, *added), routing=self.routing)

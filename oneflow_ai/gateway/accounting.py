@@ -6,12 +6,16 @@ import logging
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.gateway.call import Call
 from oneflow_ai.pricing import PricingEngine, UnknownModelPrice
 from oneflow_ai.providers.base import Usage
 from oneflow_ai.store.ledger import UsageRecord
+
+if TYPE_CHECKING:
+    from oneflow_ai.gateway.runtime import Gateway
 
 log = logging.getLogger("oneflow.accounting")
 
@@ -28,6 +32,14 @@ class Outcome:
     served_model: str | None = None
     ttft_s: float | None = None
     attempts: int = 1
+
+
+def finish(gw: Gateway, call: Call, outcome: Outcome) -> UsageRecord:
+    """The pipeline's last stage: price the usage, write the ledger record, tell the observers."""
+    rec = record(call, outcome, gw.pricing)
+    gw.ledger.record(rec)
+    gw.observers.recorded(call, rec)
+    return rec
 
 
 def record(call: Call, outcome: Outcome, pricing: PricingEngine) -> UsageRecord:

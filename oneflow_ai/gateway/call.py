@@ -10,6 +10,8 @@ from typing import Any
 
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import InvalidRequest
+from oneflow_ai.pricing import TokenCounter
+from oneflow_ai.routing.strategy import ordering
 
 
 @dataclass(slots=True)
@@ -22,8 +24,11 @@ class Call:
     stream: bool = False
     wants_usage: bool = False
     end_user: str | None = None
+    fallbacks: tuple[str, ...] = ()
+    strategy: str | None = None
     started: float = field(default_factory=time.perf_counter)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    tokens_estimate: tuple[int, int] | None = None
 
 
 @dataclass(slots=True)
@@ -39,9 +44,47 @@ class StreamReply:
     headers: Mapping[str, str]
 
 
-def chat_call(request_id: str, principal: Principal, body: Any, end_user_header: str | None) -> Call:
+DEFAULT_COMPLETION_ESTIMATE = 256
+"""Completion tokens assumed before a call that sets no `max_tokens`."""
+
+GATEWAY_FIELDS = ("fallbacks", "strategy")
+"""Body fields that steer the gateway; they are taken out before the body goes upstream."""
+
+
+def estimated_tokens(call: Call, tokens: TokenCounter) -> tuple[int, int]:
+    """(prompt, completion) tokens expected before the call; counted once per call."""
+    if call.tokens_estimate is None:
+        body = call.body
+        if call.endpoint == "embeddings":
+            value = body.get("input")
+            prompt = sum(tokens.count_text(str(v)) for v in (value if isinstance(value, list) else [value]))
+            call.tokens_estimate = (prompt, 0)
+        else:
+            limit = body.get("max_completion_tokens") or body.get("max_tokens")
+            completion = limit if isinstance(limit, int) and limit > 0 else DEFAULT_COMPLETION_ESTIMATE
+            call.tokens_estimate = (tokens.count_messages(body["messages"], body.get("tools")), completion)
+    return call.tokens_estimate
+
+
+def steering(body: dict[str, Any], strategy_header: str | None) -> tuple[dict[str, Any], tuple[str, ...], str | None]:
+    """Take the gateway's own fields (`fallbacks`, `strategy`) out of the body."""
+    if not any(f in body for f in GATEWAY_FIELDS):
+        return body, (), strategy_header
+    body = dict(body)
+    fallbacks = body.pop("fallbacks", None) or []
+    strategy = body.pop("strategy", None) or strategy_header
+    if not (isinstance(fallbacks, list) and all(isinstance(f, str) for f in fallbacks)):
+        raise InvalidRequest("'fallbacks' must be an array of model names", param="fallbacks")
+    if strategy is not None and not isinstance(strategy, str):
+        raise InvalidRequest("'strategy' must be a string", param="strategy")
+    return body, tuple(fallbacks), strategy
+
+
+def chat_call(
+    request_id: str, principal: Principal, body: Any, end_user_header: str | None, strategy_header: str | None = None
+) -> Call:
     """Check the few fields the gateway relies on; every other field passes through untouched."""
-    body = _object(body)
+    body, fallbacks, strategy = steering(_object(body), strategy_header)
     model = _model(body)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -59,12 +102,14 @@ def chat_call(request_id: str, principal: Principal, body: Any, end_user_header:
     user = body.get("user")
     return Call(
         request_id, principal, "chat", body, model, bool(stream), wants_usage,
-        end_user=user if isinstance(user, str) else end_user_header,
+        end_user=user if isinstance(user, str) else end_user_header, fallbacks=fallbacks, strategy=_strategy(strategy),
     )
 
 
-def embeddings_call(request_id: str, principal: Principal, body: Any, end_user_header: str | None) -> Call:
-    body = _object(body)
+def embeddings_call(
+    request_id: str, principal: Principal, body: Any, end_user_header: str | None, strategy_header: str | None = None
+) -> Call:
+    body, fallbacks, strategy = steering(_object(body), strategy_header)
     model = _model(body)
     value = body.get("input")
     if not (isinstance(value, (str, list)) and value):
@@ -72,8 +117,18 @@ def embeddings_call(request_id: str, principal: Principal, body: Any, end_user_h
     user = body.get("user")
     return Call(
         request_id, principal, "embeddings", body, model,
-        end_user=user if isinstance(user, str) else end_user_header,
+        end_user=user if isinstance(user, str) else end_user_header, fallbacks=fallbacks, strategy=_strategy(strategy),
     )
+
+
+def _strategy(name: str | None) -> str | None:
+    if name is None:
+        return None
+    try:
+        ordering(name)
+    except ValueError as e:
+        raise InvalidRequest(str(e), param="strategy") from None
+    return name
 
 
 def _object(body: Any) -> dict[str, Any]:

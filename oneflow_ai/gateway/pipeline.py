@@ -1,17 +1,20 @@
-"""One request through the gateway: plan the deployments, try each until one serves, price, record.
+"""One request through the gateway: admit, plan, call each planned deployment until one serves, record.
 
-Fallback is a plan and a loop: whether to go on after a failure is the error's own `retryable`; when
-every planned deployment failed, the client gets `AllDeploymentsFailed` carrying each cause.
+Fallback is a plan and a loop: whether to go on after a failure is the error's own `retryable`. A round
+tries each planned deployment once (the group's own, then its fallbacks'); further rounds, after an
+exponential backoff with full jitter (or the upstream's `Retry-After`), retry within `max_attempts` and
+the deadline. When every attempt failed, the client gets `AllDeploymentsFailed` carrying each cause.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 from oneflow_ai.config.schema import Deployment
-from oneflow_ai.errors import AllDeploymentsFailed, GatewayError, InvalidRequest, UpstreamError
-from oneflow_ai.gateway.accounting import Outcome, record
+from oneflow_ai.errors import AllDeploymentsFailed, GatewayError, InvalidRequest, UpstreamError, UpstreamUnavailable
+from oneflow_ai.gateway.accounting import Outcome, finish
 from oneflow_ai.gateway.call import Call, JSONReply, StreamReply
 from oneflow_ai.gateway.relay import open_stream
 from oneflow_ai.gateway.runtime import Gateway
@@ -21,27 +24,79 @@ from oneflow_ai.providers.base import ProviderResult
 async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
     """Serve a chat completion or an embeddings call; every outcome is recorded exactly once."""
     group = gw.group(call.model)
+    try:
+        for admission in gw.admission:
+            await admission.admit(call)
+    except GatewayError as e:
+        finish(gw, call, Outcome("rejected", e.status, attempts=0))
+        raise
+    settings = gw.routing.settings
+    deadline = call.started + settings.deadline_s
     errors: list[GatewayError] = []
-    for attempt, dep in enumerate(gw.plan(group), start=1):
-        try:
-            if call.stream:
-                return await open_stream(gw, call, dep, attempt)
-            result = await _request(gw, call, dep)
-        except UpstreamError as e:
-            errors.append(e)
-            if not e.retryable:
+    attempt = 0
+    last: Deployment | None = None
+    for round_ in range(settings.max_attempts):
+        if round_ > 0:
+            delay = gw.routing.retry_delay(round_ - 1, errors[-1], deadline - time.perf_counter())
+            if delay is None:
                 break
-            continue
-        except GatewayError as e:
-            gw.ledger.record(record(call, Outcome("rejected", e.status, dep, attempts=attempt), gw.pricing))
-            raise
-        usage_source = "upstream" if result.usage is not None else "none"
-        outcome = Outcome("ok", 200, dep, result.usage, usage_source, result.model, attempts=attempt)
-        gw.ledger.record(record(call, outcome, gw.pricing))
-        return JSONReply(result.body, served_headers(dep, attempt))
+            await asyncio.sleep(delay)
+        tried_this_round = 0
+        for dep in gw.routing.plan(call, group):
+            if attempt == settings.max_attempts:
+                break
+            if not gw.routing.admit(dep):
+                continue
+            attempt += 1
+            tried_this_round += 1
+            last = dep
+            try:
+                reply = await _attempt(gw, call, dep, attempt)
+            except UpstreamError as e:
+                errors.append(e)
+                if not e.retryable:
+                    raise _failed(gw, call, errors, dep, attempt) from None
+                continue
+            except GatewayError as e:
+                finish(gw, call, Outcome("rejected", e.status, dep, attempts=attempt))
+                raise
+            return reply
+        if tried_this_round == 0 or attempt == settings.max_attempts:
+            break
+    if not errors:
+        errors.append(UpstreamUnavailable(f"No healthy deployment can serve '{call.model}' right now."))
+    raise _failed(gw, call, errors, last, attempt)
+
+
+def _failed(
+    gw: Gateway, call: Call, errors: list[GatewayError], dep: Deployment | None, attempts: int
+) -> AllDeploymentsFailed:
+    """Record the failure; the caller raises what this returns."""
     failure = AllDeploymentsFailed(errors)
-    gw.ledger.record(record(call, Outcome("upstream_error", failure.status, attempts=len(errors)), gw.pricing))
-    raise failure
+    finish(gw, call, Outcome("upstream_error", failure.status, dep, attempts=attempts))
+    return failure
+
+
+async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JSONReply | StreamReply:
+    """One upstream call, reported to the observers (health, breakers, metrics) however it ends."""
+    gw.observers.attempt_started(call, dep)
+    started = time.perf_counter()
+    try:
+        if call.stream:
+            reply = await open_stream(gw, call, dep, attempt)
+            gw.observers.attempt_finished(call, dep, None, time.perf_counter() - started, time.perf_counter() - started)
+            return reply
+        result = await _request(gw, call, dep)
+    except GatewayError as e:
+        gw.observers.attempt_finished(call, dep, e, time.perf_counter() - started, None)
+        raise
+    except BaseException:
+        gw.observers.attempt_finished(call, dep, None, time.perf_counter() - started, None)
+        raise
+    gw.observers.attempt_finished(call, dep, None, time.perf_counter() - started, None)
+    usage_source = "upstream" if result.usage is not None else "none"
+    finish(gw, call, Outcome("ok", 200, dep, result.usage, usage_source, result.model, attempts=attempt))
+    return JSONReply(result.body, served_headers(dep, attempt))
 
 
 async def _request(gw: Gateway, call: Call, dep: Deployment) -> ProviderResult:
@@ -64,7 +119,3 @@ async def _request(gw: Gateway, call: Call, dep: Deployment) -> ProviderResult:
 
 def served_headers(dep: Deployment, attempts: int) -> dict[str, str]:
     return {"x-oneflow-model": dep.model, "x-oneflow-provider": dep.provider, "x-oneflow-attempts": str(attempts)}
-
-
-def elapsed(since: float) -> float:
-    return time.perf_counter() - since

@@ -17,7 +17,7 @@ import orjson
 
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import GatewayError, UpstreamError
-from oneflow_ai.gateway.accounting import Outcome, record
+from oneflow_ai.gateway.accounting import Outcome, finish
 from oneflow_ai.gateway.call import Call, StreamReply
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.providers.base import StreamTranslator, Usage
@@ -79,7 +79,7 @@ async def _relay(
     finally:
         response.close()
         outcome.usage, outcome.usage_source = _usage(gw, call, translator, complete=outcome.status == "ok")
-        gw.ledger.record(record(call, outcome, gw.pricing))
+        finish(gw, call, outcome)
 
 
 def _translate(events: list[Any], translator: StreamTranslator) -> list[bytes]:

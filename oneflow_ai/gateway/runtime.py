@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.auth.principal import MasterKeyAuth
 from oneflow_ai.config.presets import ANTHROPIC_WIRE, AZURE_WIRE, DEMO_WIRE, OPENAI_WIRE
-from oneflow_ai.config.schema import Deployment, GatewayConfig, ModelGroup
+from oneflow_ai.config.schema import GatewayConfig, ModelGroup
 from oneflow_ai.errors import ModelNotFound
+from oneflow_ai.gateway.routing import Routing
+from oneflow_ai.gateway.stages import Admission, Observer, Observers
 from oneflow_ai.pricing import PricingEngine, TokenCounter
 from oneflow_ai.providers.anthropic import AnthropicProvider
 from oneflow_ai.providers.base import ChatProvider
@@ -39,6 +41,9 @@ class Gateway:
     environ: Mapping[str, str]
     engine: AsyncEngine
     redis: Redis | None
+    admission: tuple[Admission, ...] = ()
+    observers: Observers = field(init=False)
+    routing: Routing = field(init=False)
     models: dict[str, ModelGroup] = field(init=False)
     providers: dict[str, ChatProvider] = field(init=False)
     transports: dict[str, Transport] = field(init=False)
@@ -47,6 +52,8 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self.models = self.config.by_name()
+        self.routing = Routing(self.config.routing, self.models, self.pricing, self.tokens)
+        self.observers = Observers([self.routing])
         openai = OpenAIProvider()
         self.providers = {
             OPENAI_WIRE: openai, DEMO_WIRE: openai, AZURE_WIRE: AzureProvider(), ANTHROPIC_WIRE: AnthropicProvider(),
@@ -64,16 +71,9 @@ class Gateway:
             raise ModelNotFound(f"The model '{name}' does not exist or you do not have access to it.", param="model")
         return group
 
-    def plan(self, group: ModelGroup) -> list[Deployment]:
-        """The deployments to try, in order: the group's own (heaviest first), then each fallback group's."""
-        seen: set[str] = set()
-        order: list[Deployment] = []
-        for g in (group, *(self.models[name] for name in group.fallbacks)):
-            for d in sorted(g.deployments, key=lambda d: -d.weight):
-                if d.id not in seen:
-                    seen.add(d.id)
-                    order.append(d)
-        return order
+    def observe(self, *observers: Observer) -> None:
+        """Add observers after the routing one (metrics, logs, traces, budget settlement)."""
+        self.observers = Observers([*self.observers.all, *observers])
 
 
 def model_card(name: str, group: ModelGroup) -> dict[str, object]:

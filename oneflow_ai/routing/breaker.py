@@ -126,14 +126,21 @@ class BreakerStore(Protocol):
 
     def put(self, deployment_id: str, breaker: Breaker) -> None: ...
 
+    def view(self) -> Mapping[str, Breaker]: ...
+
 
 class BreakerBoard:
     """The in-process `BreakerStore`, one per gateway instance."""
 
-    __slots__ = ("_table",)
+    __slots__ = ("_table", "_view")
 
     def __init__(self) -> None:
         self._table: dict[str, Breaker] = {}
+        self._view: Mapping[str, Breaker] = MappingProxyType(self._table)
+
+    def view(self) -> Mapping[str, Breaker]:
+        """A live read-only view (no copy), for planning on the hot path."""
+        return self._view
 
     def get(self, deployment_id: str) -> Breaker:
         return self._table.get(deployment_id, CLOSED)

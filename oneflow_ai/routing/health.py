@@ -75,10 +75,15 @@ class HealthBoard:
     1
     """
 
-    __slots__ = ("_table",)
+    __slots__ = ("_table", "_view")
 
     def __init__(self) -> None:
         self._table: dict[str, DeploymentHealth] = {}
+        self._view: Mapping[str, DeploymentHealth] = MappingProxyType(self._table)
+
+    def view(self) -> Mapping[str, DeploymentHealth]:
+        """A live read-only view (no copy), for planning on the hot path."""
+        return self._view
 
     def get(self, deployment_id: str) -> DeploymentHealth:
         return self._table.get(deployment_id, UNKNOWN)

@@ -1,0 +1,53 @@
+"""The pipeline's extension seams, composed in one visible place (`runtime.Gateway`).
+
+- An `Admission` runs before any upstream is called and may refuse the call by raising a `GatewayError`
+  (rate limits, budgets, input guardrails). It runs in the order the gateway lists them.
+- An `Observer` is told about each upstream attempt and about the final ledger record (health, circuit
+  breakers, metrics, logs, traces, budget settlement). Observers must not raise and must not block.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from oneflow_ai.config.schema import Deployment
+from oneflow_ai.errors import GatewayError
+from oneflow_ai.gateway.call import Call
+from oneflow_ai.store.ledger import UsageRecord
+
+
+class Admission(Protocol):
+    async def admit(self, call: Call) -> None: ...
+
+
+class Observer(Protocol):
+    def attempt_started(self, call: Call, deployment: Deployment) -> None: ...
+
+    def attempt_finished(
+        self, call: Call, deployment: Deployment, error: GatewayError | None, latency_s: float, ttft_s: float | None
+    ) -> None: ...
+
+    def recorded(self, call: Call, record: UsageRecord) -> None: ...
+
+
+class Observers:
+    """Fans each event out to every observer, in order."""
+
+    __slots__ = ("all",)
+
+    def __init__(self, observers: list[Observer]) -> None:
+        self.all = tuple(observers)
+
+    def attempt_started(self, call: Call, deployment: Deployment) -> None:
+        for o in self.all:
+            o.attempt_started(call, deployment)
+
+    def attempt_finished(
+        self, call: Call, deployment: Deployment, error: GatewayError | None, latency_s: float, ttft_s: float | None
+    ) -> None:
+        for o in self.all:
+            o.attempt_finished(call, deployment, error, latency_s, ttft_s)
+
+    def recorded(self, call: Call, record: UsageRecord) -> None:
+        for o in self.all:
+            o.recorded(call, record)
