@@ -33,7 +33,7 @@ router = APIRouter(tags=["Anthropic-compatible"])
 @router.post("/messages", summary="Create a message (Anthropic Messages API), served by any configured provider")
 async def messages(request: Request) -> Response:
     try:
-        gw, principal = _authenticated(request)
+        gw, principal = await _authenticated(request)
         body = await _json(request)
         openai_body = openai_request_from_messages(body if isinstance(body, dict) else {})
         call = chat_call(request.state.request_id, principal, openai_body, request.headers.get("x-user-id"))

@@ -19,10 +19,10 @@ from oneflow_ai.gateway.runtime import Gateway, model_card
 router = APIRouter(tags=["OpenAI-compatible"], responses=ERRORS)
 
 
-def _authenticated(request: Request) -> tuple[Gateway, Principal]:
+async def _authenticated(request: Request) -> tuple[Gateway, Principal]:
     gw: Gateway = request.state.gateway
     headers = request.headers
-    return gw, gw.auth.authenticate(headers.get("authorization"), headers.get("x-api-key"))
+    return gw, await gw.auth.authenticate(headers.get("authorization"), headers.get("x-api-key"))
 
 
 async def _json(request: Request) -> Any:
@@ -38,26 +38,30 @@ async def _json(request: Request) -> Any:
 @router.post("/chat/completions", response_model=ChatCompletion, openapi_extra=body_schema(ChatCompletionRequest),
              summary="Create a chat completion (streamed as server-sent events when stream is true)")
 async def chat_completions(request: Request) -> Response:
-    gw, principal = _authenticated(request)
-    call = chat_call(request.state.request_id, principal, await _json(request), request.headers.get("x-user-id"))
+    gw, principal = await _authenticated(request)
+    headers = request.headers
+    call = chat_call(request.state.request_id, principal, await _json(request), headers.get("x-user-id"),
+                     headers.get("x-oneflow-strategy"))
     return to_response(await complete(gw, call))
 
 
 @router.post("/embeddings", response_model=Embeddings, openapi_extra=body_schema(EmbeddingsRequest),
              summary="Create embeddings")
 async def embeddings(request: Request) -> Response:
-    gw, principal = _authenticated(request)
-    call = embeddings_call(request.state.request_id, principal, await _json(request), request.headers.get("x-user-id"))
+    gw, principal = await _authenticated(request)
+    headers = request.headers
+    call = embeddings_call(request.state.request_id, principal, await _json(request), headers.get("x-user-id"),
+                           headers.get("x-oneflow-strategy"))
     return to_response(await complete(gw, call))
 
 
 @router.get("/models", response_model=ModelList, summary="List the models this gateway serves")
 async def list_models(request: Request) -> Response:
-    gw, _ = _authenticated(request)
+    gw, _ = await _authenticated(request)
     return JSONBytes(gw.models_listing)
 
 
 @router.get("/models/{model_id:path}", response_model=Model, summary="Describe one model")
 async def get_model(model_id: str, request: Request) -> Response:
-    gw, _ = _authenticated(request)
+    gw, _ = await _authenticated(request)
     return JSONBytes(orjson.dumps(model_card(model_id, gw.group(model_id))))

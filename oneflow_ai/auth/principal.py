@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from typing import Protocol
 
 from oneflow_ai.errors import AuthenticationFailed
 
@@ -31,11 +32,15 @@ def presented_key(authorization: str | None, x_api_key: str | None) -> str | Non
     return x_api_key or None
 
 
+class Authenticator(Protocol):
+    async def authenticate(self, authorization: str | None, x_api_key: str | None) -> Principal: ...
+
+
 class MasterKeyAuth:
     def __init__(self, master_key: str) -> None:
         self._master = master_key.encode()
 
-    def authenticate(self, authorization: str | None, x_api_key: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None, x_api_key: str | None) -> Principal:
         key = presented_key(authorization, x_api_key)
         if key is None:
             raise AuthenticationFailed(

@@ -13,7 +13,7 @@ import orjson
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from oneflow_ai.auth.principal import MasterKeyAuth
+from oneflow_ai.auth.principal import Authenticator
 from oneflow_ai.config.presets import ANTHROPIC_WIRE, AZURE_WIRE, DEMO_WIRE, OPENAI_WIRE
 from oneflow_ai.config.schema import GatewayConfig, ModelGroup
 from oneflow_ai.errors import ModelNotFound
@@ -33,7 +33,7 @@ log = logging.getLogger("oneflow")
 @dataclass(slots=True)
 class Gateway:
     config: GatewayConfig
-    auth: MasterKeyAuth
+    auth: Authenticator
     ledger: Ledger
     pricing: PricingEngine
     tokens: TokenCounter
