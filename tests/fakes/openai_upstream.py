@@ -4,6 +4,7 @@ What it does is chosen by the upstream model name in the request:
   fake-error-500  500 with an OpenAI error body      fake-429      429 with Retry-After
   fake-400        400 invalid_request_error          fake-context  400 context_length_exceeded
   fake-hang       never answers                      fake-nousage  stream without a usage chunk
+  fake-slow-stream  streams a word every 50 ms for 10 s (`cancelled` counts clients that left early)
 anything else answers normally (with tool calls when the request offers tools and does not forbid them).
 Every request is kept in `received` for assertions.
 """
@@ -43,6 +44,7 @@ TOOL_CALL = {"id": "call_abc123", "type": "function", "function": {"name": "get_
 class OpenAIUpstream:
     def __init__(self, *, require_key: str | None = None) -> None:
         self.received: list[dict[str, Any]] = []
+        self.cancelled = 0
         self.require_key = require_key
         self.app = web.Application()
         self.app.router.add_post("/v1/chat/completions", self.chat)
@@ -68,6 +70,8 @@ class OpenAIUpstream:
                          "context_length_exceeded", param="messages")
         if model == "fake-hang":
             await asyncio.sleep(3600)
+        if model == "fake-slow-stream":
+            return await self.slow_stream(request, body)
         if body.get("stream"):
             return await self.stream(request, body)
         message: dict[str, Any] = {"role": "assistant", "content": REPLY, "refusal": None}
@@ -117,6 +121,21 @@ class OpenAIUpstream:
             await send([], usage=usage())
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
+        return response
+
+    async def slow_stream(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        base = {"id": "chatcmpl-slow", "object": "chat.completion.chunk", "created": 1700000000, "model": body["model"]}
+        try:
+            for _ in range(200):
+                chunk = {**base, "choices": [{"index": 0, "delta": {"content": "word "}, "finish_reason": None}]}
+                await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                await asyncio.sleep(0.05)
+        except (asyncio.CancelledError, ConnectionResetError):
+            self.cancelled += 1
+            raise
+        await response.write(b"data: [DONE]\n\n")
         return response
 
     async def embeddings(self, request: web.Request) -> web.Response:

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oneflow_ai.config import ConfigError, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_error_names_file_line_and_field(tmp_path: Path) -> None:
+    path = write(tmp_path, "models:\n  - name: a\n    deployments:\n      - provider: openai\n        model: m\n"
+                           "        weight: -1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    assert f"{path}:6: models.0.deployments.0.weight" in str(info.value)
+
+
+def test_unknown_fallback_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "models:\n  - name: a\n    fallbacks: [nope]\n    deployments: [{provider: demo, model: demo}]\n")
+    with pytest.raises(ConfigError, match="unknown model 'nope'"):
+        load_config(path, {})
+
+
+def test_unknown_strategy_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "models:\n  - name: a\n    strategy: fastest\n    deployments: [{provider: demo, model: demo}]\n")
+    with pytest.raises(ConfigError, match="unknown routing strategy 'fastest'"):
+        load_config(path, {})
+
+
+def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"config.yaml:2: not valid YAML"):
+        load_config(write(tmp_path, "models:\n\t- name: a\n"), {})
+
+
+def test_zero_config_from_the_environment() -> None:
+    names = {g.name for g in load_config(None, {}).models}
+    assert names == {"demo", "demo-embedding"}
+    env = {"OPENAI_API_KEY": "sk-1", "OPENAI_BASE_URL": "http://local/v1", "ANTHROPIC_API_KEY": "sk-2"}
+    by_name = load_config(None, env).by_name()
+    assert by_name["gpt-4o"].deployments[0].url == "http://local/v1"
+    assert by_name["gpt-4o"].deployments[0].resolve_key(env) == "sk-1"
+    assert by_name["claude-3-haiku-20240307"].deployments[0].url == "https://api.anthropic.com"
+    assert by_name["text-embedding-3-small"].mode == "embedding"
+
+
+def test_file_models_win_over_environment_models(tmp_path: Path) -> None:
+    path = write(tmp_path, "models:\n  - name: gpt-4o\n    deployments: [{provider: demo, model: demo}]\n")
+    assert load_config(path, {"OPENAI_API_KEY": "k"}).by_name()["gpt-4o"].deployments[0].provider == "demo"
+
+
+def test_key_references_resolve_from_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "models:\n  - name: g\n    deployments: [{provider: groq, model: l, api_key: env:MY_KEY}]\n")
+    dep = load_config(path, {}).by_name()["g"].deployments[0]
+    assert dep.resolve_key({"MY_KEY": "secret"}) == "secret" and dep.url == "https://api.groq.com/openai/v1"
