@@ -13,32 +13,55 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from oneflow_ai import __version__
-from oneflow_ai.api import anthropic_routes, openai_routes, ops_routes
+from oneflow_ai.api import (
+    admin_routes,
+    anthropic_routes,
+    billing_routes,
+    budget_routes,
+    identity_routes,
+    observability_routes,
+    openai_routes,
+    ops_routes,
+    routing_routes,
+)
 from oneflow_ai.api.edge import Edge
+from oneflow_ai.api.idempotency import Idempotency
 from oneflow_ai.api.responses import error_response
 from oneflow_ai.auth.master import ensure_master_key
-from oneflow_ai.auth.principal import MasterKeyAuth
+from oneflow_ai.billing.budgets import build_budgets
 from oneflow_ai.config import load_config
 from oneflow_ai.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
 from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.gateway.shared_breakers import SharedBreakers
+from oneflow_ai.identity.config import IdentitySettings
+from oneflow_ai.identity.service import Identity
 from oneflow_ai.logs import configure_logging
+from oneflow_ai.observability.http_metrics import HTTPMetrics
+from oneflow_ai.observability.runtime import Observability
 from oneflow_ai.pricing import PricingEngine, TokenCounter
 from oneflow_ai.settings import Settings
 from oneflow_ai.store.db import create_engine, migrate
 from oneflow_ai.store.ledger import Ledger
+from oneflow_ai.store.retention import Retention
 from oneflow_ai.upstream.http import AiohttpTransport
 
 log = logging.getLogger("oneflow")
 
+EXPOSED_HEADERS = ["x-request-id", "x-oneflow-model", "x-oneflow-provider", "x-oneflow-attempts", "retry-after",
+                   "idempotent-replayed"]
 
-def create_app(settings: Settings | None = None, environ: Mapping[str, str] | None = None) -> Edge:
+
+def create_app(settings: Settings | None = None, environ: Mapping[str, str] | None = None) -> ASGIApp:
     """Build the gateway. Configuration errors raise `ConfigError` here, before anything starts."""
     environ = dict(os.environ if environ is None else environ)
     settings = settings or Settings.from_env(environ)
     config = load_config(settings.config_path, environ)
+    identity_settings = IdentitySettings.from_env(environ)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -48,17 +71,37 @@ def create_app(settings: Settings | None = None, environ: Mapping[str, str] | No
             print(f"OneFlow generated a master key (shown once, kept in {settings.data_dir}): {master_key}", flush=True)
         engine = create_engine(settings.db_url)
         await migrate(engine)
+        identity = Identity(identity_settings, engine, master_key=master_key, data_dir=settings.data_dir,
+                            redis_url=settings.redis_url)
+        await identity.start()
         ledger = Ledger(engine, batch_size=settings.ledger_batch_size, interval_s=settings.ledger_interval_s)
         ledger.start()
         transport = AiohttpTransport()
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         pricing = PricingEngine(credits_per_usd=Decimal(settings.credits_per_usd), inr_per_usd=Decimal(settings.inr_per_usd))
-        gateway = Gateway(config, MasterKeyAuth(master_key), ledger, pricing, TokenCounter(), transport, environ,
-                          engine, redis)
+        breakers = SharedBreakers(redis) if redis is not None else None
+        gateway = Gateway(config, identity.auth, ledger, pricing, TokenCounter(), transport, environ,
+                          engine, redis, breakers=breakers)
+        identity.attach(gateway)
+        if breakers is not None:
+            await breakers.start()
+        budgets = build_budgets(gateway, redis)
+        await budgets.start()
+        gateway.admission = (*gateway.admission, budgets)
+        gateway.observe(budgets)
+        retention = Retention(engine, settings.ledger_retention_days)
+        retention.start()
+        observability = Observability(settings, gateway)
         try:
-            yield {"gateway": gateway}
+            yield {"gateway": gateway, "identity": identity, "budgets": budgets, **observability.start()}
         finally:
+            await observability.close()
+            await retention.close()
+            await budgets.close()
+            if breakers is not None:
+                await breakers.close()
             await ledger.close()
+            await identity.close()
             await transport.close()
             if redis is not None:
                 await redis.aclose()
@@ -68,12 +111,33 @@ def create_app(settings: Settings | None = None, environ: Mapping[str, str] | No
     for prefix in ("/v1", "/api/v1"):
         app.include_router(openai_routes.router, prefix=prefix)
         app.include_router(anthropic_routes.router, prefix=prefix)
+    app.include_router(billing_routes.router, prefix="/api/v1")
+    app.include_router(budget_routes.router, prefix="/api/v1")
+    app.include_router(routing_routes.router, prefix="/api/v1")
+    app.include_router(observability_routes.router, prefix="/api/v1")
+    app.include_router(identity_routes.router, prefix="/api/v1")
+    app.include_router(admin_routes.router, prefix="/api/v1")
     app.include_router(ops_routes.router)
+    app.include_router(observability_routes.metrics_router)
     app.include_router(ops_routes.docs_router)
     app.mount("/_docs", ops_routes.docs_assets, name="docs-assets")
     _install_error_handlers(app)
     configure_logging(settings.log_level, settings.log_format)
-    return Edge(app, max_body_bytes=settings.max_body_bytes)
+    return _edge(app, settings)
+
+
+def _edge(app: FastAPI, settings: Settings) -> ASGIApp:
+    """The HTTP edge around the routes, outermost first: HTTP metrics; the request id, body limits and security
+    headers; the request's trace (when tracing is on); CORS (when origins are configured); idempotency."""
+    inner: ASGIApp = Idempotency(app)
+    if settings.cors_origins:
+        inner = CORSMiddleware(inner, allow_origins=list(settings.cors_origins), allow_headers=["*"],
+                               allow_methods=["GET", "POST", "DELETE"], expose_headers=EXPOSED_HEADERS, max_age=600)
+    if settings.otel_enabled:
+        from oneflow_ai.observability.tracing import TracingMiddleware  # OpenTelemetry is an optional extra
+
+        inner = TracingMiddleware(inner)
+    return HTTPMetrics(Edge(inner, max_body_bytes=settings.max_body_bytes))
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -111,6 +175,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
-def app_from_env() -> Edge:
+def app_from_env() -> ASGIApp:
     """The factory `oneflow serve` gives uvicorn (each worker builds its own app from the environment)."""
     return create_app()

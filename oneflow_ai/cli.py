@@ -5,9 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import cast
 
 from oneflow_ai import __version__
+from oneflow_ai.api.http_protocol import SlowClientProtocol
 from oneflow_ai.auth.master import ensure_master_key
 from oneflow_ai.config import ConfigError, load_config
 from oneflow_ai.settings import Settings
@@ -72,11 +80,34 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"OneFlow generated a master key (shown once, kept in {settings.data_dir}/master_key):\n  {key}", flush=True)
     asyncio.run(_migrate(settings))
     print(f"OneFlow {__version__} listening on http://{args.host}:{args.port} (docs: /docs)", flush=True)
-    uvicorn.run(
-        "oneflow_ai.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
-        loop="uvloop", http="httptools", access_log=False, log_level="warning", timeout_graceful_shutdown=30,
-    )
+    # Slow clients: an idle keep-alive connection closes after `keep_alive_s` (uvicorn's own timeout); a request's
+    # headers and body must arrive within `header_timeout_s` and `body_timeout_s` (our protocol; uvicorn has none).
+    protocol = partial(SlowClientProtocol, header_timeout_s=settings.header_timeout_s,
+                       body_timeout_s=settings.body_timeout_s)
+    with _metrics_dir(settings.data_dir, args.workers):
+        uvicorn.run(
+            "oneflow_ai.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
+            loop="uvloop", http=cast(type[asyncio.Protocol], protocol), access_log=False, log_level="warning",
+            timeout_graceful_shutdown=30, timeout_keep_alive=settings.keep_alive_s,
+        )
     return 0
+
+
+@contextmanager
+def _metrics_dir(data_dir: Path, workers: int) -> Iterator[None]:
+    """Several workers share their metrics through files (prometheus-client's multiprocess mode): a fresh
+    directory under the data dir, named in PROMETHEUS_MULTIPROC_DIR before the workers start, removed after."""
+    if workers <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = tempfile.mkdtemp(prefix="metrics-", dir=data_dir.resolve())
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    try:
+        yield
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(path, ignore_errors=True)
 
 
 if __name__ == "__main__":

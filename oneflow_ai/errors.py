@@ -78,6 +78,21 @@ class PayloadTooLarge(GatewayError):
     code = "payload_too_large"
 
 
+class IdempotencyConflict(GatewayError):
+    """An `Idempotency-Key` reused with a different request."""
+
+    status = 422
+    type = "invalid_request_error"
+    code = "idempotency_key_reused"
+
+
+class IdempotencyStoreUnavailable(GatewayError):
+    """The idempotency store (Redis) failed: the request is refused rather than risk serving it twice."""
+
+    status = 503
+    code = "idempotency_store_unavailable"
+
+
 class RateLimited(GatewayError):
     status = 429
     type = "rate_limit_error"

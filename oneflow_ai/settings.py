@@ -19,8 +19,18 @@ class Settings:
     log_format: str = "json"
     ledger_batch_size: int = 500
     ledger_interval_s: float = 0.25
+    ledger_retention_days: int = 90
     credits_per_usd: str = "100"
     inr_per_usd: str = "83"
+    # observability and the HTTP edge (README: "Observability")
+    cors_origins: tuple[str, ...] = ()
+    metrics_per_key: bool = False
+    otel_enabled: bool = False
+    otel_endpoint: str | None = None
+    idempotency_ttl_s: int = 24 * 3600
+    body_timeout_s: float = 30.0
+    header_timeout_s: float = 10.0
+    keep_alive_s: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -39,8 +49,17 @@ class Settings:
             log_format=get("ONEFLOW_LOG_FORMAT") or "json",
             ledger_batch_size=int(get("ONEFLOW_LEDGER_BATCH_SIZE") or 500),
             ledger_interval_s=float(get("ONEFLOW_LEDGER_INTERVAL_S") or 0.25),
+            ledger_retention_days=int(get("ONEFLOW_LEDGER_RETENTION_DAYS") or 90),
             credits_per_usd=get("ONEFLOW_CREDITS_PER_USD") or "100",
             inr_per_usd=get("ONEFLOW_INR_PER_USD") or "83",
+            cors_origins=tuple(o.strip() for o in (get("ONEFLOW_CORS_ORIGINS") or "").split(",") if o.strip()),
+            metrics_per_key=(get("ONEFLOW_METRICS_PER_KEY") or "").lower() in ("1", "true", "yes"),
+            otel_enabled=(get("ONEFLOW_OTEL_ENABLED") or "").lower() in ("1", "true", "yes"),
+            otel_endpoint=get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            idempotency_ttl_s=int(get("ONEFLOW_IDEMPOTENCY_TTL_S") or 24 * 3600),
+            body_timeout_s=float(get("ONEFLOW_BODY_TIMEOUT_S") or 30.0),
+            header_timeout_s=float(get("ONEFLOW_HEADER_TIMEOUT_S") or 10.0),
+            keep_alive_s=int(get("ONEFLOW_KEEP_ALIVE_S") or 5),
         )
 
     @property

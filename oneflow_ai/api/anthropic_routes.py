@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from oneflow_ai.api.openai_routes import _authenticated, _json
 from oneflow_ai.api.responses import JSONBytes, SSEStream
+from oneflow_ai.api.schemas import ANTHROPIC_ERRORS
 from oneflow_ai.errors import GatewayError
 from oneflow_ai.gateway.call import StreamReply, chat_call
 from oneflow_ai.gateway.pipeline import complete
@@ -27,7 +28,7 @@ from oneflow_ai.providers.anthropic_inbound import (
 )
 from oneflow_ai.upstream.sse import SSEParser
 
-router = APIRouter(tags=["Anthropic-compatible"])
+router = APIRouter(tags=["Anthropic-compatible"], responses=ANTHROPIC_ERRORS)
 
 
 @router.post("/messages", summary="Create a message (Anthropic Messages API), served by any configured provider")

@@ -18,6 +18,12 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"referrer-policy", b"no-referrer"),
     (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
 ]
+API_HEADERS = [*SECURITY_HEADERS, (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")]
+DOCS_CSP = (b"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            b"img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'")
+DOCS_HEADERS = [*SECURITY_HEADERS, (b"content-security-policy", DOCS_CSP)]
+"""Swagger UI and ReDoc (served from packaged assets) need their inline bootstrap script and styles."""
+DOCS_PATHS = ("/docs", "/redoc", "/_docs/")
 
 
 def new_request_id() -> str:
@@ -38,10 +44,11 @@ class Edge:
             request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         rid = request_id.encode()
+        security = DOCS_HEADERS if scope["path"].startswith(DOCS_PATHS) else API_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid), *SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid), *security]
             await send(message)
 
         declared = _header(scope, b"content-length")

@@ -8,6 +8,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from oneflow_ai.api.json_limits import check_depth
 from oneflow_ai.api.responses import JSONBytes, to_response
 from oneflow_ai.api.schemas import ERRORS, ChatCompletion, ChatCompletionRequest, Embeddings, EmbeddingsRequest, Model, ModelList, body_schema
 from oneflow_ai.auth.principal import Principal
@@ -28,7 +29,7 @@ async def _authenticated(request: Request) -> tuple[Gateway, Principal]:
 async def _json(request: Request) -> Any:
     raw = await request.body()
     try:
-        return orjson.loads(raw)
+        return check_depth(raw, orjson.loads(raw))
     except orjson.JSONDecodeError:
         raise InvalidRequest(
             "We could not parse the JSON body of your request. The body must be a JSON object.", code="invalid_json"

@@ -72,13 +72,40 @@ class ErrorBody(BaseModel):
 
 
 def body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+    schema = model.model_json_schema()
+    schema = _inlined(schema, schema.pop("$defs", {}))  # `#/$defs/...` would not resolve inside the OpenAPI document
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+def _inlined(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inlined(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inlined(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inlined(v, defs) for v in node]
+    return node
+
+
+class AnthropicErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class AnthropicErrorBody(BaseModel):
+    type: Literal["error"]
+    error: AnthropicErrorDetail
+
+
+ERROR_STATUSES = {
+    400: "Bad request", 401: "Missing or wrong API key", 403: "Not allowed for this key", 404: "Unknown model",
+    413: "Body too large", 422: "Idempotency-Key reused with another request", 429: "Rate limit or quota",
+    502: "Upstream failed", 503: "Upstream unavailable", 504: "Upstream timed out",
+}
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": text}
-    for status, text in {
-        400: "Bad request", 401: "Missing or wrong API key", 404: "Unknown model", 413: "Body too large",
-        429: "Rate limit or quota", 502: "Upstream failed", 503: "Upstream unavailable", 504: "Upstream timed out",
-    }.items()
+    status: {"model": ErrorBody, "description": text} for status, text in ERROR_STATUSES.items()
+}
+ANTHROPIC_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": AnthropicErrorBody, "description": text} for status, text in ERROR_STATUSES.items()
 }

@@ -4,20 +4,37 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from oneflow_ai.errors import AuthenticationFailed
 
 
 @dataclass(frozen=True, slots=True)
+class Limit:
+    """At most `amount` requests (or tokens) per `period_s` for one subject, e.g. `key:key_123`."""
+
+    subject: str
+    kind: Literal["requests", "tokens"]
+    amount: int
+    period_s: int
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
-    """The caller as the rest of the pipeline sees it."""
+    """The caller as the rest of the pipeline sees it.
+
+    `is_admin` with no `tenant_id` is the superuser (the master key). Virtual keys and users carry a `role`
+    (owner, admin, member, viewer), the models they may call (`allowed_models`, None = all) and their `limits`.
+    """
 
     key_id: str
     is_admin: bool = False
     user_id: str | None = None
     department_id: str | None = None
     tenant_id: str | None = None
+    role: str | None = None
+    allowed_models: frozenset[str] | None = None
+    limits: tuple[Limit, ...] = ()
 
 
 MASTER = Principal(key_id="master", is_admin=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -145,9 +146,32 @@ class RoutingSettings(Frozen):
         return _check_strategy(v)
 
 
+class BudgetConfig(Frozen):
+    """A spending limit: `limit_usd` per `period` (daily | weekly | monthly | total) for one `scope` (key | user |
+    end_user | department | tenant | provider | model) and its `id`; `thresholds` are logged once per period."""
+
+    scope: str
+    id: str = Field(min_length=1)
+    period: str = "monthly"
+    limit_usd: Decimal = Field(ge=0, allow_inf_nan=False)
+    thresholds: tuple[Decimal, ...] = (Decimal("0.5"), Decimal("0.8"), Decimal("1"))
+
+    @model_validator(mode="after")
+    def _known(self) -> BudgetConfig:
+        from oneflow_ai.billing.periods import PERIODS, SCOPES, format_thresholds, parse_thresholds
+
+        if self.scope not in SCOPES:
+            raise ValueError(f"unknown budget scope {self.scope!r}; known: {', '.join(SCOPES)}")
+        if self.period not in PERIODS:
+            raise ValueError(f"unknown budget period {self.period!r}; known: {', '.join(PERIODS)}")
+        parse_thresholds(format_thresholds(self.thresholds))
+        return self
+
+
 class GatewayConfig(Frozen):
     models: tuple[ModelGroup, ...] = ()
     routing: RoutingSettings = RoutingSettings()
+    budgets: tuple[BudgetConfig, ...] = ()
 
     @model_validator(mode="after")
     def _cross_references(self) -> GatewayConfig:
@@ -174,4 +198,4 @@ class GatewayConfig(Frozen):
         """This config plus model groups whose names it does not define yet (environment defaults)."""
         known = self.by_name()
         added = [ModelGroup.model_validate(g) for g in extra if g["name"] not in known]
-        return GatewayConfig(models=(*self.models, *added), routing=self.routing)
+        return GatewayConfig(models=(*self.models, *added), routing=self.routing, budgets=self.budgets)

@@ -29,6 +29,8 @@ class Call:
     started: float = field(default_factory=time.perf_counter)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     tokens_estimate: tuple[int, int] | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    """Headers admissions add to the reply (e.g. `x-ratelimit-*`); the pipeline merges them into it."""
 
 
 @dataclass(slots=True)

@@ -3,7 +3,8 @@
 Fallback is a plan and a loop: whether to go on after a failure is the error's own `retryable`. A round
 tries each planned deployment once (the group's own, then its fallbacks'); further rounds, after an
 exponential backoff with full jitter (or the upstream's `Retry-After`), retry within `max_attempts` and
-the deadline. When every attempt failed, the client gets `AllDeploymentsFailed` carrying each cause.
+the deadline; a deployment the request overflowed (context length) is not tried again. When every attempt
+failed, the client gets `AllDeploymentsFailed` carrying each cause.
 """
 
 from __future__ import annotations
@@ -13,8 +14,16 @@ import time
 from typing import Any
 
 from oneflow_ai.config.schema import Deployment
-from oneflow_ai.errors import AllDeploymentsFailed, GatewayError, InvalidRequest, UpstreamError, UpstreamUnavailable
+from oneflow_ai.errors import (
+    AllDeploymentsFailed,
+    ContextWindowExceeded,
+    GatewayError,
+    InvalidRequest,
+    UpstreamError,
+    UpstreamUnavailable,
+)
 from oneflow_ai.gateway.accounting import Outcome, finish
+from oneflow_ai.gateway.auto import resolve
 from oneflow_ai.gateway.call import Call, JSONReply, StreamReply
 from oneflow_ai.gateway.relay import open_stream
 from oneflow_ai.gateway.runtime import Gateway
@@ -23,11 +32,12 @@ from oneflow_ai.providers.base import ProviderResult
 
 async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
     """Serve a chat completion or an embeddings call; every outcome is recorded exactly once."""
-    group = gw.group(call.model)
+    group = resolve(gw, call)
     try:
         for admission in gw.admission:
             await admission.admit(call)
     except GatewayError as e:
+        gw.observers.rejected(call, e)
         finish(gw, call, Outcome("rejected", e.status, attempts=0))
         raise
     settings = gw.routing.settings
@@ -35,20 +45,20 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
     errors: list[GatewayError] = []
     attempt = 0
     last: Deployment | None = None
+    too_small: set[str] = set()  # deployments whose context the request overflowed: never tried again
     for round_ in range(settings.max_attempts):
         if round_ > 0:
             delay = gw.routing.retry_delay(round_ - 1, errors[-1], deadline - time.perf_counter())
             if delay is None:
                 break
             await asyncio.sleep(delay)
-        tried_this_round = 0
+        worth_retrying = 0
         for dep in gw.routing.plan(call, group):
             if attempt == settings.max_attempts:
                 break
-            if not gw.routing.admit(dep):
+            if dep.id in too_small or not gw.routing.admit(dep):
                 continue
             attempt += 1
-            tried_this_round += 1
             last = dep
             try:
                 reply = await _attempt(gw, call, dep, attempt)
@@ -56,12 +66,18 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
                 errors.append(e)
                 if not e.retryable:
                     raise _failed(gw, call, errors, dep, attempt) from None
+                if isinstance(e, ContextWindowExceeded):
+                    too_small.add(dep.id)
+                else:
+                    worth_retrying += 1
                 continue
             except GatewayError as e:
                 finish(gw, call, Outcome("rejected", e.status, dep, attempts=attempt))
                 raise
+            if call.response_headers:
+                reply.headers = {**reply.headers, **call.response_headers}
             return reply
-        if tried_this_round == 0 or attempt == settings.max_attempts:
+        if worth_retrying == 0 or attempt == settings.max_attempts:
             break
     if not errors:
         errors.append(UpstreamUnavailable(f"No healthy deployment can serve '{call.model}' right now."))

@@ -38,7 +38,8 @@ async def open_stream(gw: Gateway, call: Call, dep: Deployment, attempt: int) ->
         first = await anext(chunks)
     except StopAsyncIteration:
         response.close()
-        raise UpstreamError(f"{dep.provider} closed the stream without sending anything", provider=dep.provider) from None
+        message = f"{dep.provider} closed the stream without sending anything"
+        raise UpstreamError(message, provider=dep.provider) from None
     except BaseException:
         response.close()
         raise

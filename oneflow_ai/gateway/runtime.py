@@ -17,6 +17,7 @@ from oneflow_ai.auth.principal import Authenticator
 from oneflow_ai.config.presets import ANTHROPIC_WIRE, AZURE_WIRE, DEMO_WIRE, OPENAI_WIRE
 from oneflow_ai.config.schema import GatewayConfig, ModelGroup
 from oneflow_ai.errors import ModelNotFound
+from oneflow_ai.gateway.auto import AutoModel
 from oneflow_ai.gateway.routing import Routing
 from oneflow_ai.gateway.stages import Admission, Observer, Observers
 from oneflow_ai.pricing import PricingEngine, TokenCounter
@@ -24,6 +25,7 @@ from oneflow_ai.providers.anthropic import AnthropicProvider
 from oneflow_ai.providers.base import ChatProvider
 from oneflow_ai.providers.demo import DemoTransport
 from oneflow_ai.providers.openai import AzureProvider, OpenAIProvider
+from oneflow_ai.routing import BreakerStore
 from oneflow_ai.store.ledger import Ledger
 from oneflow_ai.upstream.wire import Transport
 
@@ -42,8 +44,11 @@ class Gateway:
     engine: AsyncEngine
     redis: Redis | None
     admission: tuple[Admission, ...] = ()
+    breakers: BreakerStore | None = None
+    """Where circuit breakers live: this process's own board unless a shared (Redis) store is given."""
     observers: Observers = field(init=False)
     routing: Routing = field(init=False)
+    auto: AutoModel = field(init=False)
     models: dict[str, ModelGroup] = field(init=False)
     providers: dict[str, ChatProvider] = field(init=False)
     transports: dict[str, Transport] = field(init=False)
@@ -52,7 +57,8 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self.models = self.config.by_name()
-        self.routing = Routing(self.config.routing, self.models, self.pricing, self.tokens)
+        self.routing = Routing(self.config.routing, self.models, self.pricing, self.tokens, breakers=self.breakers)
+        self.auto = AutoModel(self.models, self.pricing)
         self.observers = Observers([self.routing])
         openai = OpenAIProvider()
         self.providers = {
@@ -63,7 +69,8 @@ class Gateway:
         self.keys = {
             d.id: d.resolve_key(dict(self.environ)) for g in self.config.models for d in g.deployments
         }
-        self.models_listing = orjson.dumps({"object": "list", "data": [model_card(n, g) for n, g in self.models.items()]})
+        cards = [model_card(n, g) for n, g in self.models.items()]
+        self.models_listing = orjson.dumps({"object": "list", "data": cards})
 
     def group(self, name: str) -> ModelGroup:
         group = self.models.get(name)

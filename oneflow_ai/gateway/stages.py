@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import GatewayError
@@ -30,13 +30,21 @@ class Observer(Protocol):
     def recorded(self, call: Call, record: UsageRecord) -> None: ...
 
 
+@runtime_checkable
+class RejectionObserver(Protocol):
+    """Optional: told when an `Admission` refused a call (before `recorded`), with the refusal itself."""
+
+    def rejected(self, call: Call, error: GatewayError) -> None: ...
+
+
 class Observers:
     """Fans each event out to every observer, in order."""
 
-    __slots__ = ("all",)
+    __slots__ = ("all", "rejecting")
 
     def __init__(self, observers: list[Observer]) -> None:
         self.all = tuple(observers)
+        self.rejecting: tuple[RejectionObserver, ...] = tuple(o for o in observers if isinstance(o, RejectionObserver))
 
     def attempt_started(self, call: Call, deployment: Deployment) -> None:
         for o in self.all:
@@ -51,3 +59,7 @@ class Observers:
     def recorded(self, call: Call, record: UsageRecord) -> None:
         for o in self.all:
             o.recorded(call, record)
+
+    def rejected(self, call: Call, error: GatewayError) -> None:
+        for o in self.rejecting:
+            o.rejected(call, error)

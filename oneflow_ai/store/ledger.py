@@ -2,7 +2,8 @@
 
 `record()` is a synchronous append on the hot path. A background task inserts what has gathered every
 `interval_s` (sooner when a batch is full). A failed insert puts its batch back and is tried again; the
-request id is the primary key and inserts skip ids already present, so a retry never counts twice.
+request id is the primary key and inserts skip ids already present, so a retry never counts twice; the same
+transaction adds the rows it inserted (and only those) into the hourly aggregates (`aggregates.py`).
 `close()` flushes everything before shutdown.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from oneflow_ai.store.aggregates import Aggregates
 from oneflow_ai.store.tables import usage_records
 
 log = logging.getLogger("oneflow.ledger")
@@ -62,7 +64,12 @@ class Ledger:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
-        self._insert = dialect.insert(usage_records).on_conflict_do_nothing(index_elements=["request_id"])
+        self._insert = (
+            dialect.insert(usage_records)
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(usage_records.c.request_id)
+        )
+        self._aggregates = Aggregates(engine.dialect.name)
 
     @property
     def depth(self) -> int:
@@ -90,7 +97,8 @@ class Ledger:
             batch, self._pending = self._pending[: self._batch_size], self._pending[self._batch_size :]
             try:
                 async with self._engine.begin() as conn:
-                    await conn.execute(self._insert, [_row(r) for r in batch])
+                    inserted = {row[0] for row in await conn.execute(self._insert, [_row(r) for r in batch])}
+                    await self._aggregates.add(conn, (r for r in batch if r.request_id in inserted))
             except BaseException:
                 self._pending[:0] = batch
                 raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -49,4 +51,54 @@ usage_records = Table(
     Column("streamed", Boolean, nullable=False, default=False),
     Column("usage_source", String(16), nullable=False),
     Index("ix_usage_records_created_at", "created_at"),
+)
+
+# Hourly usage aggregates (migration 0002): one row per hour and combination of dimensions, kept when the raw
+# records are pruned. A missing dimension is '' (not NULL) so the unique bucket key upserts on every dialect.
+AGGREGATE_DIMENSIONS = (
+    "key_id", "user_id", "end_user", "department_id", "tenant_id", "requested_model", "served_model", "provider",
+)
+usage_hourly = Table(
+    "usage_hourly",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hour", DateTime(timezone=True), nullable=False),
+    *(Column(name, usage_records.c[name].type, nullable=False, server_default="") for name in AGGREGATE_DIMENSIONS),
+    Column("requests", Integer, nullable=False, server_default="0"),
+    Column("input_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("output_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("cached_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("cost_usd", MONEY, nullable=False, server_default="0"),
+    Column("credits", MONEY, nullable=False, server_default="0"),
+    Column("errors", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("hour", *AGGREGATE_DIMENSIONS, name="uq_usage_hourly_bucket"),
+    Index("ix_usage_hourly_hour", "hour"),
+    Index("ix_usage_hourly_key", "key_id", "hour"),
+    Index("ix_usage_hourly_tenant", "tenant_id", "hour"),
+)
+
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("scope", String(16), nullable=False),
+    Column("scope_id", String(256), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("limit_usd", MONEY, nullable=False),
+    Column("thresholds", String(128), nullable=False, server_default="0.5,0.8,1.0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_budgets_scope", "scope", "scope_id"),
+)
+
+budget_events = Table(
+    "budget_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("budget_id", String(64), nullable=False),
+    Column("period_start", DateTime(timezone=True), nullable=False),
+    Column("threshold", Numeric(6, 4), nullable=False),
+    Column("spend_usd", MONEY, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("budget_id", "period_start", "threshold", name="uq_budget_events_once"),
 )

@@ -15,7 +15,7 @@ from oneflow_ai.upstream.wire import UpstreamRequest, UpstreamResponse
 
 
 class AiohttpResponse:
-    __slots__ = ("_response", "_provider", "status", "headers")
+    __slots__ = ("_provider", "_response", "headers", "status")
 
     def __init__(self, response: aiohttp.ClientResponse, provider: str) -> None:
         self._response = response

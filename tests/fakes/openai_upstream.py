@@ -6,6 +6,8 @@ What it does is chosen by the upstream model name in the request:
   fake-hang       never answers                      fake-nousage  stream without a usage chunk
   fake-slow-stream  streams a word every 50 ms for 10 s (`cancelled` counts clients that left early)
 anything else answers normally (with tool calls when the request offers tools and does not forbid them).
+Two body fields script any model: `fake_delay_s` waits that long before answering; `fake_slow_stream: true`
+streams like fake-slow-stream (both for billing tests: requests in flight, streams aborted mid-way).
 Every request is kept in `received` for assertions.
 """
 
@@ -70,7 +72,9 @@ class OpenAIUpstream:
                          "context_length_exceeded", param="messages")
         if model == "fake-hang":
             await asyncio.sleep(3600)
-        if model == "fake-slow-stream":
+        if body.get("fake_delay_s"):
+            await asyncio.sleep(float(body["fake_delay_s"]))
+        if model == "fake-slow-stream" or body.get("fake_slow_stream"):
             return await self.slow_stream(request, body)
         if body.get("stream"):
             return await self.stream(request, body)

@@ -1,0 +1,1 @@
+"""OneFlow's reproducible benchmark: `python -m bench.run` (see bench/README.md)."""

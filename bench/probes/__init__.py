@@ -1,0 +1,1 @@
+"""Server/client selection probes: minimal throwaway relays measured by `python -m bench.probes.measure`."""

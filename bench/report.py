@@ -1,0 +1,185 @@
+"""The results: one markdown table, the machine it ran on, and the `docs/performance.md` section."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from bench.openloop import OpenLoopResult
+from bench.stream import TtfbResult
+from bench.upstream import nginx_version
+from bench.wrk import WrkResult, wrk_version
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+@dataclass
+class TargetRun:
+    """Everything measured against one target: direct-to-nginx, or a gateway."""
+
+    name: str
+    saturation: WrkResult
+    one_connection: WrkResult
+    rates: dict[int, OpenLoopResult]
+    ttfb: TtfbResult
+    stream: WrkResult
+    embeddings: WrkResult
+    rss_kib: dict[str, int] = field(default_factory=dict)  # "rest", "loaded", "soak"
+    soak: OpenLoopResult | None = None
+
+    @property
+    def errors(self) -> int:
+        runs = [self.saturation, self.one_connection, self.stream, self.embeddings]
+        open_loop = [*self.rates.values(), *([self.soak] if self.soak else [])]
+        return sum(r.errors for r in runs) + sum(r.errors for r in open_loop) + self.ttfb.errors
+
+
+def cpu_busy(seconds: float = 1.0) -> float:
+    """The share of all CPUs (0-1) busy over `seconds`, from /proc/stat: other work makes the numbers noisy."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields), idle
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
+    except OSError:
+        pass
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "-"
+
+    return {
+        "busy": f"{cpu_busy():.0%}",
+        "cpus": str(os.cpu_count()),
+        "cpu": model,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "oneflow-ai": version("oneflow-ai"),
+        "uvicorn": version("uvicorn"),
+        "aiohttp": version("aiohttp"),
+        "orjson": version("orjson"),
+        "nginx": nginx_version(),
+        "wrk": wrk_version(),
+    }
+
+
+def _ms(us: float) -> str:
+    return f"{us / 1000:.2f}"
+
+
+def _pair(p50: int, p99: int, base: tuple[int, int] | None) -> str:
+    cell = f"{_ms(p50)} / {_ms(p99)}"
+    if base is not None:
+        cell += f" (+{_ms(p50 - base[0])} / +{_ms(p99 - base[1])})"
+    return cell
+
+
+def table(direct: TargetRun, gateways: list[TargetRun], frames: int) -> str:
+    """Rows are measurements, columns are targets; a gateway's latency cell adds (+ added over direct)."""
+    targets = [direct, *gateways]
+    rows: list[tuple[str, list[str]]] = []
+
+    def add(label: str, cell: Callable[[TargetRun], str]) -> None:
+        rows.append((label, [cell(t) for t in targets]))
+
+    def base(t: TargetRun, p50: int, p99: int) -> tuple[int, int] | None:
+        return None if t is direct else (p50, p99)
+
+    add("chat, 64 connections: req/s", lambda t: f"{t.saturation.rps:,.0f}")
+    add("chat, 64 connections: p50 / p99 ms", lambda t: f"{_ms(t.saturation.p50_us)} / {_ms(t.saturation.p99_us)}")
+    d1 = direct.one_connection
+    add(
+        "chat, 1 connection: p50 / p99 ms (added)",
+        lambda t: _pair(t.one_connection.p50_us, t.one_connection.p99_us, base(t, d1.p50_us, d1.p99_us)),
+    )
+
+    def at_rate(rate: int) -> Callable[[TargetRun], str]:
+        d = direct.rates[rate]
+        return lambda t: _pair(t.rates[rate].p50_us, t.rates[rate].p99_us, base(t, d.p50_us, d.p99_us))
+
+    for rate in direct.rates:
+        add(f"chat at {rate} req/s: p50 / p99 ms (added)", at_rate(rate))
+    dt = direct.ttfb
+    add(
+        "stream, time to first byte: p50 / p99 ms (added)",
+        lambda t: _pair(t.ttfb.ttfb_p50_us, t.ttfb.ttfb_p99_us, base(t, dt.ttfb_p50_us, dt.ttfb_p99_us)),
+    )
+    add("stream, 64 connections: responses/s", lambda t: f"{t.stream.rps:,.0f}")
+    add(f"stream, 64 connections: chunks/s ({frames} per response)", lambda t: f"{t.stream.rps * frames:,.0f}")
+    add("embeddings, 64 connections: req/s", lambda t: f"{t.embeddings.rps:,.0f}")
+    add(
+        "worker RSS MiB: at rest / after load / after soak",
+        lambda t: " / ".join(f"{t.rss_kib[k] / 1024:.0f}" for k in ("rest", "loaded", "soak") if k in t.rss_kib) or "-",
+    )
+    add("soak: requests, errors", lambda t: f"{t.soak.sent:,}, {t.soak.errors}" if t.soak else "-")
+    add(
+        "soak: p50 / p99 / max ms",
+        lambda t: f"{_ms(t.soak.p50_us)} / {_ms(t.soak.p99_us)} / {_ms(t.soak.max_us)}" if t.soak else "-",
+    )
+    add("errors, all runs", lambda t: str(t.errors))
+
+    head = "| measurement | " + " | ".join(t.name for t in targets) + " |"
+    rule = "|---|" + "---:|" * len(targets)
+    return "\n".join([head, rule, *(f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows)])
+
+
+def section(results_table: str, info: dict[str, str], command: str, notes: list[str]) -> str:
+    machine_line = f"{info['cpus']} × {info['cpu']}, Linux {info['kernel']}"
+    machine_line += f"; CPUs busy with other work just before the run: {info['busy']}"
+    versions = ", ".join(
+        f"{k} {info[k]}" for k in ("python", "oneflow-ai", "uvicorn", "aiohttp", "orjson", "nginx", "wrk")
+    )
+    parts = [
+        START,
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Machine: {machine_line}. Versions: {versions}.",
+        "",
+        results_table,
+        "",
+        *(f"- {n}" for n in notes),
+        "",
+        END,
+    ]
+    return "\n".join(parts)
+
+
+def write_docs(path: Path, new_section: str) -> None:
+    """Replace the marked section of `path` (or create the file around it)."""
+    if path.exists():
+        text = path.read_text()
+        pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+        text = (
+            pattern.sub(lambda _: new_section, text) if pattern.search(text) else text.rstrip() + "\n\n" + new_section
+        )
+    else:
+        text = (
+            "# Performance\n\n"
+            "Measured by the repository's own benchmark (`bench/`, see `bench/README.md`): a fake OpenAI upstream\n"
+            "(nginx serving canned responses) behind the gateway, the gateway pinned to one core, the load\n"
+            "generators and nginx on the other. The section below is regenerated by `--write-docs`.\n\n" + new_section
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.rstrip() + "\n")

@@ -1,0 +1,96 @@
+"""Usage reports (`GET /api/v1/usage`, admin) and cost estimates (`POST /api/v1/estimate`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from oneflow_ai.api.deps import AdminDep, CallerDep, GatewayDep
+from oneflow_ai.api.responses import JSONBytes
+from oneflow_ai.api.routing_routes import route_decision
+from oneflow_ai.api.schemas import ERRORS
+from oneflow_ai.billing.usage import UsageQuery, usage
+from oneflow_ai.errors import InvalidRequest, ModelNotFound
+from oneflow_ai.pricing import UnknownModelPrice, decimal_str
+
+router = APIRouter(tags=["Billing"], responses=ERRORS)
+
+FILTERS = ("key", "user", "end_user", "department", "tenant", "model", "provider")
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"'{name}' must be an ISO 8601 time, e.g. 2025-01-31T00:00:00Z", param=name) from None
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+@router.get("/usage", summary="Usage and cost, totalled and grouped (from the hourly aggregates)")
+async def get_usage(
+    gw: GatewayDep,
+    _: AdminDep,
+    key: str | None = None,
+    user: str | None = None,
+    end_user: str | None = None,
+    department: str | None = None,
+    tenant: str | None = None,
+    model: str | None = None,
+    provider: str | None = None,
+    start: Annotated[str | None, Query(description="ISO 8601; the bucket of this hour is the first counted")] = None,
+    end: Annotated[str | None, Query(description="ISO 8601; buckets before this time are counted")] = None,
+    group_by: Annotated[list[str] | None, Query(description="dimensions and/or hour|day; repeat or comma-separate")]
+    = None,
+) -> Response:
+    values = {"key": key, "user": user, "end_user": end_user, "department": department, "tenant": tenant,
+              "model": model, "provider": provider}
+    groups = tuple(g.strip() for item in group_by or () for g in item.split(",") if g.strip())
+    try:
+        query = UsageQuery({k: v for k, v in values.items() if v is not None}, _time(start, "start"),
+                           _time(end, "end"), groups)
+    except ValueError as e:
+        raise InvalidRequest(str(e), param="group_by") from None
+    return JSONBytes(orjson.dumps(await usage(gw.engine, query, gw.pricing.inr_per_usd)))
+
+
+class EstimateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(None, description="a public model (priced as its first deployment) or a catalog model")
+    input_tokens: int = Field(ge=0)
+    output_tokens: int = Field(0, ge=0)
+    cached_tokens: int = Field(0, ge=0)
+    strategy: str | None = Field(None, description="without a model: the routing strategy (default balanced)")
+    modality: str | None = Field(None, description="without a model: text (default), embedding, image or audio")
+
+
+@router.post("/estimate", summary="What a call with these token counts would cost")
+async def estimate(body: EstimateRequest, gw: GatewayDep, principal: CallerDep) -> Response:
+    if body.model is None:  # no model: the routing decision (routing_routes), priced
+        return JSONBytes(orjson.dumps(route_decision(gw, principal, body.input_tokens, body.output_tokens,
+                                                     body.strategy, body.modality)))
+    group = gw.models.get(body.model)
+    priced = group.deployments[0].model if group is not None else body.model
+    if group is None and priced not in gw.pricing.catalog:
+        raise ModelNotFound(f"The model '{body.model}' does not exist or you do not have access to it.", param="model")
+    if body.cached_tokens > body.input_tokens:
+        raise InvalidRequest("cached_tokens cannot be more than input_tokens", param="cached_tokens")
+    try:
+        cost = gw.pricing.estimate(priced, body.input_tokens, body.output_tokens, body.cached_tokens)
+    except UnknownModelPrice as e:
+        raise InvalidRequest(f"No price is known for {e.message}.", param="model", code="unknown_price") from None
+    out: dict[str, Any] = {
+        "model": body.model, "priced_as": priced, "input_tokens": body.input_tokens,
+        "output_tokens": body.output_tokens, "cached_tokens": body.cached_tokens,
+        "cost_usd": decimal_str(cost.usd), "credits": decimal_str(cost.credits),
+        "cost_inr": decimal_str(cost.inr(gw.pricing.inr_per_usd)),
+    }
+    return JSONBytes(orjson.dumps(out))
+

@@ -1,0 +1,156 @@
+"""`Idempotency-Key` on `POST /v1/chat/completions` and `POST /v1/embeddings` (and their `/api/v1` twins).
+
+The same key with the same body (byte for byte) within the store's TTL (24 h) gets the first response
+again, replayed with `Idempotent-Replayed: true`, without a second upstream call or ledger record; for
+a stream, the frames that were relayed are replayed as one SSE body. The same key with another body (or
+another route) is a 422. A second request arriving while the first is in flight waits for it. Keys are
+scoped to the caller (tenant and key id), so one caller never sees another's response. Only successful
+(2xx, complete) responses are kept: after a failure the key may be used again.
+
+A pure ASGI middleware: any other request, and any request without the header, passes straight through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from oneflow_ai.api.idempotency_store import IdempotencyStore, StoredResponse
+from oneflow_ai.errors import GatewayError, IdempotencyConflict, IdempotencyStoreUnavailable, InvalidRequest
+from oneflow_ai.gateway.runtime import Gateway
+
+PATHS = frozenset({"/v1/chat/completions", "/api/v1/chat/completions", "/v1/embeddings", "/api/v1/embeddings"})
+MAX_KEY_LENGTH = 255
+REPLAYED = (b"idempotent-replayed", b"true")
+
+log = logging.getLogger("oneflow.idempotency")
+
+
+class Idempotency:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in PATHS:
+            await self.app(scope, receive, send)
+            return
+        key = header(scope, b"idempotency-key")
+        store: IdempotencyStore | None = scope.get("state", {}).get("idempotency")
+        if key is None or store is None:
+            await self.app(scope, receive, send)
+            return
+        scope["oneflow.route"] = scope["path"]  # for the metrics, also when no route is reached (a replay)
+        try:
+            await self._serve(scope, receive, send, key, store)
+        except GatewayError as e:
+            await send_error(send, e)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, key: str, store: IdempotencyStore) -> None:
+        if not 0 < len(key) <= MAX_KEY_LENGTH:
+            raise InvalidRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.", param="Idempotency-Key")
+        gw: Gateway = scope["state"]["gateway"]
+        principal = await gw.auth.authenticate(header(scope, b"authorization"), header(scope, b"x-api-key"))
+        body = await read_body(receive)
+        fingerprint = hashlib.sha256(scope["path"].encode() + b"\0" + body).hexdigest()
+        scoped = hashlib.sha256(f"{principal.tenant_id}\0{principal.key_id}\0{key}".encode()).hexdigest()
+        try:
+            stored = await store.claim(scoped, fingerprint)
+        except GatewayError:
+            raise
+        except Exception as e:  # the store (Redis) failed: refuse rather than risk a second charge
+            log.warning("idempotency store failed: %s", type(e).__name__)
+            raise IdempotencyStoreUnavailable("The idempotency store is unavailable; retry later.") from None
+        if stored is not None:
+            if stored.fingerprint != fingerprint:
+                raise IdempotencyConflict("This Idempotency-Key was already used with a different request.")
+            await replay(send, stored)
+            return
+        captured = Captured()
+        try:
+            await self.app(scope, replaying(body, receive), captured.wrap(send))
+        finally:
+            await settle(store, scoped, fingerprint, captured)
+
+
+async def settle(store: IdempotencyStore, key: str, fingerprint: str, captured: Captured) -> None:
+    """Keep a complete 2xx response; release the key otherwise. The client has its answer by now, so a
+    store failure is logged, not raised."""
+    try:
+        if captured.complete and 200 <= captured.status < 300:
+            body = b"".join(captured.body)
+            await store.complete(key, StoredResponse(fingerprint, captured.status, captured.headers, body))
+        else:
+            await store.release(key)
+    except Exception as e:
+        log.warning("idempotency store failed to keep a response: %s", type(e).__name__)
+
+
+class Captured:
+    """The response as it was sent to the client."""
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.complete = False
+
+    def wrap(self, send: Send) -> Send:
+        async def capturing(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.start":
+                self.status = message["status"]
+                self.headers = list(message.get("headers", ()))
+            elif message["type"] == "http.response.body":
+                self.body.append(message.get("body", b""))
+                self.complete = not message.get("more_body", False)
+
+        return capturing
+
+
+async def replay(send: Send, stored: StoredResponse) -> None:
+    await send({"type": "http.response.start", "status": stored.status, "headers": [*stored.headers, REPLAYED]})
+    await send({"type": "http.response.body", "body": stored.body})
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """The body, already read, once; then the client's own messages (its disconnect)."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+async def send_error(send: Send, error: GatewayError) -> None:
+    body = orjson.dumps(error.body())
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items())]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for k, v in scope["headers"]:
+        if k == name:
+            return str(v.decode("latin-1"))
+    return None

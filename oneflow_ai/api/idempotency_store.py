@@ -1,0 +1,148 @@
+"""Where idempotent responses are kept: in this process, or in Redis (shared by every replica).
+
+`claim(key, fingerprint)` returns the stored response when the key was already served; otherwise it
+waits while another request holds the key, and returns None once the caller holds it. The holder then
+calls `complete` (keep the response for `ttl_s`) or `release` (keep nothing: a failure may be retried).
+A key held for another fingerprint raises `IdempotencyConflict` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Protocol
+
+import orjson
+from redis.asyncio import Redis
+
+from oneflow_ai.errors import IdempotencyConflict
+
+CONFLICT = "This Idempotency-Key was already used with a different request."
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    fingerprint: str
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+    def dumps(self) -> bytes:
+        head = {"fp": self.fingerprint, "status": self.status,
+                "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in self.headers]}
+        return orjson.dumps(head) + b"\n" + self.body
+
+    @classmethod
+    def loads(cls, raw: bytes | str) -> StoredResponse:
+        head, _, body = (raw.encode("latin-1") if isinstance(raw, str) else raw).partition(b"\n")
+        h = orjson.loads(head)
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in h["headers"]]
+        return cls(h["fp"], h["status"], headers, body)
+
+
+class IdempotencyStore(Protocol):
+    kind: str
+
+    async def claim(self, key: str, fingerprint: str) -> StoredResponse | None: ...
+
+    async def complete(self, key: str, response: StoredResponse) -> None: ...
+
+    async def release(self, key: str) -> None: ...
+
+
+class MemoryIdempotencyStore:
+    """One process's store; bounded to `max_entries` (the oldest go first)."""
+
+    kind = "memory"
+
+    def __init__(self, ttl_s: float, *, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._done: OrderedDict[str, tuple[float, StoredResponse]] = OrderedDict()
+        self._held: dict[str, tuple[str, asyncio.Event]] = {}
+
+    async def claim(self, key: str, fingerprint: str) -> StoredResponse | None:
+        while True:
+            self._expire(time.monotonic())
+            done = self._done.get(key)
+            if done is not None:
+                return done[1]
+            held = self._held.get(key)
+            if held is None:
+                self._held[key] = (fingerprint, asyncio.Event())
+                return None
+            if held[0] != fingerprint:
+                raise IdempotencyConflict(CONFLICT)
+            await held[1].wait()
+
+    async def complete(self, key: str, response: StoredResponse) -> None:
+        self._done[key] = (time.monotonic() + self.ttl_s, response)
+        self._done.move_to_end(key)  # kept in expiry order
+        while len(self._done) > self.max_entries:
+            self._done.popitem(last=False)
+        await self.release(key)
+
+    async def release(self, key: str) -> None:
+        held = self._held.pop(key, None)
+        if held is not None:
+            held[1].set()
+
+    def _expire(self, now: float) -> None:
+        while self._done:
+            key, (expires, _) = next(iter(self._done.items()))
+            if expires > now:
+                return
+            del self._done[key]
+
+
+RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+class RedisIdempotencyStore:
+    """Shared by every replica: a lock per key (`SET NX` with an expiry) and the response (`SET EX`)."""
+
+    kind = "redis"
+
+    def __init__(self, redis: Redis, ttl_s: int, *, lock_s: int = 600, poll_s: float = 0.05,
+                 prefix: str = "oneflow:idempotency:") -> None:
+        self.redis = redis
+        self.ttl_s = ttl_s
+        self.lock_s = lock_s
+        self.poll_s = poll_s
+        self.prefix = prefix
+        self._tokens: dict[str, str] = {}
+
+    async def claim(self, key: str, fingerprint: str) -> StoredResponse | None:
+        done_key, lock_key = self.prefix + "done:" + key, self.prefix + "lock:" + key
+        token = f"{fingerprint}:{os.urandom(8).hex()}"
+        while True:
+            raw = await self.redis.get(done_key)
+            if raw is not None:
+                return StoredResponse.loads(raw)
+            if await self.redis.set(lock_key, token, nx=True, ex=self.lock_s):
+                raw = await self.redis.get(done_key)  # completed between our two reads
+                if raw is not None:
+                    await self.redis.eval(RELEASE, 1, lock_key, token)
+                    return StoredResponse.loads(raw)
+                self._tokens[key] = token
+                return None
+            holder = await self.redis.get(lock_key)
+            if holder is not None and not _text(holder).startswith(fingerprint + ":"):
+                raise IdempotencyConflict(CONFLICT)
+            await asyncio.sleep(self.poll_s)
+
+    async def complete(self, key: str, response: StoredResponse) -> None:
+        await self.redis.set(self.prefix + "done:" + key, response.dumps(), ex=self.ttl_s)
+        await self.release(key)
+
+    async def release(self, key: str) -> None:
+        token = self._tokens.pop(key, None)
+        if token is not None:
+            await self.redis.eval(RELEASE, 1, self.prefix + "lock:" + key, token)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value

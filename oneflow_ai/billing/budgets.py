@@ -1,0 +1,229 @@
+"""Budget enforcement, one component in two of the pipeline's seams.
+
+- As an `Admission`, before the call: find the budgets the call falls under, estimate its cost (counted prompt
+  tokens and `max_tokens`, at the price of the group's first deployment) and reserve it in every one of them,
+  or refuse the call with `QuotaExceeded` (429 `insufficient_quota`) when one has no room for it.
+- As an `Observer`, when the call's ledger record is written: release the reservation and add the actual cost
+  (in a task: observers never block), noting the soft thresholds the spend crossed, once per period. Those
+  events are written behind by the background task, which also reloads budgets added on other replicas.
+
+With no budget at all, `admit` and `recorded` return at their first line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from redis.asyncio import Redis
+
+from oneflow_ai.billing.book import BudgetBook, from_config
+from oneflow_ai.billing.budget import Budget, Slot, call_scopes, record_scopes
+from oneflow_ai.billing.counters import Counters, LocalCounters
+from oneflow_ai.billing.periods import EPOCH, crossed, remaining
+from oneflow_ai.billing.redis_counters import RedisCounters
+from oneflow_ai.billing.repository import BudgetRepository
+from oneflow_ai.config.schema import Deployment, ModelGroup
+from oneflow_ai.errors import GatewayError, QuotaExceeded
+from oneflow_ai.gateway.call import Call, estimated_tokens
+from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.pricing import PricingEngine, TokenCounter, UnknownModelPrice, decimal_str
+from oneflow_ai.store.ledger import UsageRecord
+
+log = logging.getLogger("oneflow.budgets")
+
+ZERO = Decimal(0)
+RESEED_EVERY = 6
+"""With Redis, every sixth reload (a minute) seeds every current counter again from the aggregates."""
+
+
+class Budgets:
+    def __init__(
+        self,
+        book: BudgetBook,
+        repository: BudgetRepository,
+        counters: Counters,
+        pricing: PricingEngine,
+        tokens: TokenCounter,
+        models: Mapping[str, ModelGroup],
+        *,
+        shared: bool = False,
+        hold_s: float = 900.0,
+        tick_s: float = 1.0,
+        reload_s: float = 10.0,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.book = book
+        self._repository = repository
+        self._counters = counters
+        self._pricing = pricing
+        self._tokens = tokens
+        self._models = models
+        self._shared = shared
+        self._hold_s, self._tick_s, self._reload_s = hold_s, tick_s, reload_s
+        self._wall = wall
+        self._holds: dict[str, tuple[float, tuple[Slot, ...]]] = {}
+        """request id -> (when, the slots it holds a reservation in), until its record settles it."""
+        self._seeded: set[str] = set()
+        self._fired: set[tuple[str, datetime, Decimal]] = set()
+        self._events: list[dict[str, Any]] = []
+        self._settling: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- the Admission seam ------------------------------------------------------------------------------------
+    async def admit(self, call: Call) -> None:
+        if not self.book.index:
+            return
+        group = self._models.get(call.model)
+        dep = group.deployments[0] if group is not None else None
+        budgets = self.book.matching(call_scopes(call, dep.provider if dep is not None else None))
+        if not budgets:
+            return
+        slots = [b.slot(call.created_at) for b in budgets]
+        estimate = self._estimate(call, dep)
+        refused = await self._counters.reserve(call.request_id, slots, estimate, self._hold_s)
+        if refused is not None:
+            raise await self._refusal(refused, estimate)
+        self._holds[call.request_id] = (time.monotonic(), tuple(slots))
+
+    def _estimate(self, call: Call, dep: Deployment | None) -> Decimal:
+        if dep is None:
+            return ZERO
+        prompt, completion = estimated_tokens(call, self._tokens)
+        try:
+            return self._pricing.estimate(dep.model, prompt, completion).usd
+        except UnknownModelPrice:
+            return ZERO
+
+    async def _refusal(self, slot: Slot, estimate: Decimal) -> GatewayError:
+        b = slot.budget
+        spent, reserved = await self._counters.read(slot)
+        return QuotaExceeded(
+            f"Budget exceeded: the {b.period} budget of ${decimal_str(b.limit_usd)} for {b.scope} '{b.scope_id}' "
+            f"has ${decimal_str(remaining(b.limit_usd, spent, reserved))} left; this request is estimated at "
+            f"${decimal_str(estimate)}."
+        )
+
+    # -- the Observer seam -------------------------------------------------------------------------------------
+    def attempt_started(self, call: Call, deployment: Deployment) -> None:
+        pass
+
+    def attempt_finished(
+        self, call: Call, deployment: Deployment, error: GatewayError | None, latency_s: float, ttft_s: float | None
+    ) -> None:
+        pass
+
+    def recorded(self, call: Call, record: UsageRecord) -> None:
+        held = self._holds.pop(record.request_id, (0.0, ()))[1]
+        charged: tuple[Slot, ...] = ()
+        if record.cost_usd and self.book.index:
+            charged = tuple(b.slot(record.created_at) for b in self.book.matching(record_scopes(record)))
+        if not held and not charged:
+            return
+        task = asyncio.get_running_loop().create_task(self._settle(record, held, charged))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle(self, record: UsageRecord, held: tuple[Slot, ...], charged: tuple[Slot, ...]) -> None:
+        try:
+            after = await self._counters.settle(record.request_id, held, charged, record.cost_usd)
+        except Exception:
+            log.exception("budget settlement failed", extra={"request_id": record.request_id})
+            return
+        for slot, spent in zip(charged, after, strict=True):
+            self._note_thresholds(slot, spent - record.cost_usd, spent)
+
+    def _note_thresholds(self, slot: Slot, before: Decimal, after: Decimal) -> None:
+        b = slot.budget
+        for threshold in crossed(b.thresholds, b.limit_usd, before, after):
+            key = (b.id, slot.start, threshold)
+            if key in self._fired:
+                continue
+            self._fired.add(key)
+            self._events.append({"budget_id": b.id, "period_start": slot.start, "threshold": threshold,
+                                 "spend_usd": after, "created_at": self._wall()})
+            log.warning("budget %s (%s %s, %s $%s) reached %s%%", b.id, b.scope, b.scope_id, b.period,
+                        decimal_str(b.limit_usd), decimal_str(threshold * 100))
+
+    # -- what the admin API shows ------------------------------------------------------------------------------
+    async def status(self, budget: Budget) -> dict[str, Any]:
+        slot = budget.slot(self._wall())
+        spent, reserved = await self._counters.read(slot)
+        return {"period_start": slot.start.isoformat(), "spent_usd": decimal_str(spent),
+                "reserved_usd": decimal_str(reserved),
+                "remaining_usd": decimal_str(remaining(budget.limit_usd, spent, reserved))}
+
+    async def seed(self, budgets: list[Budget], *, again: bool = False) -> None:
+        """Start the current period's counters of `budgets` from the hourly aggregates (once, unless `again`)."""
+        now = self._wall()
+        slots = [s for s in (b.slot(now) for b in budgets) if again or s.key not in self._seeded]
+        if not slots:
+            return
+        spent = await self._repository.spent(slots)
+        for slot in slots:
+            await self._counters.seed(slot, spent[slot.key])
+            self._seeded.add(slot.key)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.book.reload()
+        self._fired = await self._repository.fired(self._wall() - timedelta(days=32))
+        await self.seed(list(self.book))
+        self._task = asyncio.create_task(self._run(), name="oneflow-budgets")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
+        try:
+            await self._flush_events()
+        except Exception:  # shutdown goes on (the ledger still has to flush); the events are only lost
+            log.exception("could not write %d budget threshold events", len(self._events))
+
+    async def _flush_events(self) -> None:
+        events, self._events = self._events, []
+        try:
+            await self._repository.add_events(events)
+        except BaseException:
+            self._events[:0] = events
+            raise
+
+    async def _run(self) -> None:
+        reloaded, reloads = time.monotonic(), 0
+        while True:
+            await asyncio.sleep(self._tick_s)
+            try:
+                await self._flush_events()
+                now = self._wall()
+                await self._counters.sweep(now)
+                lapsed = time.monotonic() - self._hold_s  # a call that never settled (its counters lapse too)
+                self._holds = {rid: h for rid, h in self._holds.items() if h[0] > lapsed}
+                if time.monotonic() - reloaded >= self._reload_s:
+                    reloaded, reloads = time.monotonic(), reloads + 1
+                    await self.book.reload()
+                    # Shared counters are seeded again now and then: a no-op unless Redis lost them.
+                    await self.seed(list(self.book), again=self._shared and reloads % RESEED_EVERY == 0)
+                    self._seeded &= {b.slot(now).key for b in self.book}
+                    old = now - timedelta(days=32)
+                    self._fired = {f for f in self._fired if f[1] >= old or f[1] == EPOCH}
+            except Exception:
+                log.exception("budget upkeep failed; trying again in %ss", self._tick_s)
+
+
+def build_budgets(gateway: Gateway, redis: Redis | None) -> Budgets:
+    """The gateway's budgets: the config file's and the database's, counted in Redis when there is one."""
+    repository = BudgetRepository(gateway.engine)
+    counters: Counters = RedisCounters(redis) if redis is not None else LocalCounters()
+    book = BudgetBook(repository, from_config(gateway.config.budgets))
+    return Budgets(
+        book, repository, counters, gateway.pricing, gateway.tokens, gateway.models, shared=redis is not None
+    )

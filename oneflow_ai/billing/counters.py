@@ -1,0 +1,112 @@
+"""Where budget spend and reservations are counted: in this process, or in Redis (`redis_counters.py`).
+
+A reservation ("hold") is what a call is expected to cost, taken before the call and released when its
+ledger record settles it; a hold that is never settled (a crashed request) lapses after `hold_s`.
+`reserve` checks every slot and reserves in all of them, or in none: `LocalCounters` does it without an
+`await` in between, so concurrent calls in one event loop cannot both take the last of a budget.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from oneflow_ai.billing.budget import Slot
+from oneflow_ai.billing.periods import admits, period_end
+from oneflow_ai.pricing.engine import exact
+
+ZERO = Decimal(0)
+
+
+class Counters(Protocol):
+    async def seed(self, slot: Slot, spent: Decimal) -> None:
+        """Start a slot's spend from what the ledger knows (kept if a larger count is already there)."""
+
+    async def reserve(self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float) -> Slot | None:
+        """Hold `estimate` in every slot, or in none: returns the slot that has no room, or None."""
+
+    async def settle(
+        self, request_id: str, held: Sequence[Slot], charged: Sequence[Slot], cost: Decimal
+    ) -> list[Decimal]:
+        """Release this request's holds and add `cost` to the charged slots; their spend afterwards, in order."""
+
+    async def read(self, slot: Slot) -> tuple[Decimal, Decimal]:
+        """(spent, reserved) for a slot."""
+
+    async def sweep(self, now: datetime) -> None:
+        """Drop lapsed holds and the slots of ended periods."""
+
+
+@dataclass(slots=True)
+class _Tally:
+    slot: Slot
+    spent: Decimal = ZERO
+    reserved: Decimal = ZERO
+    seeded: bool = False
+    holds: dict[str, tuple[Decimal, float]] = field(default_factory=dict)
+
+
+class LocalCounters:
+    """Counts in this process: exact `Decimal`s. Correct for one process; use Redis for several."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._tallies: dict[str, _Tally] = {}
+
+    def _tally(self, slot: Slot) -> _Tally:
+        tally = self._tallies.get(slot.key)
+        if tally is None:
+            tally = self._tallies[slot.key] = _Tally(slot)
+        return tally
+
+    async def seed(self, slot: Slot, spent: Decimal) -> None:
+        tally = self._tally(slot)
+        if not tally.seeded:
+            tally.spent, tally.seeded = max(tally.spent, spent), True
+
+    async def reserve(self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float) -> Slot | None:
+        tallies = [self._tally(s) for s in slots]
+        for slot, tally in zip(slots, tallies, strict=True):
+            if not admits(slot.budget.limit_usd, tally.spent, tally.reserved, estimate):
+                return slot
+        expires = self._clock() + hold_s
+        with exact():
+            for tally in tallies:
+                tally.reserved += estimate
+                tally.holds[request_id] = (estimate, expires)
+        return None
+
+    async def settle(
+        self, request_id: str, held: Sequence[Slot], charged: Sequence[Slot], cost: Decimal
+    ) -> list[Decimal]:
+        with exact():
+            for slot in held:
+                tally = self._tallies.get(slot.key)
+                hold = tally.holds.pop(request_id, None) if tally is not None else None
+                if tally is not None and hold is not None:
+                    tally.reserved -= hold[0]
+            after = []
+            for slot in charged:
+                tally = self._tally(slot)
+                tally.spent += cost
+                after.append(tally.spent)
+        return after
+
+    async def read(self, slot: Slot) -> tuple[Decimal, Decimal]:
+        tally = self._tallies.get(slot.key)
+        return (tally.spent, tally.reserved) if tally is not None else (ZERO, ZERO)
+
+    async def sweep(self, now: datetime) -> None:
+        mono = self._clock()
+        for key, tally in list(self._tallies.items()):
+            for rid, (amount, expires) in list(tally.holds.items()):
+                if expires <= mono:
+                    del tally.holds[rid]
+                    tally.reserved -= amount
+            end = period_end(tally.slot.budget.period, tally.slot.start)
+            if end is not None and end <= now and not tally.holds:
+                del self._tallies[key]

@@ -1,0 +1,190 @@
+"""Tenants, departments and users, as the admin API manages them (access rules in `roles`).
+
+Tenants are created by the superuser; a tenant's owners and admins manage its departments and users. A change
+that alters what a key may do (a user's role or limits, a tenant's limits) invalidates the affected keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import RowMapping, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from oneflow_ai.auth.principal import Principal
+from oneflow_ai.errors import GatewayError, PermissionDenied
+from oneflow_ai.identity import audit
+from oneflow_ai.identity.audit import Actor
+from oneflow_ai.identity.credentials import new_id
+from oneflow_ai.identity.invalidation import Invalidations
+from oneflow_ai.identity.roles import (
+    Can,
+    NotFoundInTenant,
+    is_superuser,
+    may_grant,
+    require,
+    scope,
+    target_tenant,
+    well_formed,
+)
+from oneflow_ai.identity.schemas import (
+    DepartmentCreate,
+    DepartmentPublic,
+    TenantCreate,
+    TenantPublic,
+    TenantUpdate,
+    UserPublic,
+    UserUpdate,
+)
+from oneflow_ai.identity.tables import DEFAULT_TENANT, api_keys, departments, now_utc, tenants, users
+
+
+def user_public(row: RowMapping) -> UserPublic:
+    return UserPublic.model_validate({k: row[k] for k in UserPublic.model_fields if k != "object"})
+
+
+async def tenant_exists(conn: AsyncConnection, tenant_id: str) -> None:
+    query = select(tenants.c.id).where(tenants.c.id == well_formed("tenant", tenant_id))
+    if (await conn.execute(query)).first() is None:
+        raise NotFoundInTenant("tenant", tenant_id)
+
+
+async def department_in(conn: AsyncConnection, department_id: str, tenant_id: str) -> None:
+    found = await conn.execute(select(departments.c.id).where(
+        departments.c.id == well_formed("department", department_id), departments.c.tenant_id == tenant_id))
+    if found.first() is None:
+        raise NotFoundInTenant("department", department_id)
+
+
+async def user_in(conn: AsyncConnection, user_id: str, tenant_id: str | None) -> RowMapping:
+    query = select(users).where(users.c.id == well_formed("user", user_id))
+    if tenant_id is not None:
+        query = query.where(users.c.tenant_id == tenant_id)
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise NotFoundInTenant("user", user_id)
+    return row
+
+
+class Directory:
+    def __init__(self, engine: AsyncEngine, invalidations: Invalidations) -> None:
+        self._engine = engine
+        self._invalidations = invalidations
+
+    async def create_tenant(self, p: Principal, body: TenantCreate, actor: Actor) -> TenantPublic:
+        if not is_superuser(p):
+            raise PermissionDenied("Only the master key creates tenants.")
+        tenant_id = new_id("ten")
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(tenants).values(id=tenant_id, created_at=now_utc(), **body.model_dump()))
+            await audit.record(conn, actor, "tenant.create", tenant_id=tenant_id, target_type="tenant",
+                               target_id=tenant_id)
+            return await self._tenant(conn, tenant_id)
+
+    async def list_tenants(self, p: Principal) -> list[TenantPublic]:
+        query = select(tenants).order_by(tenants.c.created_at)
+        own = scope(p)
+        if own is not None:
+            query = query.where(tenants.c.id == own)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [TenantPublic.model_validate(dict(r)) for r in rows]
+
+    async def get_tenant(self, p: Principal, tenant_id: str) -> TenantPublic:
+        own = scope(p)
+        if own is not None and own != tenant_id:
+            raise NotFoundInTenant("tenant", tenant_id)
+        async with self._engine.connect() as conn:
+            return await self._tenant(conn, tenant_id)
+
+    async def update_tenant(self, p: Principal, tenant_id: str, body: TenantUpdate, actor: Actor) -> TenantPublic:
+        changes = body.model_dump(exclude_unset=True)
+        own = scope(p)
+        if own is not None and own != tenant_id:
+            raise NotFoundInTenant("tenant", tenant_id)
+        require(p, Can.MANAGE_TENANT)
+        if not is_superuser(p) and changes.keys() - {"name"}:
+            raise PermissionDenied("Only the master key changes a tenant's limits.")
+        async with self._engine.begin() as conn:
+            await self._tenant(conn, tenant_id)
+            if changes:
+                await conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(**changes))
+            await audit.record(conn, actor, "tenant.update", tenant_id=tenant_id, target_type="tenant",
+                               target_id=tenant_id, detail=changes)
+            result = await self._tenant(conn, tenant_id)
+        if changes.keys() - {"name"}:
+            await self._invalidations.publish(None)
+        return result
+
+    async def create_department(self, p: Principal, body: DepartmentCreate, actor: Actor) -> DepartmentPublic:
+        require(p, Can.MANAGE_TENANT)
+        tenant_id = target_tenant(p, body.tenant_id, DEFAULT_TENANT)
+        department_id = new_id("dep")
+        try:
+            async with self._engine.begin() as conn:
+                await self._tenant(conn, tenant_id)
+                await conn.execute(insert(departments).values(
+                    id=department_id, tenant_id=tenant_id, name=body.name, created_at=now_utc()))
+                await audit.record(conn, actor, "department.create", tenant_id=tenant_id, target_type="department",
+                                   target_id=department_id)
+                row = (await conn.execute(select(departments).where(departments.c.id == department_id))).mappings()
+                return DepartmentPublic.model_validate(dict(row.one()))
+        except IntegrityError:
+            raise GatewayError("A department with this name already exists.", status=409,
+                               code="department_exists") from None
+
+    async def list_departments(self, p: Principal) -> list[DepartmentPublic]:
+        require(p, Can.READ_TENANT)
+        query = select(departments).order_by(departments.c.created_at)
+        own = scope(p)
+        if own is not None:
+            query = query.where(departments.c.tenant_id == own)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [DepartmentPublic.model_validate(dict(r)) for r in rows]
+
+    async def list_users(self, p: Principal, *, limit: int, offset: int) -> list[UserPublic]:
+        require(p, Can.READ_TENANT)
+        query = select(users).order_by(users.c.created_at, users.c.id).limit(limit).offset(offset)
+        own = scope(p)
+        if own is not None:
+            query = query.where(users.c.tenant_id == own)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [user_public(r) for r in rows]
+
+    async def get_user(self, p: Principal, user_id: str) -> UserPublic:
+        if user_id != p.user_id:
+            require(p, Can.READ_TENANT)
+        async with self._engine.connect() as conn:
+            return user_public(await user_in(conn, user_id, scope(p)))
+
+    async def update_user(self, p: Principal, user_id: str, body: UserUpdate, actor: Actor) -> UserPublic:
+        require(p, Can.MANAGE_TENANT)
+        changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"unlock"})
+        if body.unlock:
+            changes.update(failed_logins=0, locked_until=None)
+        async with self._engine.begin() as conn:
+            row = await user_in(conn, user_id, scope(p))
+            may_grant(p, row["role"])  # an admin does not edit an owner
+            if "role" in changes:
+                may_grant(p, changes["role"])
+            if changes.get("department_id") is not None:
+                await department_in(conn, changes["department_id"], row["tenant_id"])
+            if changes:
+                await conn.execute(update(users).where(users.c.id == user_id).values(**changes))
+            await audit.record(conn, actor, "user.update", tenant_id=row["tenant_id"], target_type="user",
+                               target_id=user_id, detail={k: v for k, v in changes.items() if k != "locked_until"})
+            hashes = list((await conn.execute(select(api_keys.c.key_hash).where(api_keys.c.user_id == user_id)))
+                          .scalars())
+            result = user_public(await user_in(conn, user_id, None))
+        await self._invalidations.publish(hashes)
+        return result
+
+    async def _tenant(self, conn: AsyncConnection, tenant_id: str) -> TenantPublic:
+        query = select(tenants).where(tenants.c.id == well_formed("tenant", tenant_id))
+        row = (await conn.execute(query)).mappings().first()
+        if row is None:
+            raise NotFoundInTenant("tenant", tenant_id)
+        return TenantPublic.model_validate(dict(row))

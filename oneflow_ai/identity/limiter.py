@@ -1,0 +1,164 @@
+"""Where the buckets live: in this process (`LocalLimiter`), or in Redis, shared by every replica (`RedisLimiter`).
+
+Both run `buckets.take_all`'s arithmetic; the Redis one as a Lua script, so one round trip checks and charges
+every bucket of a call atomically, on Redis's clock (replicas' clocks may differ; Redis has one).
+
+When Redis cannot be reached, `fail_mode` decides: `open` admits the call on this replica's own buckets (the
+limits still hold per replica, not globally) and tries Redis again a second later; `closed` refuses the call
+with 503 `rate_limiter_unavailable`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from oneflow_ai.errors import GatewayError
+from oneflow_ai.identity.buckets import Bucket, Rate, Verdict, adjust, level_at, take_all, verdict
+
+log = logging.getLogger("oneflow.ratelimit")
+
+RETRY_REDIS_S = 1.0
+SWEEP_AT = 100_000
+"""The local store forgets full buckets (they hold no information) once it holds this many."""
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    key: str
+    rate: Rate
+    cost: int
+
+
+class Limiter(Protocol):
+    async def take(self, charges: Sequence[Charge]) -> list[Verdict]: ...
+
+    async def adjust(self, charges: Sequence[Charge]) -> None: ...
+
+
+class LocalLimiter:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._buckets: dict[str, Bucket] = {}
+        self._clock = clock
+
+    async def take(self, charges: Sequence[Charge]) -> list[Verdict]:
+        now = self._clock()
+        after, verdicts = take_all([(self._buckets.get(c.key), c.rate, c.cost) for c in charges], now)
+        if verdicts and verdicts[0].allowed:
+            for c, b in zip(charges, after, strict=True):
+                if b is not None:
+                    self._buckets[c.key] = b
+            if len(self._buckets) > SWEEP_AT:
+                self._sweep(now)
+        return verdicts
+
+    async def adjust(self, charges: Sequence[Charge]) -> None:
+        now = self._clock()
+        for c in charges:
+            self._buckets[c.key] = adjust(self._buckets.get(c.key), c.rate, c.cost, now)
+
+    def _sweep(self, now: float) -> None:
+        full = [k for k, b in self._buckets.items() if level_at(b, rate := _rate_of(k), now) >= rate.capacity]
+        for k in full[: len(full) // 2]:
+            del self._buckets[k]
+
+
+def _rate_of(key: str) -> Rate:
+    """Keys end with `:<capacity>:<period>` so a sweep can tell a full bucket without more bookkeeping."""
+    _, capacity, period = key.rsplit(":", 2)
+    return Rate(int(capacity), float(period))
+
+
+# KEYS: the buckets. ARGV: now ('' = Redis's clock), mode ('take' | 'adjust'), then capacity, period_s, cost per key.
+# Returns {admitted (1/0), level per key}: after the charge when admitted, before it when not.
+LUA = """
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local mode = ARGV[2]
+local levels, caps, rates, costs = {}, {}, {}, {}
+local ok = 1
+for i = 1, #KEYS do
+  local base = 2 + (i - 1) * 3
+  local cap, period, cost = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
+  local rate = cap / period
+  local level = cap
+  local state = redis.call('HMGET', KEYS[i], 'l', 't')
+  if state[1] then
+    local elapsed = now - tonumber(state[2])
+    if elapsed < 0 then elapsed = 0 end
+    level = math.min(cap, tonumber(state[1]) + elapsed * rate)
+  end
+  levels[i], caps[i], rates[i], costs[i] = level, cap, rate, cost
+  if mode == 'take' and level + 1e-9 < math.min(cost, cap) then ok = 0 end
+end
+local out = {ok}
+for i = 1, #KEYS do
+  local level = levels[i]
+  if ok == 1 then
+    level = level - costs[i]
+    if level > caps[i] then level = caps[i] end
+    redis.call('HSET', KEYS[i], 'l', string.format('%.17g', level), 't', string.format('%.17g', now))
+    redis.call('PEXPIRE', KEYS[i], math.ceil((caps[i] - level) / rates[i] * 1000) + 1000)
+  end
+  out[i + 1] = string.format('%.17g', level)
+end
+return out
+"""
+
+
+class RedisLimiter:
+    def __init__(self, redis: Redis, fallback: LocalLimiter, fail_mode: Literal["open", "closed"],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._script = redis.register_script(LUA)
+        self._fallback = fallback
+        self._fail_mode = fail_mode
+        self._clock = clock
+        self._down_until = 0.0
+
+    async def take(self, charges: Sequence[Charge], now: float | None = None) -> list[Verdict]:
+        if self._clock() < self._down_until:
+            return await self._degraded(charges)
+        try:
+            ok, levels = await self._run("take", charges, now)
+        except (RedisError, OSError, TimeoutError) as e:
+            self._failed(e)
+            return await self._degraded(charges)
+        return [verdict(level, c.rate, c.cost, ok) for level, c in zip(levels, charges, strict=True)]
+
+    async def adjust(self, charges: Sequence[Charge], now: float | None = None) -> None:
+        if self._clock() < self._down_until:
+            await self._fallback.adjust(charges)
+            return
+        try:
+            await self._run("adjust", charges, now)
+        except (RedisError, OSError, TimeoutError) as e:
+            self._failed(e)
+            await self._fallback.adjust(charges)
+
+    async def _run(self, mode: str, charges: Sequence[Charge], now: float | None) -> tuple[bool, list[float]]:
+        args: list[str | float | int] = ["" if now is None else repr(now), mode]
+        for c in charges:
+            args += [c.rate.capacity, repr(c.rate.period_s), c.cost]
+        reply = await self._script(keys=[c.key for c in charges], args=args)
+        return bool(reply[0]), [float(v) for v in reply[1:]]
+
+    def _failed(self, error: BaseException) -> None:
+        if self._clock() >= self._down_until:
+            log.warning("rate limiter: Redis unreachable (%s); failing %s for %.0fs",
+                        type(error).__name__, self._fail_mode, RETRY_REDIS_S)
+        self._down_until = self._clock() + RETRY_REDIS_S
+
+    async def _degraded(self, charges: Sequence[Charge]) -> list[Verdict]:
+        if self._fail_mode == "closed":
+            raise GatewayError("Rate limits cannot be checked right now; try again shortly.",
+                               status=503, code="rate_limiter_unavailable", headers={"retry-after": "1"})
+        return await self._fallback.take(charges)

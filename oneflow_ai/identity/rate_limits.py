@@ -1,0 +1,141 @@
+"""Rate limits as a pipeline stage: an `Admission` that charges the call's buckets before any upstream is called,
+and an `Observer` that reconciles the token estimate with the tokens the ledger record really counted.
+
+A call is charged on every limit that applies to it: its key's, user's and tenant's (carried by the `Principal`),
+its end user's and its model's (from the settings). Requests cost 1; tokens cost the estimate (prompt plus
+`max_tokens`, or 256) until the record says otherwise. The most constraining request and token buckets are
+reported in OpenAI's `x-ratelimit-*` headers; a refusal is a 429 `rate_limit_exceeded` with `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass, replace
+
+from oneflow_ai.auth.principal import Limit
+from oneflow_ai.config.schema import Deployment
+from oneflow_ai.errors import GatewayError, RateLimited
+from oneflow_ai.gateway.call import Call, estimated_tokens
+from oneflow_ai.identity.buckets import Rate, Verdict
+from oneflow_ai.identity.config import IdentitySettings
+from oneflow_ai.identity.limiter import Charge, Limiter
+from oneflow_ai.pricing import TokenCounter
+from oneflow_ai.store.ledger import UsageRecord
+
+KEY_PREFIX = "oneflow:rl:"
+FORGET_AFTER_S = 600.0
+SUBJECTS = {"key": "this API key", "user": "your user", "tenant": "your organization", "eu": "this end user",
+            "model": "this model"}
+
+
+@dataclass(slots=True)
+class _Reserved:
+    call: Call
+    charges: list[Charge]
+    estimate: int
+
+
+class RateLimits:
+    def __init__(self, limiter: Limiter, tokens: TokenCounter, settings: IdentitySettings) -> None:
+        self._limiter = limiter
+        self._tokens = tokens
+        self._settings = settings
+        self._reserved: dict[int, _Reserved] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def limits(self, call: Call) -> list[Limit]:
+        s = self._settings
+        out = list(call.principal.limits)
+        if call.end_user:
+            subject = f"eu:{call.principal.tenant_id or '-'}:{call.end_user[:256]}"
+            out += _per_minute(subject, s.end_user_rpm, s.end_user_tpm)
+        out += _per_minute(f"model:{call.model}", s.model_rpm.get(call.model), s.model_tpm.get(call.model))
+        return out
+
+    async def admit(self, call: Call) -> None:
+        limits = self.limits(call)
+        if not limits:
+            return
+        estimate = sum(estimated_tokens(call, self._tokens)) if any(lim.kind == "tokens" for lim in limits) else 0
+        charges = [Charge(bucket_key(lim), Rate(lim.amount, lim.period_s), 1 if lim.kind == "requests" else estimate)
+                   for lim in limits]
+        verdicts = await self._limiter.take(charges)
+        headers = rate_headers(limits, verdicts)
+        if not verdicts[0].allowed:
+            retry = max(v.retry_after_s for v in verdicts)
+            worst = max(zip(limits, verdicts, strict=True), key=lambda lv: lv[1].retry_after_s)[0]
+            raise RateLimited(
+                f"Rate limit reached for {SUBJECTS.get(worst.subject.partition(':')[0], worst.subject)}: "
+                f"{worst.amount} {worst.kind} per {_period(worst.period_s)}. Try again in {math.ceil(retry)}s.",
+                headers={**headers, "retry-after": str(max(1, math.ceil(retry)))},
+            )
+        call.response_headers.update(headers)
+        tokens = [c for c, lim in zip(charges, limits, strict=True) if lim.kind == "tokens"]
+        if tokens:
+            if len(self._reserved) > 10_000:
+                self._forget_stale()
+            self._reserved[id(call)] = _Reserved(call, tokens, estimate)
+
+    def attempt_started(self, call: Call, deployment: Deployment) -> None:
+        pass
+
+    def attempt_finished(
+        self, call: Call, deployment: Deployment, error: GatewayError | None, latency_s: float, ttft_s: float | None
+    ) -> None:
+        pass
+
+    def recorded(self, call: Call, record: UsageRecord) -> None:
+        reserved = self._reserved.pop(id(call), None)
+        if reserved is None or reserved.call is not call:
+            return
+        delta = record.input_tokens + record.output_tokens - reserved.estimate
+        if delta:
+            task = asyncio.get_running_loop().create_task(
+                self._limiter.adjust([replace(c, cost=delta) for c in reserved.charges]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _forget_stale(self) -> None:
+        """Calls that never reached a record (cancelled mid-flight) must not pile up."""
+        now = time.perf_counter()
+        for k in [k for k, r in self._reserved.items() if now - r.call.started > FORGET_AFTER_S]:
+            del self._reserved[k]
+
+
+def bucket_key(limit: Limit) -> str:
+    return f"{KEY_PREFIX}{limit.subject}:{limit.kind[0]}:{limit.amount}:{limit.period_s}"
+
+
+def rate_headers(limits: list[Limit], verdicts: list[Verdict]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for kind in ("requests", "tokens"):
+        mine = [v for lim, v in zip(limits, verdicts, strict=True) if lim.kind == kind]
+        if mine:
+            v = min(mine, key=lambda v: (v.remaining, -v.reset_s))
+            headers[f"x-ratelimit-limit-{kind}"] = str(v.limit)
+            headers[f"x-ratelimit-remaining-{kind}"] = str(v.remaining)
+            headers[f"x-ratelimit-reset-{kind}"] = duration(v.reset_s)
+    return headers
+
+
+def duration(seconds: float) -> str:
+    """OpenAI's format: `20ms`, `1.5s`, `6m0s`, `1h2m3s`."""
+    if seconds < 1:
+        return f"{math.ceil(seconds * 1000)}ms"
+    if seconds < 60:
+        return f"{math.ceil(seconds * 100) / 100:g}s"
+    whole = math.ceil(seconds)
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m}m{s}s" if h else f"{m}m{s}s"
+
+
+def _per_minute(subject: str, rpm: int | None, tpm: int | None) -> list[Limit]:
+    return [*([Limit(subject, "requests", rpm, 60)] if rpm else []),
+            *([Limit(subject, "tokens", tpm, 60)] if tpm else [])]
+
+
+def _period(seconds: int) -> str:
+    return {60: "minute", 3600: "hour", 86400: "day"}.get(seconds, f"{seconds}s")

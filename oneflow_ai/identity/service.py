@@ -1,0 +1,100 @@
+"""`Identity`: everything identity and access builds once at start-up, owned by `create_app`'s lifespan.
+
+It provides the gateway's `Authenticator` (`auth`), the pipeline stages for model access and rate limits
+(`attach`), and the services behind the admin API (`accounts`, `directory`, `keys`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from oneflow_ai.auth.principal import Limit, Principal, presented_key
+from oneflow_ai.errors import InvalidRequest
+from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.identity.accounts import Accounts
+from oneflow_ai.identity.authenticator import KeyAuthenticator
+from oneflow_ai.identity.cache import KeyCache
+from oneflow_ai.identity.config import IdentitySettings
+from oneflow_ai.identity.directory import Directory
+from oneflow_ai.identity.invalidation import Invalidations
+from oneflow_ai.identity.key_admin import KeyAdmin
+from oneflow_ai.identity.last_used import LastUsed
+from oneflow_ai.identity.limiter import Limiter, LocalLimiter, RedisLimiter
+from oneflow_ai.identity.model_access import ModelAccess
+from oneflow_ai.identity.passwords import Passwords
+from oneflow_ai.identity.rate_limits import RateLimits
+from oneflow_ai.identity.sessions import Sessions
+from oneflow_ai.identity.signing import AccessTokens, Keyring, looks_like_jwt
+
+SHORT_TTL_S = 0.9
+"""Without Redis pub/sub, a cached key is re-read this often, so any change reaches every replica within 1 s."""
+LONG_TTL_S = 30.0
+
+
+class Identity:
+    def __init__(self, settings: IdentitySettings, engine: AsyncEngine, *, master_key: str, data_dir: Path,
+                 redis_url: str | None) -> None:
+        self.settings = settings
+        self.engine = engine
+        keyring = (Keyring.from_secrets(settings.jwt_secret, settings.jwt_previous_secrets) if settings.jwt_secret
+                   else Keyring.load_or_create(data_dir))
+        self.tokens = AccessTokens(keyring, settings.access_ttl_s)
+        # Rate limits and invalidations get their own client: tight timeouts and no retries on the hot path.
+        self.redis = (Redis.from_url(redis_url, socket_connect_timeout=0.5, socket_timeout=3.0,
+                                     retry=Retry(NoBackoff(), 0)) if redis_url else None)
+        cache = KeyCache(ttl_s=SHORT_TTL_S)
+        self.invalidations = Invalidations(cache, self.redis, redis_url, short_ttl_s=SHORT_TTL_S,
+                                           long_ttl_s=settings.key_cache_ttl_s or LONG_TTL_S)
+        self.last_used = LastUsed(engine)
+        self.auth = KeyAuthenticator(master_principal(settings), master_key, engine, cache, self.last_used)
+        local = LocalLimiter()
+        self.limiter: Limiter = RedisLimiter(self.redis, local, settings.fail_mode) if self.redis else local
+        self.sessions = Sessions(engine, settings.refresh_ttl_s)
+        self.accounts = Accounts(engine, Passwords(), self.sessions, self.tokens,
+                                 open_signup=settings.signup == "open")
+        self.directory = Directory(engine, self.invalidations)
+        self.keys = KeyAdmin(engine, self.invalidations, settings)
+
+    def attach(self, gw: Gateway) -> None:
+        """Model access and rate limits run before any other admission; rate limits also observe records."""
+        rate_limits = RateLimits(self.limiter, gw.tokens, self.settings)
+        gw.admission = (ModelAccess(gw.models), rate_limits, *gw.admission)
+        gw.observe(rate_limits)
+
+    async def start(self) -> None:
+        self.last_used.start()
+        self.invalidations.start()
+
+    async def close(self) -> None:
+        await self.invalidations.close()
+        await self.last_used.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    async def admin_principal(self, authorization: str | None, x_api_key: str | None) -> Principal:
+        """Who calls the admin API: a user's access token (JWT), or a key (the master key or a virtual key)."""
+        token = presented_key(authorization, x_api_key)
+        if token is not None and looks_like_jwt(token):
+            return await self.accounts.principal(token)
+        return await self.auth.authenticate(authorization, x_api_key)
+
+    def rotate_signing_key(self) -> str:
+        """A new JWT signing key (generated keyrings only); tokens signed by the old one stay valid."""
+        ring = self.tokens.keyring
+        if ring.path is None:
+            raise InvalidRequest("The signing key comes from ONEFLOW_JWT_SECRET: rotate it there "
+                                 "(and keep the old one in ONEFLOW_JWT_PREVIOUS_SECRETS until its tokens expire).")
+        self.tokens.keyring = ring.rotate(time.time(), self.tokens.ttl_s)
+        return self.tokens.keyring.keys[0].kid
+
+
+def master_principal(settings: IdentitySettings) -> Principal:
+    limits = [*([Limit("key:master", "requests", settings.master_rpm, 60)] if settings.master_rpm else []),
+              *([Limit("key:master", "tokens", settings.master_tpm, 60)] if settings.master_tpm else [])]
+    return Principal(key_id="master", is_admin=True, limits=tuple(limits))

@@ -1,0 +1,1 @@
+"""Metrics (Prometheus), the per-request log line, and traces (OpenTelemetry, optional)."""

@@ -1,0 +1,85 @@
+"""The bucket stores: the Redis Lua script runs the pure core's arithmetic, and Redis being down fails as told."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from redis.asyncio import Redis
+
+from oneflow_ai.errors import GatewayError
+from oneflow_ai.identity.buckets import Bucket, Rate, adjust, take_all
+from oneflow_ai.identity.limiter import Charge, LocalLimiter, RedisLimiter
+from tests.identity.conftest import DEAD_REDIS_URL, REDIS_URL
+
+steps = st.lists(
+    st.tuples(st.floats(0, 5, allow_nan=False), st.sampled_from(["take", "adjust"]), st.integers(-50, 50)),
+    min_size=1, max_size=25,
+)
+rates = st.lists(st.builds(Rate, capacity=st.integers(1, 100), period_s=st.sampled_from([1.0, 60.0])),
+                 min_size=1, max_size=3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rates, steps)
+def test_the_lua_script_agrees_with_the_pure_core(rates: list[Rate], steps: list[tuple[float, str, int]]) -> None:
+    async def scenario() -> None:
+        redis = Redis.from_url(REDIS_URL)
+        limiter = RedisLimiter(redis, LocalLimiter(), "closed")
+        prefix = f"oneflow:test:{uuid.uuid4().hex}:"
+        keys = [f"{prefix}{i}" for i in range(len(rates))]
+        model: list[Bucket | None] = [None] * len(rates)
+        now = 1_000.0
+        try:
+            for gap, mode, amount in steps:
+                now += gap
+                if mode == "take":
+                    cost = abs(amount)
+                    charges = [Charge(k, r, cost) for k, r in zip(keys, rates, strict=True)]
+                    got = await limiter.take(charges, now=now)
+                    model, want = take_all([(b, r, cost) for b, r in zip(model, rates, strict=True)], now)
+                    assert [(v.allowed, v.remaining) for v in got] == [(v.allowed, v.remaining) for v in want]
+                    for g, w in zip(got, want, strict=True):
+                        assert math.isclose(g.retry_after_s, w.retry_after_s, abs_tol=1e-6)
+                        assert math.isclose(g.reset_s, w.reset_s, abs_tol=1e-6)
+                else:
+                    await limiter.adjust([Charge(k, r, amount) for k, r in zip(keys, rates, strict=True)], now=now)
+                    model = [adjust(b, r, amount, now) for b, r in zip(model, rates, strict=True)]
+        finally:
+            await redis.delete(*keys)
+            await redis.aclose()
+
+    asyncio.run(scenario())
+
+
+async def test_redis_down_fails_open_onto_this_replicas_own_buckets() -> None:
+    redis = Redis.from_url(DEAD_REDIS_URL)
+    limiter = RedisLimiter(redis, LocalLimiter(), "open")
+    charge = [Charge("k", Rate(2, 60), 1)]
+    verdicts = [(await limiter.take(charge))[0].allowed for _ in range(3)]
+    assert verdicts == [True, True, False]  # the limit still holds, per replica
+    await redis.aclose()
+
+
+async def test_redis_down_fails_closed_with_503() -> None:
+    redis = Redis.from_url(DEAD_REDIS_URL)
+    limiter = RedisLimiter(redis, LocalLimiter(), "closed")
+    with pytest.raises(GatewayError) as e:
+        await limiter.take([Charge("k", Rate(2, 60), 1)])
+    assert e.value.status == 503 and e.value.code == "rate_limiter_unavailable"
+    await redis.aclose()
+
+
+async def test_the_local_store_forgets_full_buckets_when_it_grows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("oneflow_ai.identity.limiter.SWEEP_AT", 10)
+    clock = [0.0]
+    local = LocalLimiter(clock=lambda: clock[0])
+    for i in range(11):
+        await local.take([Charge(f"oneflow:rl:eu:{i}:r:5:60", Rate(5, 60), 1)])
+    clock[0] = 1000.0  # everything has refilled
+    await local.take([Charge("oneflow:rl:eu:x:r:5:60", Rate(5, 60), 1)])
+    assert len(local._buckets) < 12
