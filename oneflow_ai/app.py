@@ -30,6 +30,7 @@ from oneflow_ai.api import (
     routing_routes,
 )
 from oneflow_ai.api.edge import Edge
+from oneflow_ai.api.fast_lane import FastLane, Handler, unexpected_error
 from oneflow_ai.api.idempotency import Idempotency
 from oneflow_ai.api.responses import error_response
 from oneflow_ai.auth.master import ensure_master_key
@@ -52,8 +53,14 @@ from oneflow_ai.upstream.http import AiohttpTransport
 
 log = logging.getLogger("oneflow")
 
-EXPOSED_HEADERS = ["x-request-id", "x-oneflow-model", "x-oneflow-provider", "x-oneflow-attempts", "retry-after",
-                   "idempotent-replayed"]
+EXPOSED_HEADERS = [
+    "x-request-id",
+    "x-oneflow-model",
+    "x-oneflow-provider",
+    "x-oneflow-attempts",
+    "retry-after",
+    "idempotent-replayed",
+]
 
 
 def create_app(settings: Settings | None = None, environ: Mapping[str, str] | None = None) -> ASGIApp:
@@ -71,17 +78,21 @@ def create_app(settings: Settings | None = None, environ: Mapping[str, str] | No
             print(f"OneFlow generated a master key (shown once, kept in {settings.data_dir}): {master_key}", flush=True)
         engine = create_engine(settings.db_url)
         await migrate(engine)
-        identity = Identity(identity_settings, engine, master_key=master_key, data_dir=settings.data_dir,
-                            redis_url=settings.redis_url)
+        identity = Identity(
+            identity_settings, engine, master_key=master_key, data_dir=settings.data_dir, redis_url=settings.redis_url
+        )
         await identity.start()
         ledger = Ledger(engine, batch_size=settings.ledger_batch_size, interval_s=settings.ledger_interval_s)
         ledger.start()
         transport = AiohttpTransport()
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-        pricing = PricingEngine(credits_per_usd=Decimal(settings.credits_per_usd), inr_per_usd=Decimal(settings.inr_per_usd))
+        pricing = PricingEngine(
+            credits_per_usd=Decimal(settings.credits_per_usd), inr_per_usd=Decimal(settings.inr_per_usd)
+        )
         breakers = SharedBreakers(redis) if redis is not None else None
-        gateway = Gateway(config, identity.auth, ledger, pricing, TokenCounter(), transport, environ,
-                          engine, redis, breakers=breakers)
+        gateway = Gateway(
+            config, identity.auth, ledger, pricing, TokenCounter(), transport, environ, engine, redis, breakers=breakers
+        )
         identity.attach(gateway)
         if breakers is not None:
             await breakers.start()
@@ -129,10 +140,16 @@ def create_app(settings: Settings | None = None, environ: Mapping[str, str] | No
 def _edge(app: FastAPI, settings: Settings) -> ASGIApp:
     """The HTTP edge around the routes, outermost first: HTTP metrics; the request id, body limits and security
     headers; the request's trace (when tracing is on); CORS (when origins are configured); idempotency."""
-    inner: ASGIApp = Idempotency(app)
+    inner: ASGIApp = Idempotency(FastLane(app, _fast_routes()))
     if settings.cors_origins:
-        inner = CORSMiddleware(inner, allow_origins=list(settings.cors_origins), allow_headers=["*"],
-                               allow_methods=["GET", "POST", "DELETE"], expose_headers=EXPOSED_HEADERS, max_age=600)
+        inner = CORSMiddleware(
+            inner,
+            allow_origins=list(settings.cors_origins),
+            allow_headers=["*"],
+            allow_methods=["GET", "POST", "DELETE"],
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
+        )
     if settings.otel_enabled:
         from oneflow_ai.observability.tracing import TracingMiddleware  # OpenTelemetry is an optional extra
 
@@ -140,10 +157,18 @@ def _edge(app: FastAPI, settings: Settings) -> ASGIApp:
     return HTTPMetrics(Edge(inner, max_body_bytes=settings.max_body_bytes))
 
 
-def _install_error_handlers(app: FastAPI) -> None:
-    def request_id(request: Request) -> str | None:
-        return getattr(request.state, "request_id", None)
+def _fast_routes() -> dict[tuple[str, str], Handler]:
+    """The per-request routes the fast lane serves without FastAPI's routing layer (same handlers)."""
+    routes: dict[tuple[str, str], Handler] = {}
+    for prefix in ("/v1", "/api/v1"):
+        routes[("POST", prefix + "/chat/completions")] = openai_routes.chat_completions
+        routes[("POST", prefix + "/embeddings")] = openai_routes.embeddings
+        routes[("POST", prefix + "/messages")] = anthropic_routes.messages
+        routes[("GET", prefix + "/models")] = openai_routes.list_models
+    return routes
 
+
+def _install_error_handlers(app: FastAPI) -> None:
     async def gateway_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GatewayError)
         return error_response(exc)
@@ -165,9 +190,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_response(InvalidRequest(f"Invalid request: {first.get('msg', 'bad input')}", param=param))
 
     async def unexpected(request: Request, exc: Exception) -> Response:
-        rid = request_id(request)
-        log.exception("unhandled error", extra={"request_id": rid})
-        return error_response(GatewayError(f"The server had an error while processing your request (request id {rid})."))
+        return unexpected_error(request)
 
     app.add_exception_handler(GatewayError, gateway_error)
     app.add_exception_handler(HTTPException, http_error)

@@ -77,18 +77,29 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     key, generated = ensure_master_key(settings.master_key, settings.data_dir)
     if generated:
-        print(f"OneFlow generated a master key (shown once, kept in {settings.data_dir}/master_key):\n  {key}", flush=True)
+        print(
+            f"OneFlow generated a master key (shown once, kept in {settings.data_dir}/master_key):\n  {key}", flush=True
+        )
     asyncio.run(_migrate(settings))
     print(f"OneFlow {__version__} listening on http://{args.host}:{args.port} (docs: /docs)", flush=True)
     # Slow clients: an idle keep-alive connection closes after `keep_alive_s` (uvicorn's own timeout); a request's
     # headers and body must arrive within `header_timeout_s` and `body_timeout_s` (our protocol; uvicorn has none).
-    protocol = partial(SlowClientProtocol, header_timeout_s=settings.header_timeout_s,
-                       body_timeout_s=settings.body_timeout_s)
+    protocol = partial(
+        SlowClientProtocol, header_timeout_s=settings.header_timeout_s, body_timeout_s=settings.body_timeout_s
+    )
     with _metrics_dir(settings.data_dir, args.workers):
         uvicorn.run(
-            "oneflow_ai.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
-            loop="uvloop", http=cast(type[asyncio.Protocol], protocol), access_log=False, log_level="warning",
-            timeout_graceful_shutdown=30, timeout_keep_alive=settings.keep_alive_s,
+            "oneflow_ai.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            loop="uvloop",
+            http=cast(type[asyncio.Protocol], protocol),
+            access_log=False,
+            log_level="warning",
+            timeout_graceful_shutdown=30,
+            timeout_keep_alive=settings.keep_alive_s,
         )
     return 0
 

@@ -91,15 +91,25 @@ def start_gateway(tmp_path: Path) -> Iterator[GatewayFactory]:
     """Start the real app under uvicorn: `start_gateway(config_yaml=..., env={...}, database_url=...)`."""
     servers: list[UvicornServer] = []
 
-    def start(config_yaml: str | None = None, env: dict[str, str] | None = None,
-              database_url: str | None = None, **settings: Any) -> UvicornServer:
+    def start(
+        config_yaml: str | None = None,
+        env: dict[str, str] | None = None,
+        database_url: str | None = None,
+        **settings: Any,
+    ) -> UvicornServer:
         config_path = None
         if config_yaml is not None:
             config_path = tmp_path / f"config-{len(servers)}.yaml"
             config_path.write_text(config_yaml)
         environ = {"UPSTREAM_KEY": UPSTREAM_KEY, **(env or {})}
-        s = Settings(config_path=str(config_path) if config_path else None, data_dir=tmp_path / "data",
-                     master_key=MASTER_KEY, database_url=database_url, ledger_interval_s=0.05, **settings)
+        s = Settings(
+            config_path=str(config_path) if config_path else None,
+            data_dir=tmp_path / "data",
+            master_key=MASTER_KEY,
+            database_url=database_url,
+            ledger_interval_s=0.05,
+            **settings,
+        )
         server = UvicornServer(lambda: create_app(s, environ))
         servers.append(server)
         return server

@@ -25,8 +25,13 @@ async def create_key(body: KeyCreate, p: ConsoleDep, request: Request, identity:
 
 
 @router.get("/api-keys", summary="The keys you may see")
-async def list_keys(p: ConsoleDep, identity: IdentityDep, user_id: Annotated[str | None, Query(max_length=64)] = None,
-                    limit: Limit = 100, offset: Offset = 0) -> Page[KeyPublic]:
+async def list_keys(
+    p: ConsoleDep,
+    identity: IdentityDep,
+    user_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[KeyPublic]:
     found = await identity.keys.list(p, user_id=user_id, limit=limit + 1, offset=offset)
     return Page(data=found[:limit], has_more=len(found) > limit)
 
@@ -46,19 +51,30 @@ async def revoke_key(key_id: str, p: ConsoleDep, request: Request, identity: Ide
     return await identity.keys.revoke(p, key_id, Actor(p, source_ip(request)))
 
 
-@router.post("/api-keys/{key_id}/rotate", status_code=201,
-             summary="A new secret; the old one keeps working for the grace period (default 24 h)")
-async def rotate_key(key_id: str, p: ConsoleDep, request: Request, identity: IdentityDep,
-                     body: Annotated[KeyRotate | None, Body()] = None) -> KeyCreated:
+@router.post(
+    "/api-keys/{key_id}/rotate",
+    status_code=201,
+    summary="A new secret; the old one keeps working for the grace period (default 24 h)",
+)
+async def rotate_key(
+    key_id: str,
+    p: ConsoleDep,
+    request: Request,
+    identity: IdentityDep,
+    body: Annotated[KeyRotate | None, Body()] = None,
+) -> KeyCreated:
     grace = (body or KeyRotate()).grace_period_s
     return await identity.keys.rotate(p, key_id, grace, Actor(p, source_ip(request)))
 
 
 @router.get("/audit", summary="The tenant's audit log, newest first (owners and admins)")
-async def audit_log(p: ConsoleDep, identity: IdentityDep, limit: Limit = 100,
-                    before: Annotated[int | None, Query(ge=1)] = None,
-                    action: Annotated[str | None, Query(max_length=64, pattern=r"^[\w.]+$")] = None,
-                    ) -> Page[AuditEntry]:
+async def audit_log(
+    p: ConsoleDep,
+    identity: IdentityDep,
+    limit: Limit = 100,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    action: Annotated[str | None, Query(max_length=64, pattern=r"^[\w.]+$")] = None,
+) -> Page[AuditEntry]:
     require(p, Can.READ_AUDIT)
     entries, more = await audit.entries(identity.engine, scope(p), limit=limit, before=before, action=action)
     return Page(data=entries, has_more=more)

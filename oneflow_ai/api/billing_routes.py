@@ -46,15 +46,24 @@ async def get_usage(
     provider: str | None = None,
     start: Annotated[str | None, Query(description="ISO 8601; the bucket of this hour is the first counted")] = None,
     end: Annotated[str | None, Query(description="ISO 8601; buckets before this time are counted")] = None,
-    group_by: Annotated[list[str] | None, Query(description="dimensions and/or hour|day; repeat or comma-separate")]
-    = None,
+    group_by: Annotated[
+        list[str] | None, Query(description="dimensions and/or hour|day; repeat or comma-separate")
+    ] = None,
 ) -> Response:
-    values = {"key": key, "user": user, "end_user": end_user, "department": department, "tenant": tenant,
-              "model": model, "provider": provider}
+    values = {
+        "key": key,
+        "user": user,
+        "end_user": end_user,
+        "department": department,
+        "tenant": tenant,
+        "model": model,
+        "provider": provider,
+    }
     groups = tuple(g.strip() for item in group_by or () for g in item.split(",") if g.strip())
     try:
-        query = UsageQuery({k: v for k, v in values.items() if v is not None}, _time(start, "start"),
-                           _time(end, "end"), groups)
+        query = UsageQuery(
+            {k: v for k, v in values.items() if v is not None}, _time(start, "start"), _time(end, "end"), groups
+        )
     except ValueError as e:
         raise InvalidRequest(str(e), param="group_by") from None
     return JSONBytes(orjson.dumps(await usage(gw.engine, query, gw.pricing.inr_per_usd)))
@@ -74,8 +83,11 @@ class EstimateRequest(BaseModel):
 @router.post("/estimate", summary="What a call with these token counts would cost")
 async def estimate(body: EstimateRequest, gw: GatewayDep, principal: CallerDep) -> Response:
     if body.model is None:  # no model: the routing decision (routing_routes), priced
-        return JSONBytes(orjson.dumps(route_decision(gw, principal, body.input_tokens, body.output_tokens,
-                                                     body.strategy, body.modality)))
+        return JSONBytes(
+            orjson.dumps(
+                route_decision(gw, principal, body.input_tokens, body.output_tokens, body.strategy, body.modality)
+            )
+        )
     group = gw.models.get(body.model)
     priced = group.deployments[0].model if group is not None else body.model
     if group is None and priced not in gw.pricing.catalog:
@@ -87,10 +99,13 @@ async def estimate(body: EstimateRequest, gw: GatewayDep, principal: CallerDep) 
     except UnknownModelPrice as e:
         raise InvalidRequest(f"No price is known for {e.message}.", param="model", code="unknown_price") from None
     out: dict[str, Any] = {
-        "model": body.model, "priced_as": priced, "input_tokens": body.input_tokens,
-        "output_tokens": body.output_tokens, "cached_tokens": body.cached_tokens,
-        "cost_usd": decimal_str(cost.usd), "credits": decimal_str(cost.credits),
+        "model": body.model,
+        "priced_as": priced,
+        "input_tokens": body.input_tokens,
+        "output_tokens": body.output_tokens,
+        "cached_tokens": body.cached_tokens,
+        "cost_usd": decimal_str(cost.usd),
+        "credits": decimal_str(cost.credits),
         "cost_inr": decimal_str(cost.inr(gw.pricing.inr_per_usd)),
     }
     return JSONBytes(orjson.dumps(out))
-

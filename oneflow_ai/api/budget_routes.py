@@ -49,10 +49,17 @@ class BudgetUpdate(BaseModel):
 
 async def _public(budgets: Budgets, b: Budget) -> dict[str, Any]:
     return {
-        "id": b.id, "object": "budget", "scope": b.scope, "scope_id": b.scope_id, "period": b.period,
-        "limit_usd": decimal_str(b.limit_usd), "thresholds": [decimal_str(t) for t in b.thresholds],
-        "source": b.source, "created_at": b.created_at.isoformat() if b.created_at else None,
-        "updated_at": b.updated_at.isoformat() if b.updated_at else None, **await budgets.status(b),
+        "id": b.id,
+        "object": "budget",
+        "scope": b.scope,
+        "scope_id": b.scope_id,
+        "period": b.period,
+        "limit_usd": decimal_str(b.limit_usd),
+        "thresholds": [decimal_str(t) for t in b.thresholds],
+        "source": b.source,
+        "created_at": b.created_at.isoformat() if b.created_at else None,
+        "updated_at": b.updated_at.isoformat() if b.updated_at else None,
+        **await budgets.status(b),
     }
 
 
@@ -68,8 +75,9 @@ async def create_budget(body: BudgetCreate, budgets: BudgetsDep, _: AdminDep) ->
 
 
 @router.get("", summary="List budgets with their spend (filter by scope and scope_id)")
-async def list_budgets(budgets: BudgetsDep, _: AdminDep, scope: str | None = None,
-                       scope_id: str | None = None) -> Response:
+async def list_budgets(
+    budgets: BudgetsDep, _: AdminDep, scope: str | None = None, scope_id: str | None = None
+) -> Response:
     chosen = [b for b in budgets.book if scope in (None, b.scope) and scope_id in (None, b.scope_id)]
     return _json({"object": "list", "data": [await _public(budgets, b) for b in chosen]})
 
@@ -82,7 +90,9 @@ async def get_budget(budget_id: str, budgets: BudgetsDep, _: AdminDep) -> Respon
 @router.patch("/{budget_id}", summary="Change a budget's period, limit or thresholds")
 async def update_budget(budget_id: str, body: BudgetUpdate, budgets: BudgetsDep, _: AdminDep) -> Response:
     budget = await budgets.book.update(
-        budget_id, period=body.period, limit_usd=body.limit_usd,
+        budget_id,
+        period=body.period,
+        limit_usd=body.limit_usd,
         thresholds=None if body.thresholds is None else tuple(body.thresholds),
     )
     await budgets.seed([budget])

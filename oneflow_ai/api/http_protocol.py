@@ -23,8 +23,7 @@ TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: c
 
 
 class SlowClientProtocol(HttpToolsProtocol):
-    def __init__(self, *args: Any, header_timeout_s: float = 10.0, body_timeout_s: float = 30.0,
-                 **kwargs: Any) -> None:
+    def __init__(self, *args: Any, header_timeout_s: float = 10.0, body_timeout_s: float = 30.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout_s = header_timeout_s
         self.body_timeout_s = body_timeout_s

@@ -143,8 +143,11 @@ def replaying(body: bytes, receive: Receive) -> Receive:
 
 async def send_error(send: Send, error: GatewayError) -> None:
     body = orjson.dumps(error.body())
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items())]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()),
+    ]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

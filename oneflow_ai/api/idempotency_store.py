@@ -31,8 +31,11 @@ class StoredResponse:
     body: bytes
 
     def dumps(self) -> bytes:
-        head = {"fp": self.fingerprint, "status": self.status,
-                "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in self.headers]}
+        head = {
+            "fp": self.fingerprint,
+            "status": self.status,
+            "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in self.headers],
+        }
         return orjson.dumps(head) + b"\n" + self.body
 
     @classmethod
@@ -106,8 +109,9 @@ class RedisIdempotencyStore:
 
     kind = "redis"
 
-    def __init__(self, redis: Redis, ttl_s: int, *, lock_s: int = 600, poll_s: float = 0.05,
-                 prefix: str = "oneflow:idempotency:") -> None:
+    def __init__(
+        self, redis: Redis, ttl_s: int, *, lock_s: int = 600, poll_s: float = 0.05, prefix: str = "oneflow:idempotency:"
+    ) -> None:
         self.redis = redis
         self.ttl_s = ttl_s
         self.lock_s = lock_s

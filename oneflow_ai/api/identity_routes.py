@@ -29,12 +29,19 @@ from oneflow_ai.identity.schemas import (
     UserUpdate,
 )
 
-RESPONSES: dict[int | str, dict[str, Any]] = {**ERRORS, **{
-    status: {"model": ErrorBody, "description": text}
-    for status, text in {401: "Missing or invalid credentials", 403: "Your role may not do this",
-                         404: "No such object (or it belongs to another tenant)", 409: "Already exists",
-                         429: "Too many failed logins"}.items()
-}}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    **{
+        status: {"model": ErrorBody, "description": text}
+        for status, text in {
+            401: "Missing or invalid credentials",
+            403: "Your role may not do this",
+            404: "No such object (or it belongs to another tenant)",
+            409: "Already exists",
+            429: "Too many failed logins",
+        }.items()
+    },
+}
 router = APIRouter(prefix="/admin", tags=["Identity"], responses=RESPONSES)
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -45,8 +52,9 @@ def source_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@router.post("/auth/register", status_code=201,
-             summary="Register a user (an admin adds one; open sign-up founds a tenant)")
+@router.post(
+    "/auth/register", status_code=201, summary="Register a user (an admin adds one; open sign-up founds a tenant)"
+)
 async def register(body: Register, request: Request, identity: IdentityDep) -> UserPublic:
     headers = request.headers
     caller = await console(request) if headers.get("authorization") or headers.get("x-api-key") else None
@@ -64,16 +72,23 @@ async def refresh(body: Refresh, request: Request, identity: IdentityDep) -> Tok
 
 
 @router.post("/auth/logout", status_code=204, summary="End the session (its access and refresh tokens stop working)")
-async def logout(p: ConsoleDep, request: Request, identity: IdentityDep,
-                 body: Annotated[Logout | None, Body()] = None) -> None:
+async def logout(
+    p: ConsoleDep, request: Request, identity: IdentityDep, body: Annotated[Logout | None, Body()] = None
+) -> None:
     token = body.refresh_token if body else None
     await identity.accounts.logout(p, token, Actor(p, source_ip(request)))
 
 
 @router.get("/auth/me", summary="Who the credential belongs to")
 async def me(p: ConsoleDep) -> dict[str, Any]:
-    return {"object": "principal", "key_id": p.key_id, "user_id": p.user_id, "tenant_id": p.tenant_id,
-            "department_id": p.department_id, "role": "superuser" if is_superuser(p) else p.role}
+    return {
+        "object": "principal",
+        "key_id": p.key_id,
+        "user_id": p.user_id,
+        "tenant_id": p.tenant_id,
+        "department_id": p.department_id,
+        "role": "superuser" if is_superuser(p) else p.role,
+    }
 
 
 @router.post("/auth/signing-keys/rotate", summary="Rotate the JWT signing key (master key; generated keyrings)")
@@ -93,8 +108,9 @@ async def get_user(user_id: str, p: ConsoleDep, identity: IdentityDep) -> UserPu
 
 
 @router.patch("/users/{user_id}", summary="Change a user's name, role, department or limits; unlock them")
-async def update_user(user_id: str, body: UserUpdate, p: ConsoleDep, request: Request,
-                      identity: IdentityDep) -> UserPublic:
+async def update_user(
+    user_id: str, body: UserUpdate, p: ConsoleDep, request: Request, identity: IdentityDep
+) -> UserPublic:
     return await identity.directory.update_user(p, user_id, body, Actor(p, source_ip(request)))
 
 
@@ -114,14 +130,16 @@ async def get_tenant(tenant_id: str, p: ConsoleDep, identity: IdentityDep) -> Te
 
 
 @router.patch("/tenants/{tenant_id}", summary="Rename a tenant; change its limits (master key)")
-async def update_tenant(tenant_id: str, body: TenantUpdate, p: ConsoleDep, request: Request,
-                        identity: IdentityDep) -> TenantPublic:
+async def update_tenant(
+    tenant_id: str, body: TenantUpdate, p: ConsoleDep, request: Request, identity: IdentityDep
+) -> TenantPublic:
     return await identity.directory.update_tenant(p, tenant_id, body, Actor(p, source_ip(request)))
 
 
 @router.post("/departments", status_code=201, summary="Create a department")
-async def create_department(body: DepartmentCreate, p: ConsoleDep, request: Request,
-                            identity: IdentityDep) -> DepartmentPublic:
+async def create_department(
+    body: DepartmentCreate, p: ConsoleDep, request: Request, identity: IdentityDep
+) -> DepartmentPublic:
     return await identity.directory.create_department(p, body, Actor(p, source_ip(request)))
 
 

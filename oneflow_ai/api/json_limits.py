@@ -25,7 +25,8 @@ def check_depth(raw: bytes, value: Any, limit: int = MAX_DEPTH) -> Any:
         for child in children:
             if isinstance(child, (dict, list)):
                 if depth + 1 > limit:
-                    raise InvalidRequest(f"The request body is nested more than {limit} levels deep.",
-                                         code="json_too_deep")
+                    raise InvalidRequest(
+                        f"The request body is nested more than {limit} levels deep.", code="json_too_deep"
+                    )
                 stack.append((child, depth + 1))
     return value

@@ -10,7 +10,16 @@ from starlette.responses import Response
 
 from oneflow_ai.api.json_limits import check_depth
 from oneflow_ai.api.responses import JSONBytes, to_response
-from oneflow_ai.api.schemas import ERRORS, ChatCompletion, ChatCompletionRequest, Embeddings, EmbeddingsRequest, Model, ModelList, body_schema
+from oneflow_ai.api.schemas import (
+    ERRORS,
+    ChatCompletion,
+    ChatCompletionRequest,
+    Embeddings,
+    EmbeddingsRequest,
+    Model,
+    ModelList,
+    body_schema,
+)
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import InvalidRequest
 from oneflow_ai.gateway.call import chat_call, embeddings_call
@@ -36,23 +45,38 @@ async def _json(request: Request) -> Any:
         ) from None
 
 
-@router.post("/chat/completions", response_model=ChatCompletion, openapi_extra=body_schema(ChatCompletionRequest),
-             summary="Create a chat completion (streamed as server-sent events when stream is true)")
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    openapi_extra=body_schema(ChatCompletionRequest),
+    summary="Create a chat completion (streamed as server-sent events when stream is true)",
+)
 async def chat_completions(request: Request) -> Response:
     gw, principal = await _authenticated(request)
     headers = request.headers
-    call = chat_call(request.state.request_id, principal, await _json(request), headers.get("x-user-id"),
-                     headers.get("x-oneflow-strategy"))
+    call = chat_call(
+        request.state.request_id,
+        principal,
+        await _json(request),
+        headers.get("x-user-id"),
+        headers.get("x-oneflow-strategy"),
+    )
     return to_response(await complete(gw, call))
 
 
-@router.post("/embeddings", response_model=Embeddings, openapi_extra=body_schema(EmbeddingsRequest),
-             summary="Create embeddings")
+@router.post(
+    "/embeddings", response_model=Embeddings, openapi_extra=body_schema(EmbeddingsRequest), summary="Create embeddings"
+)
 async def embeddings(request: Request) -> Response:
     gw, principal = await _authenticated(request)
     headers = request.headers
-    call = embeddings_call(request.state.request_id, principal, await _json(request), headers.get("x-user-id"),
-                           headers.get("x-oneflow-strategy"))
+    call = embeddings_call(
+        request.state.request_id,
+        principal,
+        await _json(request),
+        headers.get("x-user-id"),
+        headers.get("x-oneflow-strategy"),
+    )
     return to_response(await complete(gw, call))
 
 

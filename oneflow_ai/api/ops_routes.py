@@ -54,15 +54,23 @@ docs_router = APIRouter(include_in_schema=False)
 @docs_router.get("/docs")
 async def swagger() -> HTMLResponse:
     return get_swagger_ui_html(
-        openapi_url="/openapi.json", title="OneFlow API", swagger_js_url="/_docs/swagger-ui-bundle.js",
-        swagger_css_url="/_docs/swagger-ui.css", swagger_favicon_url="/_docs/favicon.png",
+        openapi_url="/openapi.json",
+        title="OneFlow API",
+        swagger_js_url="/_docs/swagger-ui-bundle.js",
+        swagger_css_url="/_docs/swagger-ui.css",
+        swagger_favicon_url="/_docs/favicon.png",
     )
 
 
 @docs_router.get("/redoc")
 async def redoc() -> HTMLResponse:
-    return get_redoc_html(openapi_url="/openapi.json", title="OneFlow API", redoc_js_url="/_docs/redoc.standalone.js",
-                          redoc_favicon_url="/_docs/favicon.png", with_google_fonts=False)
+    return get_redoc_html(
+        openapi_url="/openapi.json",
+        title="OneFlow API",
+        redoc_js_url="/_docs/redoc.standalone.js",
+        redoc_favicon_url="/_docs/favicon.png",
+        with_google_fonts=False,
+    )
 
 
 docs_assets = StaticFiles(directory=DOCS_ASSETS)

@@ -6,10 +6,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 
+import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-
-import orjson
 
 from oneflow_ai.errors import GatewayError
 from oneflow_ai.gateway.call import JSONReply, StreamReply

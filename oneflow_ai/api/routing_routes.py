@@ -39,8 +39,10 @@ class RouteRequest(BaseModel):
     needs_tools: bool = False
     needs_vision: bool = False
     scope: Literal["gateway", "catalog"] = Field(
-        "gateway", description="gateway: the models this gateway serves (what model auto would pick); "
-        "catalog: every model in the price catalog")
+        "gateway",
+        description="gateway: the models this gateway serves (what model auto would pick); "
+        "catalog: every model in the price catalog",
+    )
 
 
 class PromptRequest(BaseModel):
@@ -53,17 +55,33 @@ class PromptRequest(BaseModel):
 
 @router.post("/route", summary="Choose a model for a request of this size (the routing decision)")
 async def route(body: RouteRequest, gw: GatewayDep, principal: CallerDep) -> Response:
-    return JSONBytes(orjson.dumps(route_decision(
-        gw, principal, body.input_tokens, body.output_tokens, body.strategy, body.modality,
-        needs_tools=body.needs_tools, needs_vision=body.needs_vision, scope=body.scope)))
+    return JSONBytes(
+        orjson.dumps(
+            route_decision(
+                gw,
+                principal,
+                body.input_tokens,
+                body.output_tokens,
+                body.strategy,
+                body.modality,
+                needs_tools=body.needs_tools,
+                needs_vision=body.needs_vision,
+                scope=body.scope,
+            )
+        )
+    )
 
 
 @router.post("/request", summary="Serve a prompt with model auto: route, call, and report text, usage and cost")
 async def prompt(body: PromptRequest, request: Request, gw: GatewayDep, principal: CallerDep) -> Response:
     if parse_modality(body.modality) is not Modality.TEXT:
         raise InvalidRequest("POST /api/v1/request serves text prompts only.", param="modality")
-    chat: dict[str, object] = {"model": AUTO, "messages": [{"role": "user", "content": body.prompt}],
-                               "strategy": body.strategy.value, "fallbacks": body.fallbacks}
+    chat: dict[str, object] = {
+        "model": AUTO,
+        "messages": [{"role": "user", "content": body.prompt}],
+        "strategy": body.strategy.value,
+        "fallbacks": body.fallbacks,
+    }
     if body.max_tokens is not None:
         chat["max_tokens"] = body.max_tokens
     call = chat_call(request.state.request_id, principal, chat, request.headers.get("x-user-id"))
@@ -76,11 +94,16 @@ async def prompt(body: PromptRequest, request: Request, gw: GatewayDep, principa
 async def routing_health(gw: GatewayDep, _: AdminDep) -> Response:
     r = gw.routing
     deployments = health_report(
-        list({g.name: g for g in gw.models.values()}.values()), r.health.view(), r.breakers.view(), r.policy,
-        r.clock(), time.time(),
+        list({g.name: g for g in gw.models.values()}.values()),
+        r.health.view(),
+        r.breakers.view(),
+        r.policy,
+        r.clock(),
+        time.time(),
     )
-    return JSONBytes(orjson.dumps({"shared": gw.breakers is not None, "strategy": r.settings.strategy,
-                                   "deployments": deployments}))
+    return JSONBytes(
+        orjson.dumps({"shared": gw.breakers is not None, "strategy": r.settings.strategy, "deployments": deployments})
+    )
 
 
 def route_decision(
@@ -107,10 +130,18 @@ def route_decision(
     except ValueError as e:
         raise InvalidRequest(str(e), param="modality") from None
     if scope == "catalog":
-        decision = IntelligentRouter(gw.pricing).route(input_tokens, output_tokens, how, kind,
-                                                       needs_tools=needs_tools, needs_vision=needs_vision)
+        decision = IntelligentRouter(gw.pricing).route(
+            input_tokens, output_tokens, how, kind, needs_tools=needs_tools, needs_vision=needs_vision
+        )
     else:
-        decision = gw.auto.decide(input_tokens, output_tokens, how, kind, needs_tools=needs_tools,
-                                  needs_vision=needs_vision, health=gw.routing.health.view(),
-                                  allowed=principal.allowed_models)
+        decision = gw.auto.decide(
+            input_tokens,
+            output_tokens,
+            how,
+            kind,
+            needs_tools=needs_tools,
+            needs_vision=needs_vision,
+            health=gw.routing.health.view(),
+            allowed=principal.allowed_models,
+        )
     return decision_json(decision, input_tokens, output_tokens, kind.value)

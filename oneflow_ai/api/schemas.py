@@ -99,9 +99,16 @@ class AnthropicErrorBody(BaseModel):
 
 
 ERROR_STATUSES = {
-    400: "Bad request", 401: "Missing or wrong API key", 403: "Not allowed for this key", 404: "Unknown model",
-    413: "Body too large", 422: "Idempotency-Key reused with another request", 429: "Rate limit or quota",
-    502: "Upstream failed", 503: "Upstream unavailable", 504: "Upstream timed out",
+    400: "Bad request",
+    401: "Missing or wrong API key",
+    403: "Not allowed for this key",
+    404: "Unknown model",
+    413: "Body too large",
+    422: "Idempotency-Key reused with another request",
+    429: "Rate limit or quota",
+    502: "Upstream failed",
+    503: "Upstream unavailable",
+    504: "Upstream timed out",
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text} for status, text in ERROR_STATUSES.items()

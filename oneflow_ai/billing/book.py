@@ -23,8 +23,15 @@ Index = Mapping[tuple[str, str], tuple[Budget, ...]]
 
 def from_config(entries: Iterable[BudgetConfig]) -> list[Budget]:
     return [
-        Budget(config_budget_id(e.scope, e.id, e.period), e.scope, e.id, e.period, e.limit_usd,
-               tuple(sorted(set(e.thresholds))), source="config")
+        Budget(
+            config_budget_id(e.scope, e.id, e.period),
+            e.scope,
+            e.id,
+            e.period,
+            e.limit_usd,
+            tuple(sorted(set(e.thresholds))),
+            source="config",
+        )
         for e in entries
     ]
 
@@ -82,21 +89,35 @@ class BudgetBook:
     ) -> Budget:
         check(scope, scope_id, period, limit_usd, thresholds)
         now = datetime.now(UTC)
-        budget = Budget("bud_" + secrets.token_hex(10), scope, scope_id, period, limit_usd,
-                        tuple(sorted(set(thresholds))), "api", now, now)
+        budget = Budget(
+            "bud_" + secrets.token_hex(10),
+            scope,
+            scope_id,
+            period,
+            limit_usd,
+            tuple(sorted(set(thresholds))),
+            "api",
+            now,
+            now,
+        )
         await self._repository.add(budget)
         self._api[budget.id] = budget
         self._rebuild()
         return budget
 
     async def update(
-        self, budget_id: str, *, period: str | None = None, limit_usd: Decimal | None = None,
+        self,
+        budget_id: str,
+        *,
+        period: str | None = None,
+        limit_usd: Decimal | None = None,
         thresholds: tuple[Decimal, ...] | None = None,
     ) -> Budget:
         """Change a budget's period, limit or thresholds (its scope is its identity: make a new one for another)."""
         old = self._writable(budget_id)
         budget = replace(
-            old, period=old.period if period is None else period,
+            old,
+            period=old.period if period is None else period,
             limit_usd=old.limit_usd if limit_usd is None else limit_usd,
             thresholds=old.thresholds if thresholds is None else tuple(sorted(set(thresholds))),
             updated_at=datetime.now(UTC),

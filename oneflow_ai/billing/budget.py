@@ -13,8 +13,13 @@ from oneflow_ai.gateway.call import Call
 from oneflow_ai.store.ledger import UsageRecord
 
 SCOPE_COLUMNS: Mapping[str, str] = {
-    "key": "key_id", "user": "user_id", "end_user": "end_user", "department": "department_id",
-    "tenant": "tenant_id", "provider": "provider", "model": "requested_model",
+    "key": "key_id",
+    "user": "user_id",
+    "end_user": "end_user",
+    "department": "department_id",
+    "tenant": "tenant_id",
+    "provider": "provider",
+    "model": "requested_model",
 }
 """Each scope and the ledger / aggregate column its id is compared with (`model` is the name the client sent)."""
 
@@ -57,8 +62,13 @@ def call_scopes(call: Call, provider: str | None) -> Iterator[tuple[str, str]]:
     """(scope, id) pairs a call falls under before it is made; `provider` is the one expected to serve it."""
     p = call.principal
     for scope, value in (
-        ("key", p.key_id), ("user", p.user_id), ("end_user", call.end_user), ("department", p.department_id),
-        ("tenant", p.tenant_id), ("provider", provider), ("model", call.model),
+        ("key", p.key_id),
+        ("user", p.user_id),
+        ("end_user", call.end_user),
+        ("department", p.department_id),
+        ("tenant", p.tenant_id),
+        ("provider", provider),
+        ("model", call.model),
     ):
         if value:
             yield scope, value

@@ -146,18 +146,35 @@ class Budgets:
             if key in self._fired:
                 continue
             self._fired.add(key)
-            self._events.append({"budget_id": b.id, "period_start": slot.start, "threshold": threshold,
-                                 "spend_usd": after, "created_at": self._wall()})
-            log.warning("budget %s (%s %s, %s $%s) reached %s%%", b.id, b.scope, b.scope_id, b.period,
-                        decimal_str(b.limit_usd), decimal_str(threshold * 100))
+            self._events.append(
+                {
+                    "budget_id": b.id,
+                    "period_start": slot.start,
+                    "threshold": threshold,
+                    "spend_usd": after,
+                    "created_at": self._wall(),
+                }
+            )
+            log.warning(
+                "budget %s (%s %s, %s $%s) reached %s%%",
+                b.id,
+                b.scope,
+                b.scope_id,
+                b.period,
+                decimal_str(b.limit_usd),
+                decimal_str(threshold * 100),
+            )
 
     # -- what the admin API shows ------------------------------------------------------------------------------
     async def status(self, budget: Budget) -> dict[str, Any]:
         slot = budget.slot(self._wall())
         spent, reserved = await self._counters.read(slot)
-        return {"period_start": slot.start.isoformat(), "spent_usd": decimal_str(spent),
-                "reserved_usd": decimal_str(reserved),
-                "remaining_usd": decimal_str(remaining(budget.limit_usd, spent, reserved))}
+        return {
+            "period_start": slot.start.isoformat(),
+            "spent_usd": decimal_str(spent),
+            "reserved_usd": decimal_str(reserved),
+            "remaining_usd": decimal_str(remaining(budget.limit_usd, spent, reserved)),
+        }
 
     async def seed(self, budgets: list[Budget], *, again: bool = False) -> None:
         """Start the current period's counters of `budgets` from the hourly aggregates (once, unless `again`)."""

@@ -126,9 +126,11 @@ class RedisCounters:
         for slot in slots:
             keys += [self._hash(slot), self._hash(slot) + ":exp"]
             args += [to_nano(slot.budget.limit_usd, ROUND_FLOOR), self._ttl(slot)]
-        refused = int(await self._reserve(
-            keys=keys, args=[now_ms, now_ms + int(hold_s * 1000), request_id, to_nano(estimate), *args]
-        ))
+        refused = int(
+            await self._reserve(
+                keys=keys, args=[now_ms, now_ms + int(hold_s * 1000), request_id, to_nano(estimate), *args]
+            )
+        )
         return slots[refused - 1] if refused else None
 
     async def settle(

@@ -25,15 +25,27 @@ def utc(value: datetime) -> datetime:
 
 def _budget(row: Row[Any]) -> Budget:
     return Budget(
-        id=row.id, scope=row.scope, scope_id=row.scope_id, period=row.period, limit_usd=Decimal(row.limit_usd),
-        thresholds=parse_thresholds(row.thresholds), source="api",
-        created_at=utc(row.created_at), updated_at=utc(row.updated_at),
+        id=row.id,
+        scope=row.scope,
+        scope_id=row.scope_id,
+        period=row.period,
+        limit_usd=Decimal(row.limit_usd),
+        thresholds=parse_thresholds(row.thresholds),
+        source="api",
+        created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at),
     )
 
 
 def _values(b: Budget) -> dict[str, Any]:
-    return {"scope": b.scope, "scope_id": b.scope_id, "period": b.period, "limit_usd": b.limit_usd,
-            "thresholds": format_thresholds(b.thresholds), "updated_at": b.updated_at}
+    return {
+        "scope": b.scope,
+        "scope_id": b.scope_id,
+        "period": b.period,
+        "limit_usd": b.limit_usd,
+        "thresholds": format_thresholds(b.thresholds),
+        "updated_at": b.updated_at,
+    }
 
 
 class BudgetRepository:
@@ -72,8 +84,11 @@ class BudgetRepository:
             for (scope, start), members in groups.items():
                 column = usage_hourly.c[SCOPE_COLUMNS[scope]]
                 ids = sorted({s.budget.scope_id for s in members})
-                query = (select(column, func.sum(usage_hourly.c.cost_usd))
-                         .where(usage_hourly.c.hour >= start, column.in_(ids)).group_by(column))
+                query = (
+                    select(column, func.sum(usage_hourly.c.cost_usd))
+                    .where(usage_hourly.c.hour >= start, column.in_(ids))
+                    .group_by(column)
+                )
                 sums = {scope_id: Decimal(total or 0) for scope_id, total in await conn.execute(query)}
                 for s in members:
                     out[s.key] = sums.get(s.budget.scope_id, Decimal(0))

@@ -19,8 +19,14 @@ from oneflow_ai.store.aggregates import hour_of
 from oneflow_ai.store.tables import usage_hourly
 
 DIMENSIONS: Mapping[str, str] = {
-    "key": "key_id", "user": "user_id", "end_user": "end_user", "department": "department_id",
-    "tenant": "tenant_id", "model": "requested_model", "served_model": "served_model", "provider": "provider",
+    "key": "key_id",
+    "user": "user_id",
+    "end_user": "end_user",
+    "department": "department_id",
+    "tenant": "tenant_id",
+    "model": "requested_model",
+    "served_model": "served_model",
+    "provider": "provider",
 }
 """Report dimension -> aggregate column (`model` is the name the client asked for)."""
 TIME_GROUPS = ("hour", "day")

@@ -19,13 +19,33 @@ from oneflow_ai.config.schema import GatewayConfig
 Path_ = tuple[str | int, ...]
 
 OPENAI_CHAT_MODELS = (
-    "gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4-turbo", "gpt-4",
-    "gpt-3.5-turbo", "o1", "o3", "o3-mini", "o4-mini", "gpt-5", "gpt-5-mini", "gpt-5-nano",
+    "gpt-4o",
+    "gpt-4o-mini",
+    "gpt-4.1",
+    "gpt-4.1-mini",
+    "gpt-4.1-nano",
+    "gpt-4-turbo",
+    "gpt-4",
+    "gpt-3.5-turbo",
+    "o1",
+    "o3",
+    "o3-mini",
+    "o4-mini",
+    "gpt-5",
+    "gpt-5-mini",
+    "gpt-5-nano",
 )
 OPENAI_EMBEDDING_MODELS = ("text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002")
 ANTHROPIC_MODELS = (
-    "claude-opus-4-1", "claude-opus-4-0", "claude-sonnet-4-5", "claude-sonnet-4-0", "claude-3-7-sonnet-latest",
-    "claude-haiku-4-5", "claude-3-5-haiku-latest", "claude-3-opus-20240229", "claude-3-sonnet-20240229",
+    "claude-opus-4-1",
+    "claude-opus-4-0",
+    "claude-sonnet-4-5",
+    "claude-sonnet-4-0",
+    "claude-3-7-sonnet-latest",
+    "claude-haiku-4-5",
+    "claude-3-5-haiku-latest",
+    "claude-3-opus-20240229",
+    "claude-3-sonnet-20240229",
     "claude-3-haiku-20240307",
 )
 
@@ -43,13 +63,19 @@ def load_config(path: str | Path | None, environ: Mapping[str, str]) -> GatewayC
 def environment_models(environ: Mapping[str, str]) -> list[dict[str, Any]]:
     groups: list[dict[str, Any]] = [
         {"name": "demo", "deployments": [{"provider": "demo", "model": "demo"}]},
-        {"name": "demo-embedding", "mode": "embedding", "deployments": [{"provider": "demo", "model": "demo-embedding"}]},
+        {
+            "name": "demo-embedding",
+            "mode": "embedding",
+            "deployments": [{"provider": "demo", "model": "demo-embedding"}],
+        },
     ]
     if environ.get("OPENAI_API_KEY"):
         base = environ.get("OPENAI_BASE_URL") or None
         dep = {"provider": "openai", "base_url": base, "api_key": "env:OPENAI_API_KEY"}
         groups += [{"name": m, "deployments": [{**dep, "model": m}]} for m in OPENAI_CHAT_MODELS]
-        groups += [{"name": m, "mode": "embedding", "deployments": [{**dep, "model": m}]} for m in OPENAI_EMBEDDING_MODELS]
+        groups += [
+            {"name": m, "mode": "embedding", "deployments": [{**dep, "model": m}]} for m in OPENAI_EMBEDDING_MODELS
+        ]
     if environ.get("ANTHROPIC_API_KEY"):
         base = environ.get("ANTHROPIC_BASE_URL") or None
         dep = {"provider": "anthropic", "base_url": base, "api_key": "env:ANTHROPIC_API_KEY"}

@@ -51,7 +51,7 @@ def record(call: Call, outcome: Outcome, pricing: PricingEngine) -> UsageRecord:
             cost = pricing.cost(dep.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
             usd, credits = cost.usd, cost.credits
         except UnknownModelPrice:
-            log.warning("no price for model %r; its usage is recorded at zero cost", dep.model)
+            pass  # recorded at zero cost; `Gateway` warned once at start-up that this model has no price
     p = call.principal
     return UsageRecord(
         request_id=call.request_id,

@@ -42,8 +42,10 @@ class AutoModel:
 
     def __init__(self, models: Mapping[str, ModelGroup], pricing: PricingEngine) -> None:
         groups = list({g.name: g for g in models.values()}.values())  # aliases name the same group once
-        candidates = [*_preferred(g for g in groups if g.mode == "chat"),
-                      *_preferred(g for g in groups if g.mode == "embedding")]
+        candidates = [
+            *_preferred(g for g in groups if g.mode == "chat"),
+            *_preferred(g for g in groups if g.mode == "embedding"),
+        ]
         self.groups = {g.name: g for g in candidates}
         profiles = [group_profile(g, pricing.catalog) for g in candidates]
         self.router = IntelligentRouter(pricing, profiles, max_fallbacks=len(profiles))
@@ -65,8 +67,16 @@ class AutoModel:
         model names the caller may use (None: all)."""
         how = parse_strategy(strategy)
         by_group = self._group_health(health) if health and how is not RoutingStrategy.QUALITY_OPTIMIZED else None
-        return self.router.route(input_tokens, output_tokens, how, modality, needs_tools=needs_tools,
-                                 needs_vision=needs_vision, health=by_group, allowed=_names(allowed, self.groups))
+        return self.router.route(
+            input_tokens,
+            output_tokens,
+            how,
+            modality,
+            needs_tools=needs_tools,
+            needs_vision=needs_vision,
+            health=by_group,
+            allowed=_names(allowed, self.groups),
+        )
 
     def choose(self, call: Call, tokens: TokenCounter, health: Mapping[str, DeploymentHealth]) -> ModelGroup:
         """The group to serve `call` with. From here on the call is as if the client had named it (`call.model`
@@ -75,9 +85,16 @@ class AutoModel:
         tokens_in, tokens_out = estimated_tokens(call, tokens)
         how = call.strategy if call.strategy in ROUTING_STRATEGIES else RoutingStrategy.BALANCED
         kind = Modality.EMBEDDING if call.endpoint == "embeddings" else Modality.TEXT
-        decision = self.decide(tokens_in, tokens_out, how or RoutingStrategy.BALANCED, kind,
-                               needs_tools=bool(call.body.get("tools")), needs_vision=has_image(call.body),
-                               health=health, allowed=call.principal.allowed_models)
+        decision = self.decide(
+            tokens_in,
+            tokens_out,
+            how or RoutingStrategy.BALANCED,
+            kind,
+            needs_tools=bool(call.body.get("tools")),
+            needs_vision=has_image(call.body),
+            health=health,
+            allowed=call.principal.allowed_models,
+        )
         call.model = decision.primary_model
         call.fallbacks = (*decision.fallback_chain, *call.fallbacks)
         return self.groups[decision.primary_model]

@@ -103,8 +103,16 @@ def chat_call(
     wants_usage = bool(stream and options and options.get("include_usage"))
     user = body.get("user")
     return Call(
-        request_id, principal, "chat", body, model, bool(stream), wants_usage,
-        end_user=user if isinstance(user, str) else end_user_header, fallbacks=fallbacks, strategy=_strategy(strategy),
+        request_id,
+        principal,
+        "chat",
+        body,
+        model,
+        bool(stream),
+        wants_usage,
+        end_user=user if isinstance(user, str) else end_user_header,
+        fallbacks=fallbacks,
+        strategy=_strategy(strategy),
     )
 
 
@@ -118,8 +126,14 @@ def embeddings_call(
         raise InvalidRequest("'input' must be a non-empty string or array", param="input")
     user = body.get("user")
     return Call(
-        request_id, principal, "embeddings", body, model,
-        end_user=user if isinstance(user, str) else end_user_header, fallbacks=fallbacks, strategy=_strategy(strategy),
+        request_id,
+        principal,
+        "embeddings",
+        body,
+        model,
+        end_user=user if isinstance(user, str) else end_user_header,
+        fallbacks=fallbacks,
+        strategy=_strategy(strategy),
     )
 
 

@@ -46,8 +46,12 @@ async def open_stream(gw: Gateway, call: Call, dep: Deployment, attempt: int) ->
     ttft = time.perf_counter() - call.started
     translator = provider.chat_stream(dep, client_wants_usage=call.wants_usage)
     outcome = Outcome("ok", 200, dep, ttft_s=ttft, attempts=attempt)
-    headers = {**SSE_HEADERS, "x-oneflow-model": dep.model, "x-oneflow-provider": dep.provider,
-               "x-oneflow-attempts": str(attempt)}
+    headers = {
+        **SSE_HEADERS,
+        "x-oneflow-model": dep.model,
+        "x-oneflow-provider": dep.provider,
+        "x-oneflow-attempts": str(attempt),
+    }
     return StreamReply(_relay(gw, call, response, first, chunks, translator, outcome), headers)
 
 

@@ -80,8 +80,15 @@ class Routing:
         cost_aware = any(ordering(g.strategy, self.default) in COST_AWARE for g in groups)
         cost = self._cost_estimator(call) if cost_aware else None
         return plan_chain(
-            groups, self.health.view(), self.breakers.view(), self.policy, self.clock(),
-            estimated_cost=cost, rr_counter=next(self._rr), rand=self._rng.random(), default=self.default,
+            groups,
+            self.health.view(),
+            self.breakers.view(),
+            self.policy,
+            self.clock(),
+            estimated_cost=cost,
+            rr_counter=next(self._rr),
+            rand=self._rng.random(),
+            default=self.default,
         )
 
     def admit(self, deployment: Deployment) -> bool:
@@ -90,8 +97,14 @@ class Routing:
     def retry_delay(self, round_: int, error: GatewayError, remaining_s: float) -> float | None:
         """How long to wait before a deployment is tried again; None when the deadline does not allow it."""
         retry_after = getattr(error, "retry_after", None)
-        return next_delay(round_, retry_after, remaining_s, rand=self._rng.random(),
-                          base_s=self.settings.backoff_base_s, cap_s=self.settings.backoff_cap_s)
+        return next_delay(
+            round_,
+            retry_after,
+            remaining_s,
+            rand=self._rng.random(),
+            base_s=self.settings.backoff_base_s,
+            cap_s=self.settings.backoff_cap_s,
+        )
 
     def _cost_estimator(self, call: Call) -> Callable[[Deployment], Decimal | None]:
         """The call's estimated cost per deployment, for ordering: `PricingEngine.estimate`'s arithmetic on

@@ -52,22 +52,24 @@ def health_report(
         for d in group.deployments:
             h, b = health.get(d.id, UNKNOWN), breakers.get(d.id, CLOSED)
             ok, failed = counts(b.window)
-            out.append({
-                "id": d.id,
-                "model": group.name,
-                "upstream_model": d.model,
-                "provider": d.provider,
-                "state": b.state.value,
-                "opened_at": _iso(b.opened_at, mono_now, wall_now),
-                "open_for_s": None if b.opened_at is None else round(mono_now - b.opened_at, 3),
-                "probe_in_flight": b.probe_in_flight,
-                "window": {"ok": ok, "failed": failed, "seconds": policy.window_s},
-                "ewma_latency_ms": _ms(h.ewma_latency_s),
-                "ewma_ttft_ms": _ms(h.ewma_ttft_s),
-                "error_rate": round(h.error_rate, 4),
-                "in_flight": h.in_flight,
-                "samples": h.samples,
-            })
+            out.append(
+                {
+                    "id": d.id,
+                    "model": group.name,
+                    "upstream_model": d.model,
+                    "provider": d.provider,
+                    "state": b.state.value,
+                    "opened_at": _iso(b.opened_at, mono_now, wall_now),
+                    "open_for_s": None if b.opened_at is None else round(mono_now - b.opened_at, 3),
+                    "probe_in_flight": b.probe_in_flight,
+                    "window": {"ok": ok, "failed": failed, "seconds": policy.window_s},
+                    "ewma_latency_ms": _ms(h.ewma_latency_s),
+                    "ewma_ttft_ms": _ms(h.ewma_ttft_s),
+                    "error_rate": round(h.error_rate, 4),
+                    "in_flight": h.in_flight,
+                    "samples": h.samples,
+                }
+            )
     return out
 
 

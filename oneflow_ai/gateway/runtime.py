@@ -62,15 +62,19 @@ class Gateway:
         self.observers = Observers([self.routing])
         openai = OpenAIProvider()
         self.providers = {
-            OPENAI_WIRE: openai, DEMO_WIRE: openai, AZURE_WIRE: AzureProvider(), ANTHROPIC_WIRE: AnthropicProvider(),
+            OPENAI_WIRE: openai,
+            DEMO_WIRE: openai,
+            AZURE_WIRE: AzureProvider(),
+            ANTHROPIC_WIRE: AnthropicProvider(),
         }
         self.transports = {wire: self.transport for wire in self.providers}
         self.transports[DEMO_WIRE] = DemoTransport()
-        self.keys = {
-            d.id: d.resolve_key(dict(self.environ)) for g in self.config.models for d in g.deployments
-        }
+        self.keys = {d.id: d.resolve_key(dict(self.environ)) for g in self.config.models for d in g.deployments}
         cards = [model_card(n, g) for n, g in self.models.items()]
         self.models_listing = orjson.dumps({"object": "list", "data": cards})
+        for model in sorted({d.model for g in self.config.models for d in g.deployments}):
+            if self.pricing.catalog.get(model) is None:
+                log.warning("no price for upstream model %r: its usage is recorded at zero cost", model)
 
     def group(self, name: str) -> ModelGroup:
         group = self.models.get(name)

@@ -109,8 +109,9 @@ class SharedBreakers:
                 await loop()
             except (RedisError, OSError) as e:
                 if not self._down:
-                    log.warning("shared breakers: Redis unavailable (%s); using local state until it is back",
-                                type(e).__name__)
+                    log.warning(
+                        "shared breakers: Redis unavailable (%s); using local state until it is back", type(e).__name__
+                    )
                 self._down = True
                 await asyncio.sleep(RECONNECT_S)
 

@@ -33,8 +33,16 @@ BAD_LOGIN = "Incorrect e-mail or password."
 
 
 class Accounts:
-    def __init__(self, engine: AsyncEngine, passwords: Passwords, sessions: Sessions, tokens: AccessTokens,
-                 *, open_signup: bool, lockout: Lockout | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        passwords: Passwords,
+        sessions: Sessions,
+        tokens: AccessTokens,
+        *,
+        open_signup: bool,
+        lockout: Lockout | None = None,
+    ) -> None:
         self._engine = engine
         self._passwords = passwords
         self._sessions = sessions
@@ -47,8 +55,9 @@ class Accounts:
         caller = actor.principal
         if caller is None:
             if not self._open_signup:
-                raise AuthenticationFailed("Sign-up is closed: an administrator must register you.",
-                                           code="missing_api_key")
+                raise AuthenticationFailed(
+                    "Sign-up is closed: an administrator must register you.", code="missing_api_key"
+                )
             if body.role or body.tenant_id or body.department_id:
                 raise InvalidRequest("Self sign-up cannot choose a role, tenant or department.")
             tenant_id, role = new_id("ten"), "owner"
@@ -67,16 +76,33 @@ class Accounts:
                     await tenant_exists(conn, tenant_id)
                 if body.department_id is not None:
                     await department_in(conn, body.department_id, tenant_id)
-                await conn.execute(insert(users).values(
-                    id=user_id, email=body.email, name=body.name, password_hash=password_hash, role=role,
-                    tenant_id=tenant_id, department_id=body.department_id, failed_logins=0, created_at=now,
-                ))
-                await audit.record(conn, actor, "user.register", tenant_id=tenant_id, target_type="user",
-                                   target_id=user_id, detail={"role": role})
+                await conn.execute(
+                    insert(users).values(
+                        id=user_id,
+                        email=body.email,
+                        name=body.name,
+                        password_hash=password_hash,
+                        role=role,
+                        tenant_id=tenant_id,
+                        department_id=body.department_id,
+                        failed_logins=0,
+                        created_at=now,
+                    )
+                )
+                await audit.record(
+                    conn,
+                    actor,
+                    "user.register",
+                    tenant_id=tenant_id,
+                    target_type="user",
+                    target_id=user_id,
+                    detail={"role": role},
+                )
                 row = (await conn.execute(select(users).where(users.c.id == user_id))).mappings().one()
         except IntegrityError:
-            raise GatewayError("A user with this e-mail address already exists.", status=409,
-                               code="email_taken") from None
+            raise GatewayError(
+                "A user with this e-mail address already exists.", status=409, code="email_taken"
+            ) from None
         return user_public(row)
 
     async def login(self, body: Login, source_ip: str | None) -> TokenPair:
@@ -85,8 +111,11 @@ class Accounts:
             user = (await conn.execute(select(users).where(users.c.email == body.email.lower()))).mappings().first()
         if user is not None and user["locked_until"] is not None and user["locked_until"] > now:
             wait = math.ceil((user["locked_until"] - now).total_seconds())
-            raise RateLimited(f"Too many failed logins; try again in {wait}s.", code="login_locked",
-                              headers={"retry-after": str(max(1, wait))})
+            raise RateLimited(
+                f"Too many failed logins; try again in {wait}s.",
+                code="login_locked",
+                headers={"retry-after": str(max(1, wait))},
+            )
         ok = await self._passwords.verify(user["password_hash"] if user else None, body.password)
         if user is None:
             raise AuthenticationFailed(BAD_LOGIN, code="invalid_credentials")
@@ -97,21 +126,33 @@ class Accounts:
         async with self._engine.begin() as conn:
             await conn.execute(update(users).where(users.c.id == user["id"]).values(failed_logins=0, locked_until=None))
             session_id, refresh = await self._sessions.open(conn, user["id"], now)
-            await audit.record(conn, actor, "auth.login", tenant_id=user["tenant_id"], target_type="session",
-                               target_id=session_id)
+            await audit.record(
+                conn, actor, "auth.login", tenant_id=user["tenant_id"], target_type="session", target_id=session_id
+            )
         return self._pair(user["id"], session_id, refresh)
 
     async def _failed(self, user: Any, now: datetime, actor: Actor) -> None:
         async with self._engine.begin() as conn:
-            failures = (await conn.execute(
-                update(users).where(users.c.id == user["id"])
-                .values(failed_logins=users.c.failed_logins + 1).returning(users.c.failed_logins)
-            )).scalar_one()
+            failures = (
+                await conn.execute(
+                    update(users)
+                    .where(users.c.id == user["id"])
+                    .values(failed_logins=users.c.failed_logins + 1)
+                    .returning(users.c.failed_logins)
+                )
+            ).scalar_one()
             locked = self._lockout.locked_until(failures, now)
             if locked is not None:
                 await conn.execute(update(users).where(users.c.id == user["id"]).values(locked_until=locked))
-            await audit.record(conn, actor, "auth.login_failed", tenant_id=user["tenant_id"], target_type="user",
-                               target_id=user["id"], detail={"failures": failures})
+            await audit.record(
+                conn,
+                actor,
+                "auth.login_failed",
+                tenant_id=user["tenant_id"],
+                target_type="user",
+                target_id=user["id"],
+                detail={"failures": failures},
+            )
 
     async def refresh(self, token: str, source_ip: str | None) -> TokenPair:
         try:
@@ -119,8 +160,14 @@ class Accounts:
         except ReusedRefreshToken as e:
             async with self._engine.begin() as conn:
                 tenant = (await conn.execute(select(users.c.tenant_id).where(users.c.id == e.user_id))).scalar()
-                await audit.record(conn, Actor(None, source_ip), "auth.refresh_reused", tenant_id=tenant,
-                                   target_type="session", target_id=e.session_id)
+                await audit.record(
+                    conn,
+                    Actor(None, source_ip),
+                    "auth.refresh_reused",
+                    tenant_id=tenant,
+                    target_type="session",
+                    target_id=e.session_id,
+                )
             raise
         return self._pair(rotated.user_id, rotated.session_id, rotated.refresh_token)
 
@@ -136,8 +183,9 @@ class Accounts:
             raise InvalidRequest("Log out with your access token, or send the refresh_token to end.")
         async with self._engine.begin() as conn:
             await self._sessions.revoke(session_id, "logout", now_utc(), conn)
-            await audit.record(conn, actor, "auth.logout", tenant_id=caller.tenant_id, target_type="session",
-                               target_id=session_id)
+            await audit.record(
+                conn, actor, "auth.logout", tenant_id=caller.tenant_id, target_type="session", target_id=session_id
+            )
 
     async def principal(self, token: str) -> Principal:
         """The user a JWT names, as they are now (role, tenant), provided its session is still open."""
@@ -151,8 +199,13 @@ class Accounts:
             row = (await conn.execute(query)).mappings().first()
         if row is None or row["revoked_at"] is not None:
             raise AuthenticationFailed("The access token is invalid or has expired.", code="invalid_token")
-        return Principal(key_id=f"session:{claims.session_id}", user_id=row["id"], tenant_id=row["tenant_id"],
-                         department_id=row["department_id"], role=row["role"])
+        return Principal(
+            key_id=f"session:{claims.session_id}",
+            user_id=row["id"],
+            tenant_id=row["tenant_id"],
+            department_id=row["department_id"],
+            role=row["role"],
+        )
 
     def _pair(self, user_id: str, session_id: str, refresh: str) -> TokenPair:
         access = self._tokens.issue(user_id, session_id, time.time())
@@ -161,4 +214,3 @@ class Accounts:
 
 def _session_of(p: Principal) -> str | None:
     return p.key_id.removeprefix("session:") if p.key_id.startswith("session:") else None
-

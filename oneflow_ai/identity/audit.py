@@ -38,17 +38,19 @@ async def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     p = actor.principal
-    await conn.execute(insert(audit_log).values(
-        at=now_utc(),
-        tenant_id=tenant_id,
-        actor_key_id=p.key_id if p else None,
-        actor_user_id=p.user_id if p else None,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        source_ip=(actor.source_ip or "")[:64] or None,
-        detail=detail,
-    ))
+    await conn.execute(
+        insert(audit_log).values(
+            at=now_utc(),
+            tenant_id=tenant_id,
+            actor_key_id=p.key_id if p else None,
+            actor_user_id=p.user_id if p else None,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            source_ip=(actor.source_ip or "")[:64] or None,
+            detail=detail,
+        )
+    )
 
 
 async def entries(

@@ -30,8 +30,16 @@ MINUTE, HOUR = 60, 3600
 
 
 class KeyAuthenticator:
-    def __init__(self, master: Principal, master_key: str, engine: AsyncEngine, cache: KeyCache, last_used: LastUsed,
-                 clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        master: Principal,
+        master_key: str,
+        engine: AsyncEngine,
+        cache: KeyCache,
+        last_used: LastUsed,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._master = master
         self._master_key = master_key.encode()
         self._engine = engine
@@ -61,8 +69,9 @@ class KeyAuthenticator:
         if entry.expires_at is not None and entry.expires_at <= now:
             raise AuthenticationFailed("This API key has expired.", code="invalid_api_key")
         if entry.grace_until is not None and entry.grace_until <= now:
-            raise AuthenticationFailed("This API key was rotated and its grace period has ended.",
-                                       code="invalid_api_key")
+            raise AuthenticationFailed(
+                "This API key was rotated and its grace period has ended.", code="invalid_api_key"
+            )
         self._last_used.mark(entry.principal.key_id)
         return entry.principal
 
@@ -92,12 +101,17 @@ class KeyAuthenticator:
         query = (
             select(
                 api_keys,
-                users.c.role.label("user_role"), users.c.rpm_limit.label("user_rpm"),
+                users.c.role.label("user_role"),
+                users.c.rpm_limit.label("user_rpm"),
                 users.c.tpm_limit.label("user_tpm"),
-                tenants.c.rpm_limit.label("tenant_rpm"), tenants.c.tpm_limit.label("tenant_tpm"),
+                tenants.c.rpm_limit.label("tenant_rpm"),
+                tenants.c.tpm_limit.label("tenant_tpm"),
             )
-            .select_from(api_keys.outerjoin(users, users.c.id == api_keys.c.user_id)
-                         .outerjoin(tenants, tenants.c.id == api_keys.c.tenant_id))
+            .select_from(
+                api_keys.outerjoin(users, users.c.id == api_keys.c.user_id).outerjoin(
+                    tenants, tenants.c.id == api_keys.c.tenant_id
+                )
+            )
             .where(api_keys.c.key_hash == key_hash)
         )
         async with self._engine.connect() as conn:

@@ -74,9 +74,7 @@ def take(bucket: Bucket | None, rate: Rate, cost: int, now: float) -> tuple[Buck
     return after, verdicts[0]
 
 
-def take_all(
-    buckets: list[tuple[Bucket | None, Rate, int]], now: float
-) -> tuple[list[Bucket | None], list[Verdict]]:
+def take_all(buckets: list[tuple[Bucket | None, Rate, int]], now: float) -> tuple[list[Bucket | None], list[Verdict]]:
     levels = [level_at(b, r, now) for b, r, _ in buckets]
     allowed = all(admits(level, r, cost) for level, (_, r, cost) in zip(levels, buckets, strict=True))
     if not allowed:

@@ -51,8 +51,11 @@ async def tenant_exists(conn: AsyncConnection, tenant_id: str) -> None:
 
 
 async def department_in(conn: AsyncConnection, department_id: str, tenant_id: str) -> None:
-    found = await conn.execute(select(departments.c.id).where(
-        departments.c.id == well_formed("department", department_id), departments.c.tenant_id == tenant_id))
+    found = await conn.execute(
+        select(departments.c.id).where(
+            departments.c.id == well_formed("department", department_id), departments.c.tenant_id == tenant_id
+        )
+    )
     if found.first() is None:
         raise NotFoundInTenant("department", department_id)
 
@@ -78,8 +81,9 @@ class Directory:
         tenant_id = new_id("ten")
         async with self._engine.begin() as conn:
             await conn.execute(insert(tenants).values(id=tenant_id, created_at=now_utc(), **body.model_dump()))
-            await audit.record(conn, actor, "tenant.create", tenant_id=tenant_id, target_type="tenant",
-                               target_id=tenant_id)
+            await audit.record(
+                conn, actor, "tenant.create", tenant_id=tenant_id, target_type="tenant", target_id=tenant_id
+            )
             return await self._tenant(conn, tenant_id)
 
     async def list_tenants(self, p: Principal) -> list[TenantPublic]:
@@ -110,8 +114,15 @@ class Directory:
             await self._tenant(conn, tenant_id)
             if changes:
                 await conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(**changes))
-            await audit.record(conn, actor, "tenant.update", tenant_id=tenant_id, target_type="tenant",
-                               target_id=tenant_id, detail=changes)
+            await audit.record(
+                conn,
+                actor,
+                "tenant.update",
+                tenant_id=tenant_id,
+                target_type="tenant",
+                target_id=tenant_id,
+                detail=changes,
+            )
             result = await self._tenant(conn, tenant_id)
         if changes.keys() - {"name"}:
             await self._invalidations.publish(None)
@@ -124,15 +135,25 @@ class Directory:
         try:
             async with self._engine.begin() as conn:
                 await self._tenant(conn, tenant_id)
-                await conn.execute(insert(departments).values(
-                    id=department_id, tenant_id=tenant_id, name=body.name, created_at=now_utc()))
-                await audit.record(conn, actor, "department.create", tenant_id=tenant_id, target_type="department",
-                                   target_id=department_id)
+                await conn.execute(
+                    insert(departments).values(
+                        id=department_id, tenant_id=tenant_id, name=body.name, created_at=now_utc()
+                    )
+                )
+                await audit.record(
+                    conn,
+                    actor,
+                    "department.create",
+                    tenant_id=tenant_id,
+                    target_type="department",
+                    target_id=department_id,
+                )
                 row = (await conn.execute(select(departments).where(departments.c.id == department_id))).mappings()
                 return DepartmentPublic.model_validate(dict(row.one()))
         except IntegrityError:
-            raise GatewayError("A department with this name already exists.", status=409,
-                               code="department_exists") from None
+            raise GatewayError(
+                "A department with this name already exists.", status=409, code="department_exists"
+            ) from None
 
     async def list_departments(self, p: Principal) -> list[DepartmentPublic]:
         require(p, Can.READ_TENANT)
@@ -174,10 +195,18 @@ class Directory:
                 await department_in(conn, changes["department_id"], row["tenant_id"])
             if changes:
                 await conn.execute(update(users).where(users.c.id == user_id).values(**changes))
-            await audit.record(conn, actor, "user.update", tenant_id=row["tenant_id"], target_type="user",
-                               target_id=user_id, detail={k: v for k, v in changes.items() if k != "locked_until"})
-            hashes = list((await conn.execute(select(api_keys.c.key_hash).where(api_keys.c.user_id == user_id)))
-                          .scalars())
+            await audit.record(
+                conn,
+                actor,
+                "user.update",
+                tenant_id=row["tenant_id"],
+                target_type="user",
+                target_id=user_id,
+                detail={k: v for k, v in changes.items() if k != "locked_until"},
+            )
+            hashes = list(
+                (await conn.execute(select(api_keys.c.key_hash).where(api_keys.c.user_id == user_id))).scalars()
+            )
             result = user_public(await user_in(conn, user_id, None))
         await self._invalidations.publish(hashes)
         return result

@@ -26,8 +26,15 @@ EVERYTHING = b"*"
 
 
 class Invalidations:
-    def __init__(self, cache: KeyCache, redis: Redis | None, redis_url: str | None, *,
-                 short_ttl_s: float = 1.0, long_ttl_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        cache: KeyCache,
+        redis: Redis | None,
+        redis_url: str | None,
+        *,
+        short_ttl_s: float = 1.0,
+        long_ttl_s: float = 30.0,
+    ) -> None:
         self._cache = cache
         self._redis = redis
         self._redis_url = redis_url
@@ -46,8 +53,11 @@ class Invalidations:
         try:
             await self._redis.publish(CHANNEL, payload)
         except (RedisError, OSError, TimeoutError) as e:
-            log.error("could not publish a key invalidation (%s); other replicas see it within %.0fs",
-                      type(e).__name__, self._long_ttl_s)
+            log.error(
+                "could not publish a key invalidation (%s); other replicas see it within %.0fs",
+                type(e).__name__,
+                self._long_ttl_s,
+            )
 
     def start(self) -> None:
         if self._redis_url is not None:
@@ -76,8 +86,11 @@ class Invalidations:
                             self._apply(message.get("data"))
             except (RedisError, OSError, TimeoutError) as e:
                 if self.subscribed.is_set() or delay == 0.1:
-                    log.warning("key invalidation channel down (%s); cached keys now live %.0fs",
-                                type(e).__name__, self._short_ttl_s)
+                    log.warning(
+                        "key invalidation channel down (%s); cached keys now live %.0fs",
+                        type(e).__name__,
+                        self._short_ttl_s,
+                    )
             finally:
                 self._cache.ttl_s = self._short_ttl_s
                 if self.subscribed.is_set():  # entries cached under the long TTL may miss what comes next

@@ -36,8 +36,20 @@ from oneflow_ai.identity.roles import (
 from oneflow_ai.identity.schemas import KeyCreate, KeyCreated, KeyPublic, KeyUpdate
 from oneflow_ai.identity.tables import DEFAULT_TENANT, api_keys, now_utc
 
-COPIED_ON_ROTATION = ("name", "role", "user_id", "department_id", "tenant_id", "allowed_models", "rpm_limit",
-                      "rph_limit", "tpm_limit", "budget_id", "expires_at", "metadata")
+COPIED_ON_ROTATION = (
+    "name",
+    "role",
+    "user_id",
+    "department_id",
+    "tenant_id",
+    "allowed_models",
+    "rpm_limit",
+    "rph_limit",
+    "tpm_limit",
+    "budget_id",
+    "expires_at",
+    "metadata",
+)
 
 
 def key_public(row: RowMapping) -> KeyPublic:
@@ -60,19 +72,35 @@ class KeyAdmin:
             values["user_id"] = p.user_id
         may_grant(p, body.role)
         s = self._settings
-        for field, default in (("rpm_limit", s.key_default_rpm), ("rph_limit", s.key_default_rph),
-                               ("tpm_limit", s.key_default_tpm)):
+        for field, default in (
+            ("rpm_limit", s.key_default_rpm),
+            ("rph_limit", s.key_default_rph),
+            ("tpm_limit", s.key_default_tpm),
+        ):
             if field not in body.model_fields_set:
                 values[field] = default
         secret, key_id = new_api_key(), new_id("key")
         async with self._engine.begin() as conn:
             await self._check_refs(conn, tenant_id, values.get("user_id"), values.get("department_id"))
-            await conn.execute(insert(api_keys).values(
-                id=key_id, prefix=secret.prefix, key_hash=secret.hash, tenant_id=tenant_id, created_at=now_utc(),
-                **values,
-            ))
-            await audit.record(conn, actor, "api_key.create", tenant_id=tenant_id, target_type="api_key",
-                               target_id=key_id, detail={"role": body.role, "user_id": values.get("user_id")})
+            await conn.execute(
+                insert(api_keys).values(
+                    id=key_id,
+                    prefix=secret.prefix,
+                    key_hash=secret.hash,
+                    tenant_id=tenant_id,
+                    created_at=now_utc(),
+                    **values,
+                )
+            )
+            await audit.record(
+                conn,
+                actor,
+                "api_key.create",
+                tenant_id=tenant_id,
+                target_type="api_key",
+                target_id=key_id,
+                detail={"role": body.role, "user_id": values.get("user_id")},
+            )
             row = await self._row(conn, p, key_id)
         await self._invalidations.publish([secret.hash])  # forget a cached "no such key"
         return KeyCreated(key=secret.key, **key_public(row).model_dump())
@@ -109,27 +137,46 @@ class KeyAdmin:
             grace_until = now + timedelta(seconds=grace_s)
             if old["grace_until"] is not None:
                 grace_until = min(grace_until, old["grace_until"])
-            await conn.execute(insert(api_keys).values(
-                id=new_key_id, prefix=secret.prefix, key_hash=secret.hash, rotated_from=key_id, created_at=now,
-                **{k: old[k] for k in COPIED_ON_ROTATION},
-            ))
+            await conn.execute(
+                insert(api_keys).values(
+                    id=new_key_id,
+                    prefix=secret.prefix,
+                    key_hash=secret.hash,
+                    rotated_from=key_id,
+                    created_at=now,
+                    **{k: old[k] for k in COPIED_ON_ROTATION},
+                )
+            )
             await conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(grace_until=grace_until))
-            await audit.record(conn, actor, "api_key.rotate", tenant_id=old["tenant_id"], target_type="api_key",
-                               target_id=key_id, detail={"new_key_id": new_key_id, "grace_period_s": grace_s})
+            await audit.record(
+                conn,
+                actor,
+                "api_key.rotate",
+                tenant_id=old["tenant_id"],
+                target_type="api_key",
+                target_id=key_id,
+                detail={"new_key_id": new_key_id, "grace_period_s": grace_s},
+            )
             row = await self._row(conn, p, new_key_id)
         await self._invalidations.publish([old["key_hash"], secret.hash])
         return KeyCreated(key=secret.key, **key_public(row).model_dump())
 
-    async def _change(self, p: Principal, key_id: str, changes: dict[str, Any], action: str,
-                      actor: Actor) -> KeyPublic:
+    async def _change(self, p: Principal, key_id: str, changes: dict[str, Any], action: str, actor: Actor) -> KeyPublic:
         async with self._engine.begin() as conn:
             old = await self._manageable(conn, p, key_id)
             if changes.get("department_id") is not None:
                 await department_in(conn, changes["department_id"], old["tenant_id"])
             if changes:
                 await conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**changes))
-            await audit.record(conn, actor, action, tenant_id=old["tenant_id"], target_type="api_key",
-                               target_id=key_id, detail={k: str(v) for k, v in changes.items() if k != "metadata"})
+            await audit.record(
+                conn,
+                actor,
+                action,
+                tenant_id=old["tenant_id"],
+                target_type="api_key",
+                target_id=key_id,
+                detail={k: str(v) for k, v in changes.items() if k != "metadata"},
+            )
             row = await self._row(conn, p, key_id)
         await self._invalidations.publish([old["key_hash"]])
         return key_public(row)
@@ -158,8 +205,9 @@ class KeyAdmin:
         may_grant(p, row["role"])  # an admin does not touch an owner's key
         return row
 
-    async def _check_refs(self, conn: AsyncConnection, tenant_id: str, user_id: str | None,
-                          department_id: str | None) -> None:
+    async def _check_refs(
+        self, conn: AsyncConnection, tenant_id: str, user_id: str | None, department_id: str | None
+    ) -> None:
         await tenant_exists(conn, tenant_id)
         if user_id is not None:
             await user_in(conn, user_id, tenant_id)

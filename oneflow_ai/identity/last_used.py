@@ -22,9 +22,7 @@ class LastUsed:
         self._interval_s = interval_s
         self._marks: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
-        self._update = (
-            update(api_keys).where(api_keys.c.id == bindparam("key_id")).values(last_used_at=bindparam("at"))
-        )
+        self._update = update(api_keys).where(api_keys.c.id == bindparam("key_id")).values(last_used_at=bindparam("at"))
 
     def mark(self, key_id: str) -> None:
         self._marks[key_id] = asyncio.get_running_loop().time()

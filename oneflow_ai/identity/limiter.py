@@ -116,8 +116,13 @@ return out
 
 
 class RedisLimiter:
-    def __init__(self, redis: Redis, fallback: LocalLimiter, fail_mode: Literal["open", "closed"],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        fallback: LocalLimiter,
+        fail_mode: Literal["open", "closed"],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._script = redis.register_script(LUA)
         self._fallback = fallback
         self._fail_mode = fail_mode
@@ -153,12 +158,20 @@ class RedisLimiter:
 
     def _failed(self, error: BaseException) -> None:
         if self._clock() >= self._down_until:
-            log.warning("rate limiter: Redis unreachable (%s); failing %s for %.0fs",
-                        type(error).__name__, self._fail_mode, RETRY_REDIS_S)
+            log.warning(
+                "rate limiter: Redis unreachable (%s); failing %s for %.0fs",
+                type(error).__name__,
+                self._fail_mode,
+                RETRY_REDIS_S,
+            )
         self._down_until = self._clock() + RETRY_REDIS_S
 
     async def _degraded(self, charges: Sequence[Charge]) -> list[Verdict]:
         if self._fail_mode == "closed":
-            raise GatewayError("Rate limits cannot be checked right now; try again shortly.",
-                               status=503, code="rate_limiter_unavailable", headers={"retry-after": "1"})
+            raise GatewayError(
+                "Rate limits cannot be checked right now; try again shortly.",
+                status=503,
+                code="rate_limiter_unavailable",
+                headers={"retry-after": "1"},
+            )
         return await self._fallback.take(charges)

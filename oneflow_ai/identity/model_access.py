@@ -26,8 +26,9 @@ class ModelAccess:
             return
         for name in (call.model, *call.fallbacks):
             if not self.allows(allowed, name):
-                raise PermissionDenied(f"This API key may not use the model '{name}'.", param="model",
-                                       code="model_not_allowed")
+                raise PermissionDenied(
+                    f"This API key may not use the model '{name}'.", param="model", code="model_not_allowed"
+                )
 
     def allows(self, allowed: frozenset[str], name: str) -> bool:
         if name in allowed:

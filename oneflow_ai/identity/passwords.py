@@ -20,10 +20,22 @@ from oneflow_ai.errors import InvalidRequest
 
 MIN_LENGTH = 12
 MAX_LENGTH = 128
-COMMON = frozenset({
-    "password1234", "123456789012", "qwertyuiopas", "passwordpassword", "iloveyou1234", "letmein12345",
-    "administrator", "changeme1234", "welcome12345", "qwerty123456", "password123!", "1q2w3e4r5t6y",
-})
+COMMON = frozenset(
+    {
+        "password1234",
+        "123456789012",
+        "qwertyuiopas",
+        "passwordpassword",
+        "iloveyou1234",
+        "letmein12345",
+        "administrator",
+        "changeme1234",
+        "welcome12345",
+        "qwerty123456",
+        "password123!",
+        "1q2w3e4r5t6y",
+    }
+)
 
 
 def check_policy(password: str, email: str) -> None:

@@ -26,8 +26,13 @@ from oneflow_ai.store.ledger import UsageRecord
 
 KEY_PREFIX = "oneflow:rl:"
 FORGET_AFTER_S = 600.0
-SUBJECTS = {"key": "this API key", "user": "your user", "tenant": "your organization", "eu": "this end user",
-            "model": "this model"}
+SUBJECTS = {
+    "key": "this API key",
+    "user": "your user",
+    "tenant": "your organization",
+    "eu": "this end user",
+    "model": "this model",
+}
 
 
 @dataclass(slots=True)
@@ -59,8 +64,10 @@ class RateLimits:
         if not limits:
             return
         estimate = sum(estimated_tokens(call, self._tokens)) if any(lim.kind == "tokens" for lim in limits) else 0
-        charges = [Charge(bucket_key(lim), Rate(lim.amount, lim.period_s), 1 if lim.kind == "requests" else estimate)
-                   for lim in limits]
+        charges = [
+            Charge(bucket_key(lim), Rate(lim.amount, lim.period_s), 1 if lim.kind == "requests" else estimate)
+            for lim in limits
+        ]
         verdicts = await self._limiter.take(charges)
         headers = rate_headers(limits, verdicts)
         if not verdicts[0].allowed:
@@ -93,7 +100,8 @@ class RateLimits:
         delta = record.input_tokens + record.output_tokens - reserved.estimate
         if delta:
             task = asyncio.get_running_loop().create_task(
-                self._limiter.adjust([replace(c, cost=delta) for c in reserved.charges]))
+                self._limiter.adjust([replace(c, cost=delta) for c in reserved.charges])
+            )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -133,8 +141,10 @@ def duration(seconds: float) -> str:
 
 
 def _per_minute(subject: str, rpm: int | None, tpm: int | None) -> list[Limit]:
-    return [*([Limit(subject, "requests", rpm, 60)] if rpm else []),
-            *([Limit(subject, "tokens", tpm, 60)] if tpm else [])]
+    return [
+        *([Limit(subject, "requests", rpm, 60)] if rpm else []),
+        *([Limit(subject, "tokens", tpm, 60)] if tpm else []),
+    ]
 
 
 def _period(seconds: int) -> str:

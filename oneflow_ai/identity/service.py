@@ -38,26 +38,33 @@ LONG_TTL_S = 30.0
 
 
 class Identity:
-    def __init__(self, settings: IdentitySettings, engine: AsyncEngine, *, master_key: str, data_dir: Path,
-                 redis_url: str | None) -> None:
+    def __init__(
+        self, settings: IdentitySettings, engine: AsyncEngine, *, master_key: str, data_dir: Path, redis_url: str | None
+    ) -> None:
         self.settings = settings
         self.engine = engine
-        keyring = (Keyring.from_secrets(settings.jwt_secret, settings.jwt_previous_secrets) if settings.jwt_secret
-                   else Keyring.load_or_create(data_dir))
+        keyring = (
+            Keyring.from_secrets(settings.jwt_secret, settings.jwt_previous_secrets)
+            if settings.jwt_secret
+            else Keyring.load_or_create(data_dir)
+        )
         self.tokens = AccessTokens(keyring, settings.access_ttl_s)
         # Rate limits and invalidations get their own client: tight timeouts and no retries on the hot path.
-        self.redis = (Redis.from_url(redis_url, socket_connect_timeout=0.5, socket_timeout=3.0,
-                                     retry=Retry(NoBackoff(), 0)) if redis_url else None)
+        self.redis = (
+            Redis.from_url(redis_url, socket_connect_timeout=0.5, socket_timeout=3.0, retry=Retry(NoBackoff(), 0))
+            if redis_url
+            else None
+        )
         cache = KeyCache(ttl_s=SHORT_TTL_S)
-        self.invalidations = Invalidations(cache, self.redis, redis_url, short_ttl_s=SHORT_TTL_S,
-                                           long_ttl_s=settings.key_cache_ttl_s or LONG_TTL_S)
+        self.invalidations = Invalidations(
+            cache, self.redis, redis_url, short_ttl_s=SHORT_TTL_S, long_ttl_s=settings.key_cache_ttl_s or LONG_TTL_S
+        )
         self.last_used = LastUsed(engine)
         self.auth = KeyAuthenticator(master_principal(settings), master_key, engine, cache, self.last_used)
         local = LocalLimiter()
         self.limiter: Limiter = RedisLimiter(self.redis, local, settings.fail_mode) if self.redis else local
         self.sessions = Sessions(engine, settings.refresh_ttl_s)
-        self.accounts = Accounts(engine, Passwords(), self.sessions, self.tokens,
-                                 open_signup=settings.signup == "open")
+        self.accounts = Accounts(engine, Passwords(), self.sessions, self.tokens, open_signup=settings.signup == "open")
         self.directory = Directory(engine, self.invalidations)
         self.keys = KeyAdmin(engine, self.invalidations, settings)
 
@@ -88,13 +95,17 @@ class Identity:
         """A new JWT signing key (generated keyrings only); tokens signed by the old one stay valid."""
         ring = self.tokens.keyring
         if ring.path is None:
-            raise InvalidRequest("The signing key comes from ONEFLOW_JWT_SECRET: rotate it there "
-                                 "(and keep the old one in ONEFLOW_JWT_PREVIOUS_SECRETS until its tokens expire).")
+            raise InvalidRequest(
+                "The signing key comes from ONEFLOW_JWT_SECRET: rotate it there "
+                "(and keep the old one in ONEFLOW_JWT_PREVIOUS_SECRETS until its tokens expire)."
+            )
         self.tokens.keyring = ring.rotate(time.time(), self.tokens.ttl_s)
         return self.tokens.keyring.keys[0].kid
 
 
 def master_principal(settings: IdentitySettings) -> Principal:
-    limits = [*([Limit("key:master", "requests", settings.master_rpm, 60)] if settings.master_rpm else []),
-              *([Limit("key:master", "tokens", settings.master_tpm, 60)] if settings.master_tpm else [])]
+    limits = [
+        *([Limit("key:master", "requests", settings.master_rpm, 60)] if settings.master_rpm else []),
+        *([Limit("key:master", "tokens", settings.master_tpm, 60)] if settings.master_tpm else []),
+    ]
     return Principal(key_id="master", is_admin=True, limits=tuple(limits))

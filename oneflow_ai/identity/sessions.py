@@ -31,8 +31,9 @@ class ReusedRefreshToken(AuthenticationFailed):
     """A spent refresh token came back: its session has been revoked."""
 
     def __init__(self, user_id: str, session_id: str) -> None:
-        super().__init__("This refresh token was already used; the session has been ended for safety.",
-                         code="invalid_refresh_token")
+        super().__init__(
+            "This refresh token was already used; the session has been ended for safety.", code="invalid_refresh_token"
+        )
         self.user_id = user_id
         self.session_id = session_id
 
@@ -52,8 +53,13 @@ class Sessions:
         invalid = AuthenticationFailed("The refresh token is invalid or has expired.", code="invalid_refresh_token")
         token_hash = secret_hash(token)
         query = (
-            select(refresh_tokens.c.session_id, refresh_tokens.c.expires_at, refresh_tokens.c.used_at,
-                   sessions.c.user_id, sessions.c.revoked_at)
+            select(
+                refresh_tokens.c.session_id,
+                refresh_tokens.c.expires_at,
+                refresh_tokens.c.used_at,
+                sessions.c.user_id,
+                sessions.c.revoked_at,
+            )
             .select_from(refresh_tokens.join(sessions, sessions.c.id == refresh_tokens.c.session_id))
             .where(refresh_tokens.c.token_hash == token_hash)
         )
@@ -76,8 +82,11 @@ class Sessions:
         raise ReusedRefreshToken(row["user_id"], row["session_id"])
 
     async def revoke(self, session_id: str, reason: str, now: datetime, conn: AsyncConnection | None = None) -> None:
-        statement = (update(sessions).where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
-                     .values(revoked_at=now, revoked_reason=reason))
+        statement = (
+            update(sessions)
+            .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason)
+        )
         if conn is not None:
             await conn.execute(statement)
             return
@@ -86,16 +95,23 @@ class Sessions:
 
     async def session_of(self, token: str) -> tuple[str, str] | None:
         """(session id, user id) of a refresh token, spent or not."""
-        query = (select(refresh_tokens.c.session_id, sessions.c.user_id)
-                 .select_from(refresh_tokens.join(sessions, sessions.c.id == refresh_tokens.c.session_id))
-                 .where(refresh_tokens.c.token_hash == secret_hash(token)))
+        query = (
+            select(refresh_tokens.c.session_id, sessions.c.user_id)
+            .select_from(refresh_tokens.join(sessions, sessions.c.id == refresh_tokens.c.session_id))
+            .where(refresh_tokens.c.token_hash == secret_hash(token))
+        )
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else (row[0], row[1])
 
     async def _issue(self, conn: AsyncConnection, session_id: str, now: datetime) -> str:
         token, token_hash = new_refresh_token()
-        await conn.execute(insert(refresh_tokens).values(
-            token_hash=token_hash, session_id=session_id, created_at=now, expires_at=now + self._ttl,
-        ))
+        await conn.execute(
+            insert(refresh_tokens).values(
+                token_hash=token_hash,
+                session_id=session_id,
+                created_at=now,
+                expires_at=now + self._ttl,
+            )
+        )
         return token

@@ -67,8 +67,9 @@ class Keyring:
     @classmethod
     def load(cls, path: Path) -> Keyring:
         raw = orjson.loads(path.read_bytes())
-        keys = tuple(SigningKey(k["kid"], base64.urlsafe_b64decode(k["secret"]), k.get("retired_at"))
-                     for k in raw["keys"])
+        keys = tuple(
+            SigningKey(k["kid"], base64.urlsafe_b64decode(k["secret"]), k.get("retired_at")) for k in raw["keys"]
+        )
         return cls(keys, path, path.stat().st_mtime_ns)
 
     def rotate(self, now: float, keep_s: float) -> Keyring:
@@ -89,10 +90,14 @@ class Keyring:
         return Keyring.load(self.path)
 
     def _write(self, to: Path) -> Path:
-        body = orjson.dumps({"keys": [
-            {"kid": k.kid, "secret": base64.urlsafe_b64encode(k.secret).decode(), "retired_at": k.retired_at}
-            for k in self.keys
-        ]})
+        body = orjson.dumps(
+            {
+                "keys": [
+                    {"kid": k.kid, "secret": base64.urlsafe_b64encode(k.secret).decode(), "retired_at": k.retired_at}
+                    for k in self.keys
+                ]
+            }
+        )
         fd = os.open(to, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(body)
@@ -125,8 +130,13 @@ class AccessTokens:
         self.keyring = self.keyring.fresh()
         key = self.keyring.keys[0]
         claims = {
-            "iss": ISSUER, "aud": AUDIENCE, "sub": user_id, "sid": session_id,
-            "iat": int(now), "exp": int(now) + self.ttl_s, "jti": secrets.token_hex(8),
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": user_id,
+            "sid": session_id,
+            "iat": int(now),
+            "exp": int(now) + self.ttl_s,
+            "jti": secrets.token_hex(8),
         }
         return jwt.encode(claims, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid})
 
@@ -145,7 +155,11 @@ class AccessTokens:
             raise rejected
         try:
             claims: dict[str, Any] = jwt.decode(
-                token, key.secret, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+                token,
+                key.secret,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
                 options={"require": ["exp", "iat", "sub", "sid"]},
             )
         except jwt.InvalidTokenError:

@@ -40,13 +40,17 @@ class AttemptSpans:
             spans.routed = True
             self._route_span(call)
         operation = "embeddings" if call.endpoint == "embeddings" else "chat"
-        span = self.tracing.tracer.start_span(f"{operation} {deployment.model}", kind=SpanKind.CLIENT, attributes={
-            "gen_ai.operation.name": operation,
-            "gen_ai.system": GEN_AI_SYSTEM.get(deployment.provider, deployment.provider),
-            "gen_ai.request.model": deployment.model,
-            "oneflow.deployment": deployment.id,
-            "oneflow.model": call.model,
-        })
+        span = self.tracing.tracer.start_span(
+            f"{operation} {deployment.model}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "gen_ai.operation.name": operation,
+                "gen_ai.system": GEN_AI_SYSTEM.get(deployment.provider, deployment.provider),
+                "gen_ai.request.model": deployment.model,
+                "oneflow.deployment": deployment.id,
+                "oneflow.model": call.model,
+            },
+        )
         spans.attempt = span
         spans.token = context.attach(trace.set_span_in_context(span))
 
@@ -85,9 +89,15 @@ class AttemptSpans:
     def _route_span(self, call: Call, status: str | None = None) -> None:
         """From the call's creation (after auth) to now: parsing, admission and planning."""
         started = int(call.created_at.timestamp() * 1e9)
-        span = self.tracing.tracer.start_span("route", start_time=started, attributes={
-            "oneflow.model": call.model, "oneflow.endpoint": call.endpoint, "oneflow.stream": call.stream,
-        })
+        span = self.tracing.tracer.start_span(
+            "route",
+            start_time=started,
+            attributes={
+                "oneflow.model": call.model,
+                "oneflow.endpoint": call.endpoint,
+                "oneflow.stream": call.stream,
+            },
+        )
         if status is not None:
             span.set_attribute("oneflow.status", status)
             span.set_status(StatusCode.ERROR, status)
@@ -102,8 +112,9 @@ class TracedAuth:
         self.tracing = tracing
 
     async def authenticate(self, authorization: str | None, x_api_key: str | None) -> Principal:
-        with self.tracing.tracer.start_as_current_span("auth", record_exception=False,
-                                                       set_status_on_exception=False) as span:
+        with self.tracing.tracer.start_as_current_span(
+            "auth", record_exception=False, set_status_on_exception=False
+        ) as span:
             try:
                 principal = await self.inner.authenticate(authorization, x_api_key)
             except GatewayError as e:

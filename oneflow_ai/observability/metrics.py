@@ -54,32 +54,59 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
         key = ("key",) if per_key else ()
-        self.http_requests = Counter("http_requests", "HTTP requests answered, by route template and status.",
-                                     ("method", "route", "status"), registry=r)
+        self.http_requests = Counter(
+            "http_requests",
+            "HTTP requests answered, by route template and status.",
+            ("method", "route", "status"),
+            registry=r,
+        )
         self.http_duration = Histogram(
             "http_request_duration_seconds",
             "Seconds from the request to the start of the response (for a stream: its first relayed chunk).",
-            ("method", "route"), buckets=HTTP_BUCKETS, registry=r)
-        self.llm_requests = Counter("llm_requests", "Upstream attempts, by outcome ('ok' or the error code).",
-                                    ("provider", "model", "status"), registry=r)
-        self.llm_duration = Histogram("llm_request_duration_seconds",
-                                      "Seconds a request served by this deployment took, stream included.",
-                                      ("provider", "model"), buckets=LLM_BUCKETS, registry=r)
-        self.llm_ttft = Histogram("llm_time_to_first_token_seconds",
-                                  "Seconds from the request to the first streamed chunk.",
-                                  ("provider", "model"), buckets=TTFT_BUCKETS, registry=r)
-        self.llm_tokens = Counter("llm_tokens", "Tokens, by type (input, output, cached).",
-                                  ("provider", "model", "type", *key), registry=r)
+            ("method", "route"),
+            buckets=HTTP_BUCKETS,
+            registry=r,
+        )
+        self.llm_requests = Counter(
+            "llm_requests",
+            "Upstream attempts, by outcome ('ok' or the error code).",
+            ("provider", "model", "status"),
+            registry=r,
+        )
+        self.llm_duration = Histogram(
+            "llm_request_duration_seconds",
+            "Seconds a request served by this deployment took, stream included.",
+            ("provider", "model"),
+            buckets=LLM_BUCKETS,
+            registry=r,
+        )
+        self.llm_ttft = Histogram(
+            "llm_time_to_first_token_seconds",
+            "Seconds from the request to the first streamed chunk.",
+            ("provider", "model"),
+            buckets=TTFT_BUCKETS,
+            registry=r,
+        )
+        self.llm_tokens = Counter(
+            "llm_tokens", "Tokens, by type (input, output, cached).", ("provider", "model", "type", *key), registry=r
+        )
         self.cost_credits = Counter("oneflow_cost_credits", "Credits charged.", ("provider", "model", *key), registry=r)
         self.cache_hits = Counter("cache_hits", "Responses served from the response cache.", registry=r)
-        self.cache_misses = Counter("cache_misses", "Cacheable requests the response cache could not serve.",
-                                    registry=r)
+        self.cache_misses = Counter(
+            "cache_misses", "Cacheable requests the response cache could not serve.", registry=r
+        )
         self.rate_limited = Counter("rate_limit_exceeded", "Requests refused by a rate limit.", registry=r)
         self.budget_exceeded = Counter("budget_exceeded", "Requests refused by a budget or quota.", registry=r)
-        self.breaker_state = Gauge("circuit_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.",
-                                   ("deployment",), registry=r, multiprocess_mode="livemax")
-        self.ledger_depth = Gauge("ledger_queue_depth", "Usage records waiting to be written.", registry=r,
-                                  multiprocess_mode="livesum")
+        self.breaker_state = Gauge(
+            "circuit_breaker_state",
+            "Circuit breaker: 0 closed, 1 half-open, 2 open.",
+            ("deployment",),
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.ledger_depth = Gauge(
+            "ledger_queue_depth", "Usage records waiting to be written.", registry=r, multiprocess_mode="livesum"
+        )
         self.http_children: dict[tuple[str, str], RouteChildren] = {}
         self._deployments = tuple(d.id for g in gateway.config.models for d in g.deployments)
         self._scraped = r

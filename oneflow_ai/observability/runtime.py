@@ -29,15 +29,20 @@ class Observability:
         if settings.otel_enabled:
             self.tracing = _traced(settings, gateway)
         self.idempotency: IdempotencyStore = (
-            RedisIdempotencyStore(gateway.redis, settings.idempotency_ttl_s) if gateway.redis is not None
+            RedisIdempotencyStore(gateway.redis, settings.idempotency_ttl_s)
+            if gateway.redis is not None
             else MemoryIdempotencyStore(settings.idempotency_ttl_s)
         )
 
     def start(self) -> dict[str, Any]:
         """Start what runs in the background; returns what goes into the lifespan state."""
         self.metrics.start()
-        return {"metrics": self.metrics, "tracing": self.tracing, "idempotency": self.idempotency,
-                "observability": self}
+        return {
+            "metrics": self.metrics,
+            "tracing": self.tracing,
+            "idempotency": self.idempotency,
+            "observability": self,
+        }
 
     async def close(self) -> None:
         await self.metrics.close()

@@ -96,8 +96,11 @@ class TracingMiddleware:
             await send(message)
 
         method = scope["method"]
-        attributes: dict[str, Any] = {"http.request.method": method, "url.path": scope["path"],
-                                      "oneflow.request_id": scope["state"].get("request_id", "")}
+        attributes: dict[str, Any] = {
+            "http.request.method": method,
+            "url.path": scope["path"],
+            "oneflow.request_id": scope["state"].get("request_id", ""),
+        }
         try:
             with tracing.tracer.start_as_current_span(method, kind=SpanKind.SERVER, attributes=attributes) as span:
                 try:

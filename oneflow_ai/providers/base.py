@@ -90,7 +90,9 @@ class ChatProvider(Protocol):
 
 
 class EmbeddingsProvider(Protocol):
-    def embeddings_request(self, body: dict[str, Any], deployment: Deployment, api_key: str | None) -> UpstreamRequest: ...
+    def embeddings_request(
+        self, body: dict[str, Any], deployment: Deployment, api_key: str | None
+    ) -> UpstreamRequest: ...
 
     def embeddings_response(self, body: bytes, deployment: Deployment) -> ProviderResult: ...
 

@@ -75,21 +75,36 @@ def chat(body: Mapping[str, Any]) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.get("model"),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": " ".join(words)}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": prompt_words, "completion_tokens": len(words), "total_tokens": prompt_words + len(words)},
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": " ".join(words)}, "finish_reason": "stop"}
+        ],
+        "usage": {
+            "prompt_tokens": prompt_words,
+            "completion_tokens": len(words),
+            "total_tokens": prompt_words + len(words),
+        },
     }
 
 
 def chat_frames(body: Mapping[str, Any]) -> list[bytes]:
     words, prompt_words = reply_words(body)
-    base = {"id": "chatcmpl-demo", "object": "chat.completion.chunk", "created": int(time.time()), "model": body.get("model")}
+    base = {
+        "id": "chatcmpl-demo",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model"),
+    }
     frames = [frame(orjson.dumps({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}))]
     for i, word in enumerate(words):
         piece = word if i == 0 else " " + word
         frames.append(frame(orjson.dumps({**base, "choices": [{"index": 0, "delta": {"content": piece}}]})))
     frames.append(frame(orjson.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})))
     if (body.get("stream_options") or {}).get("include_usage"):
-        usage = {"prompt_tokens": prompt_words, "completion_tokens": len(words), "total_tokens": prompt_words + len(words)}
+        usage = {
+            "prompt_tokens": prompt_words,
+            "completion_tokens": len(words),
+            "total_tokens": prompt_words + len(words),
+        }
         frames.append(frame(orjson.dumps({**base, "choices": [], "usage": usage})))
     frames.append(DONE)
     return frames
@@ -100,7 +115,12 @@ def embeddings(body: Mapping[str, Any]) -> dict[str, Any]:
     items = inputs if isinstance(inputs, list) else [inputs]
     data = [{"object": "embedding", "index": i, "embedding": _vector(str(item))} for i, item in enumerate(items)]
     tokens = sum(len(str(item).split()) for item in items)
-    return {"object": "list", "data": data, "model": body.get("model"), "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    return {
+        "object": "list",
+        "data": data,
+        "model": body.get("model"),
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
 
 
 def _vector(text: str) -> list[float]:

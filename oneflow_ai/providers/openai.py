@@ -75,7 +75,7 @@ class AzureProvider(OpenAIProvider):
 class OpenAIStream:
     """OpenAI chunks pass through unchanged; the usage chunk is read, and dropped unless the client asked."""
 
-    __slots__ = ("usage", "_wants_usage", "_chunks")
+    __slots__ = ("_chunks", "_wants_usage", "usage")
 
     def __init__(self, client_wants_usage: bool) -> None:
         self.usage: Usage | None = None
@@ -120,7 +120,9 @@ def _json_object(body: bytes, deployment: Deployment) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         parsed = None
     if not isinstance(parsed, dict):
-        raise UpstreamError(f"{deployment.provider} sent a response that is not a JSON object", provider=deployment.provider)
+        raise UpstreamError(
+            f"{deployment.provider} sent a response that is not a JSON object", provider=deployment.provider
+        )
     return parsed
 
 

@@ -105,17 +105,28 @@ class IntelligentRouter:
         model name, `allowed` (when given) the only model names to consider.
         Raises `InvalidRequest` (code `no_model_fits`) when no model fits."""
         how = parse_strategy(strategy)
-        ranked = self.rank(input_tokens, output_tokens, how, modality, needs_tools=needs_tools,
-                           needs_vision=needs_vision, health=health, allowed=allowed)
+        ranked = self.rank(
+            input_tokens,
+            output_tokens,
+            how,
+            modality,
+            needs_tools=needs_tools,
+            needs_vision=needs_vision,
+            health=health,
+            allowed=allowed,
+        )
         if not ranked:
             raise InvalidRequest(
                 f"No model fits a {modality} request of {input_tokens} + {output_tokens} tokens"
-                + (" with tools" if needs_tools else "") + (" with image input" if needs_vision else "") + ".",
+                + (" with tools" if needs_tools else "")
+                + (" with image input" if needs_vision else "")
+                + ".",
                 code="no_model_fits",
             )
         best = ranked[0]
-        cost = estimated_cost(self.pricing, best.profile.priced_as, parse_modality(modality), input_tokens,
-                              output_tokens)
+        cost = estimated_cost(
+            self.pricing, best.profile.priced_as, parse_modality(modality), input_tokens, output_tokens
+        )
         return RoutingDecision(
             primary_model=best.profile.name,
             provider=best.profile.provider,
@@ -153,7 +164,11 @@ class IntelligentRouter:
         return rank(options, parse_strategy(strategy))
 
     def _option(
-        self, p: ModelProfile, kind: Modality, input_tokens: int, output_tokens: int,
+        self,
+        p: ModelProfile,
+        kind: Modality,
+        input_tokens: int,
+        output_tokens: int,
         health: Mapping[str, DeploymentHealth],
     ) -> Option:
         cost = ranking_usd(self.pricing, p.priced_as, kind, input_tokens, output_tokens)
@@ -162,7 +177,6 @@ class IntelligentRouter:
         if latency is None:
             return Option(p, cost, prior_latency_s(p, output_tokens), False)
         return Option(p, cost, latency, True)
-
 
 
 def rank(options: Sequence[Option], how: RoutingStrategy) -> list[Option]:

@@ -29,8 +29,12 @@ class Modality(StrEnum):
 
 
 ALIASES = {"chat": Modality.TEXT, "embeddings": Modality.EMBEDDING, "speech": Modality.AUDIO}
-MODES = {Modality.TEXT: "chat", Modality.EMBEDDING: "embedding", Modality.IMAGE: "image",
-         Modality.AUDIO: "audio_speech"}
+MODES = {
+    Modality.TEXT: "chat",
+    Modality.EMBEDDING: "embedding",
+    Modality.IMAGE: "image",
+    Modality.AUDIO: "audio_speech",
+}
 """The price catalog's `mode` of the models that serve each modality."""
 
 
@@ -59,8 +63,17 @@ class ModelProfile:
 
     @classmethod
     def of(cls, price: ModelPrice, name: str | None = None) -> ModelProfile:
-        return cls(name or price.name, price.provider, price.mode, price.name, price.context_window or None,
-                   price.max_output_tokens or None, price.supports_tools, price.supports_vision, price.quality)
+        return cls(
+            name or price.name,
+            price.provider,
+            price.mode,
+            price.name,
+            price.context_window or None,
+            price.max_output_tokens or None,
+            price.supports_tools,
+            price.supports_vision,
+            price.quality,
+        )
 
 
 def fits_request(

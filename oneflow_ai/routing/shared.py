@@ -31,25 +31,30 @@ class Transition:
 
 def changed(old: Breaker, new: Breaker) -> bool:
     """Is `new` a transition worth publishing (anything but the window's counts)?"""
-    return (
-        new.state is not old.state
-        or new.opened_at != old.opened_at
-        or new.probe_started_at != old.probe_started_at
-    )
+    return new.state is not old.state or new.opened_at != old.opened_at or new.probe_started_at != old.probe_started_at
 
 
 def published(deployment_id: str, b: Breaker, origin: str, mono_now: float, wall_now: float) -> Transition:
     """`b` (with monotonic times) as a transition to publish (with wall-clock times)."""
-    return Transition(deployment_id, b.state, wall_now, _to_wall(b.opened_at, mono_now, wall_now),
-                      _to_wall(b.probe_started_at, mono_now, wall_now), origin)
+    return Transition(
+        deployment_id,
+        b.state,
+        wall_now,
+        _to_wall(b.opened_at, mono_now, wall_now),
+        _to_wall(b.probe_started_at, mono_now, wall_now),
+        origin,
+    )
 
 
 def adopted(t: Transition, mono_now: float, wall_now: float) -> Breaker:
     """The breaker a receiver keeps for `t`: its state and times, with a fresh window."""
     if t.state is BreakerState.CLOSED:
         return CLOSED
-    return Breaker(t.state, opened_at=_to_mono(t.opened_at, mono_now, wall_now),
-                   probe_started_at=_to_mono(t.probe_started_at, mono_now, wall_now))
+    return Breaker(
+        t.state,
+        opened_at=_to_mono(t.opened_at, mono_now, wall_now),
+        probe_started_at=_to_mono(t.probe_started_at, mono_now, wall_now),
+    )
 
 
 def same(local: Breaker, t: Transition, mono_now: float, wall_now: float, tolerance_s: float = 0.05) -> bool:
@@ -63,16 +68,30 @@ def same(local: Breaker, t: Transition, mono_now: float, wall_now: float, tolera
 
 
 def encode(t: Transition) -> bytes:
-    return orjson.dumps({"id": t.deployment_id, "state": t.state.value, "at": t.at, "opened_at": t.opened_at,
-                         "probe_started_at": t.probe_started_at, "origin": t.origin})
+    return orjson.dumps(
+        {
+            "id": t.deployment_id,
+            "state": t.state.value,
+            "at": t.at,
+            "opened_at": t.opened_at,
+            "probe_started_at": t.probe_started_at,
+            "origin": t.origin,
+        }
+    )
 
 
 def decode(raw: bytes | str) -> Transition | None:
     """A transition from its JSON; None for anything malformed (a message from a newer version, say)."""
     try:
         d = orjson.loads(raw)
-        return Transition(str(d["id"]), BreakerState(d["state"]), float(d["at"]), _float(d.get("opened_at")),
-                          _float(d.get("probe_started_at")), str(d.get("origin", "")))
+        return Transition(
+            str(d["id"]),
+            BreakerState(d["state"]),
+            float(d["at"]),
+            _float(d.get("opened_at")),
+            _float(d.get("probe_started_at")),
+            str(d.get("origin", "")),
+        )
     except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
         return None
 

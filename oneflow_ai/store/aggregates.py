@@ -45,8 +45,17 @@ def rollup(records: Iterable[UsageRecord]) -> list[dict[str, Any]]:
             key = (hour, *dims.values())
             b = buckets.get(key)
             if b is None:
-                b = buckets[key] = {"hour": hour, **dims, "requests": 0, "input_tokens": 0, "output_tokens": 0,
-                                    "cached_tokens": 0, "cost_usd": Decimal(0), "credits": Decimal(0), "errors": 0}
+                b = buckets[key] = {
+                    "hour": hour,
+                    **dims,
+                    "requests": 0,
+                    "input_tokens": 0,
+                    "output_tokens": 0,
+                    "cached_tokens": 0,
+                    "cost_usd": Decimal(0),
+                    "credits": Decimal(0),
+                    "errors": 0,
+                }
             b["requests"] += 1
             b["input_tokens"] += r.input_tokens
             b["output_tokens"] += r.output_tokens
@@ -74,4 +83,3 @@ class Aggregates:
         if rows:
             await conn.execute(self._upsert, rows)
         return len(rows)
-

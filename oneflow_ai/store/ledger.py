@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -122,5 +122,9 @@ class Ledger:
                 await asyncio.sleep(min(5.0, 0.1 * 2**failures))
 
 
+COLUMNS = tuple(f.name for f in fields(UsageRecord))
+
+
 def _row(rec: UsageRecord) -> dict[str, Any]:
-    return asdict(rec)
+    """The record as insert parameters (a shallow read: `asdict` would deep-copy every value)."""
+    return {name: getattr(rec, name) for name in COLUMNS}

@@ -29,7 +29,11 @@ async def prune_records(engine: AsyncEngine, older_than: datetime) -> int:
 
 class Retention:
     def __init__(
-        self, engine: AsyncEngine, days: int, *, every_s: float = 3600.0,
+        self,
+        engine: AsyncEngine,
+        days: int,
+        *,
+        every_s: float = 3600.0,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._engine = engine

@@ -56,7 +56,14 @@ usage_records = Table(
 # Hourly usage aggregates (migration 0002): one row per hour and combination of dimensions, kept when the raw
 # records are pruned. A missing dimension is '' (not NULL) so the unique bucket key upserts on every dialect.
 AGGREGATE_DIMENSIONS = (
-    "key_id", "user_id", "end_user", "department_id", "tenant_id", "requested_model", "served_model", "provider",
+    "key_id",
+    "user_id",
+    "end_user",
+    "department_id",
+    "tenant_id",
+    "requested_model",
+    "served_model",
+    "provider",
 )
 usage_hourly = Table(
     "usage_hourly",

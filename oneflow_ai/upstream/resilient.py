@@ -97,8 +97,9 @@ class ResilientHTTPClient:
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> HTTPResult:
-        return await self.request("POST", url, json=json, content=content, headers=headers,
-                                  idempotency_key=idempotency_key)
+        return await self.request(
+            "POST", url, json=json, content=content, headers=headers, idempotency_key=idempotency_key
+        )
 
     async def request(
         self,
@@ -123,8 +124,14 @@ class ResilientHTTPClient:
         last: UpstreamError | None = None
         for attempt in range(1 + self.max_retries):
             if last is not None:
-                delay = next_delay(attempt - 1, last.retry_after, deadline - self._clock(), rand=self._rng.random(),
-                                   base_s=self.backoff[0], cap_s=self.backoff[1])
+                delay = next_delay(
+                    attempt - 1,
+                    last.retry_after,
+                    deadline - self._clock(),
+                    rand=self._rng.random(),
+                    base_s=self.backoff[0],
+                    cap_s=self.backoff[1],
+                )
                 if delay is None:
                     break
                 await self._sleep(delay)
@@ -161,8 +168,9 @@ class ResilientHTTPClient:
         b = self.breaker
         wait = None if b.opened_at is None else max(0.0, self.policy.cooldown_s - (self._clock() - b.opened_at))
         cause = f" (last error: {last.message})" if last is not None else ""
-        err = UpstreamUnavailable(f"The circuit for {self.provider_name} is open{cause}.",
-                                  provider=self.provider_name, code="circuit_open")
+        err = UpstreamUnavailable(
+            f"The circuit for {self.provider_name} is open{cause}.", provider=self.provider_name, code="circuit_open"
+        )
         err.retry_after = wait
         return err
 

@@ -19,8 +19,11 @@ def url(start_gateway: Any) -> str:
 
 
 def test_demo_chat(url: str) -> None:
-    r = httpx.post(url + "/v1/chat/completions", headers=AUTH,
-                   json={"model": "demo", "messages": [{"role": "user", "content": "hello there"}]})
+    r = httpx.post(
+        url + "/v1/chat/completions",
+        headers=AUTH,
+        json={"model": "demo", "messages": [{"role": "user", "content": "hello there"}]},
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["choices"][0]["message"]["content"] == "This is OneFlow's demo model. You said: hello there"
@@ -30,13 +33,20 @@ def test_demo_chat(url: str) -> None:
 
 
 def test_demo_stream_is_sse(url: str) -> None:
-    with httpx.stream("POST", url + "/api/v1/chat/completions", headers=AUTH, json={
-        "model": "demo", "stream": True, "messages": [{"role": "user", "content": "stream me"}],
-    }) as r:
+    with httpx.stream(
+        "POST",
+        url + "/api/v1/chat/completions",
+        headers=AUTH,
+        json={
+            "model": "demo",
+            "stream": True,
+            "messages": [{"role": "user", "content": "stream me"}],
+        },
+    ) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         lines = [line for line in r.iter_lines() if line]
     assert lines[-1] == "data: [DONE]"
-    chunks = [json.loads(line[len("data: "):]) for line in lines[:-1]]
+    chunks = [json.loads(line[len("data: ") :]) for line in lines[:-1]]
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert text == "This is OneFlow's demo model. You said: stream me"
     assert all("usage" not in c or c["usage"] is None for c in chunks)

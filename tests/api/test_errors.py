@@ -65,8 +65,16 @@ def assert_openai_error(response: httpx.Response, status: int, code: str | None 
     return dict(error)
 
 
-def post(url: str, body: Any = None, *, content: bytes | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.post(url + "/v1/chat/completions", json=body, content=content, headers=AUTH if headers is None else headers, timeout=10)
+def post(
+    url: str, body: Any = None, *, content: bytes | None = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return httpx.post(
+        url + "/v1/chat/completions",
+        json=body,
+        content=content,
+        headers=AUTH if headers is None else headers,
+        timeout=10,
+    )
 
 
 def test_malformed_json(gateway: tuple[str, str]) -> None:
@@ -90,8 +98,11 @@ def test_unknown_model(gateway: tuple[str, str]) -> None:
 
 
 def test_wrong_and_missing_key(gateway: tuple[str, str]) -> None:
-    assert_openai_error(post(gateway[0], {"model": "demo", "messages": HI}, headers={"authorization": "Bearer sk-wrong"}),
-                        401, "invalid_api_key")
+    assert_openai_error(
+        post(gateway[0], {"model": "demo", "messages": HI}, headers={"authorization": "Bearer sk-wrong"}),
+        401,
+        "invalid_api_key",
+    )
     assert_openai_error(post(gateway[0], {"model": "demo", "messages": HI}, headers={}), 401, "missing_api_key")
 
 

@@ -14,15 +14,22 @@ from tests.api.ledger_rows import ledger_rows
 from tests.conftest import MASTER_KEY, UPSTREAM_KEY
 from tests.fakes import openai_upstream as fake
 
-WEATHER_TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
-                                                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
 
 
 @pytest.fixture
 def setup(start_gateway: Any, openai_upstream: Any, database_url: str) -> tuple[openai.OpenAI, Any, str]:
     upstream, server = openai_upstream
-    gw = start_gateway(env={"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": server.url + "/v1"},
-                       database_url=database_url)
+    gw = start_gateway(
+        env={"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": server.url + "/v1"}, database_url=database_url
+    )
     client = openai.OpenAI(api_key=MASTER_KEY, base_url=gw.url + "/v1", max_retries=0)
     return client, upstream, database_url
 
@@ -30,34 +37,53 @@ def setup(start_gateway: Any, openai_upstream: Any, database_url: str) -> tuple[
 def test_chat_returns_what_the_upstream_sent(setup: Any) -> None:
     client, upstream, db = setup
     raw = client.chat.completions.with_raw_response.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "hi"}],
-        seed=7, n=2, stop=["\n\n"], user="alice", response_format={"type": "json_object"},
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "hi"}],
+        seed=7,
+        n=2,
+        stop=["\n\n"],
+        user="alice",
+        response_format={"type": "json_object"},
         extra_body={"some_new_field": {"x": 1}},
     )
     completion = raw.parse()
     assert [c.message.content for c in completion.choices] == [fake.REPLY, fake.REPLY]
     assert completion.choices[0].finish_reason == "stop"
     assert completion.usage is not None
-    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (fake.PROMPT_TOKENS, fake.COMPLETION_TOKENS)
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (
+        fake.PROMPT_TOKENS,
+        fake.COMPLETION_TOKENS,
+    )
     assert raw.headers["x-oneflow-provider"] == "openai" and raw.headers["x-oneflow-model"] == "gpt-4o"
     sent = upstream.received[-1]
     assert sent["headers"]["Authorization"] == f"Bearer {UPSTREAM_KEY}"  # the upstream key, never the client's
-    for field, value in {"seed": 7, "n": 2, "stop": ["\n\n"], "user": "alice",
-                         "response_format": {"type": "json_object"}, "some_new_field": {"x": 1}}.items():
+    for field, value in {
+        "seed": 7,
+        "n": 2,
+        "stop": ["\n\n"],
+        "user": "alice",
+        "response_format": {"type": "json_object"},
+        "some_new_field": {"x": 1},
+    }.items():
         assert sent["body"][field] == value
     [row] = ledger_rows(db, [raw.headers["x-request-id"]])
     assert (row["input_tokens"], row["output_tokens"], row["cached_tokens"]) == (11, 7, 3)
     # gpt-4o: $2.50 / 1M input ($1.25 cached), $10 / 1M output
-    expected = Decimal(8) * Decimal("2.5") / 10**6 + Decimal(3) * Decimal("1.25") / 10**6 + Decimal(7) * Decimal(10) / 10**6
+    expected = (
+        Decimal(8) * Decimal("2.5") / 10**6 + Decimal(3) * Decimal("1.25") / 10**6 + Decimal(7) * Decimal(10) / 10**6
+    )
     assert row["cost_usd"] == expected
     assert row["credits"] == expected * 100
     assert row["status"] == "ok" and row["usage_source"] == "upstream" and not row["streamed"]
 
 
 def test_streaming_with_include_usage(setup: Any) -> None:
-    client, upstream, db = setup
+    client, _, _ = setup
     stream = client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True, stream_options={"include_usage": True}
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -84,18 +110,27 @@ def test_streaming_without_include_usage_still_records_usage(setup: Any) -> None
 def test_tool_calling(setup: Any) -> None:
     client, _, _ = setup
     completion = client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "weather in Paris?"}], tools=[WEATHER_TOOL],  # type: ignore[list-item]
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "weather in Paris?"}],
+        tools=[WEATHER_TOOL],  # type: ignore[list-item]
     )
     choice = completion.choices[0]
     assert choice.finish_reason == "tool_calls"
     [call] = choice.message.tool_calls or []
-    assert (call.id, call.function.name, json.loads(call.function.arguments)) == ("call_abc123", "get_weather", {"city": "Paris"})  # type: ignore[union-attr]
+    assert (call.id, call.function.name, json.loads(call.function.arguments)) == (
+        "call_abc123",
+        "get_weather",
+        {"city": "Paris"},
+    )  # type: ignore[union-attr]
 
 
 def test_streamed_tool_call_deltas(setup: Any) -> None:
     client, _, _ = setup
     stream = client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL], stream=True,  # type: ignore[list-item]
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "weather?"}],
+        tools=[WEATHER_TOOL],
+        stream=True,  # type: ignore[list-item]
     )
     arguments = ""
     finish = None

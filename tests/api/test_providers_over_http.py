@@ -19,7 +19,9 @@ AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
 @pytest.fixture
 def gateway(start_gateway: Any, openai_upstream: Any, database_url: str) -> tuple[Any, Any, str]:
     upstream, server = openai_upstream
-    gw = start_gateway(database_url=database_url, config_yaml=f"""
+    gw = start_gateway(
+        database_url=database_url,
+        config_yaml=f"""
 models:
   - name: azure-gpt
     deployments:
@@ -41,7 +43,8 @@ models:
         model: fake-slow-stream
         base_url: {server.url}/v1
         api_key: env:UPSTREAM_KEY
-""")
+""",
+    )
     return gw, upstream, database_url
 
 
@@ -67,8 +70,13 @@ def test_openai_compatible_preset_is_configuration(gateway: tuple[Any, Any, str]
 def test_client_disconnect_cancels_the_upstream_and_records_partial_usage(gateway: tuple[Any, Any, str]) -> None:
     gw, upstream, db = gateway
     before = upstream.cancelled
-    with httpx.stream("POST", gw.url + "/v1/chat/completions", headers=AUTH, timeout=10,
-                      json={"model": "slow", "stream": True, "messages": [{"role": "user", "content": "go"}]}) as r:
+    with httpx.stream(
+        "POST",
+        gw.url + "/v1/chat/completions",
+        headers=AUTH,
+        timeout=10,
+        json={"model": "slow", "stream": True, "messages": [{"role": "user", "content": "go"}]},
+    ) as r:
         request_id = r.headers["x-request-id"]
         lines = r.iter_lines()
         received = [next(lines) for _ in range(6)]  # three words and their blank separators

@@ -84,11 +84,24 @@ def ledger_for(database_url: str, end_user: str, *, expect: int, wait_s: float =
 def hourly_totals(database_url: str, end_user: str) -> dict[str, Any]:
     async def fetch(conn: Any) -> dict[str, Any]:
         c = usage_hourly.c
-        row = (await conn.execute(
-            select(*(func.sum(c[k]).label(k) for k in ("requests", "input_tokens", "output_tokens",
-                                                        "cached_tokens", "cost_usd", "credits", "errors")))
-            .where(c.end_user == end_user)
-        )).one()
+        row = (
+            await conn.execute(
+                select(
+                    *(
+                        func.sum(c[k]).label(k)
+                        for k in (
+                            "requests",
+                            "input_tokens",
+                            "output_tokens",
+                            "cached_tokens",
+                            "cost_usd",
+                            "credits",
+                            "errors",
+                        )
+                    )
+                ).where(c.end_user == end_user)
+            )
+        ).one()
         return dict(row._mapping)
 
     result: dict[str, Any] = run_db(database_url, fetch)

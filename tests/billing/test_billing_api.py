@@ -24,8 +24,12 @@ def gw(start_gateway: Any, openai_upstream: Any, database_url: str, tag: str) ->
 
 
 def chat(url: str, model: str, user: str) -> httpx.Response:
-    return httpx.post(url + "/v1/chat/completions", headers=AUTH, timeout=10,
-                      json={"model": model, "user": user, "messages": [{"role": "user", "content": "hi"}]})
+    return httpx.post(
+        url + "/v1/chat/completions",
+        headers=AUTH,
+        timeout=10,
+        json={"model": model, "user": user, "messages": [{"role": "user", "content": "hi"}]},
+    )
 
 
 def test_usage_totals_and_groups(gw: tuple[str, str], tag: str) -> None:
@@ -44,19 +48,33 @@ def test_usage_totals_and_groups(gw: tuple[str, str], tag: str) -> None:
     assert set(by_model) == {"mini", "broken"}
     assert by_model["mini"]["requests"] == 2 and by_model["mini"]["input_tokens"] == 2 * fake.PROMPT_TOKENS
     assert by_model["broken"]["cost_usd"] == "0" and len(by_model["mini"]["day"]) == 10
-    hourly = httpx.get(url + "/api/v1/usage", headers=AUTH, params=[("end_user", tag), ("group_by", "hour"),
-                                                                   ("group_by", "provider")]).json()
+    hourly = httpx.get(
+        url + "/api/v1/usage", headers=AUTH, params=[("end_user", tag), ("group_by", "hour"), ("group_by", "provider")]
+    ).json()
     assert all(g["hour"].endswith(":00:00Z") for g in hourly["groups"])
     assert {g["provider"] for g in hourly["groups"]} == {"openai"}
     future = httpx.get(url + "/api/v1/usage", headers=AUTH, params={"end_user": tag, "start": "2999-01-01T00:00:00Z"})
-    assert future.json() == {"totals": {"requests": 0, "input_tokens": 0, "output_tokens": 0, "cached_tokens": 0,
-                                        "errors": 0, "cost_usd": "0", "credits": "0", "cost_inr": "0"}, "groups": []}
+    assert future.json() == {
+        "totals": {
+            "requests": 0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "cached_tokens": 0,
+            "errors": 0,
+            "cost_usd": "0",
+            "credits": "0",
+            "cost_inr": "0",
+        },
+        "groups": [],
+    }
 
 
 def test_usage_refuses_bad_input_and_non_admins(gw: tuple[str, str]) -> None:
     url, _ = gw
-    assert httpx.get(url + "/api/v1/usage", params={"group_by": "color"}, headers=AUTH).json()["error"]["param"] \
+    assert (
+        httpx.get(url + "/api/v1/usage", params={"group_by": "color"}, headers=AUTH).json()["error"]["param"]
         == "group_by"
+    )
     assert httpx.get(url + "/api/v1/usage", params={"start": "yesterday"}, headers=AUTH).status_code == 400
     assert httpx.get(url + "/api/v1/usage").status_code == 401
 
@@ -64,8 +82,9 @@ def test_usage_refuses_bad_input_and_non_admins(gw: tuple[str, str]) -> None:
 def test_budget_admin_lifecycle(gw: tuple[str, str], tag: str) -> None:
     url, _ = gw
     api = url + "/api/v1/admin/budgets"
-    created = httpx.post(api, headers=AUTH, json={"scope": "key", "scope_id": tag, "period": "daily",
-                                                  "limit_usd": "2.50"})
+    created = httpx.post(
+        api, headers=AUTH, json={"scope": "key", "scope_id": tag, "period": "daily", "limit_usd": "2.50"}
+    )
     assert created.status_code == 201, created.text
     b = created.json()
     assert (b["limit_usd"], b["spent_usd"], b["remaining_usd"], b["source"]) == ("2.5", "0", "2.5", "api")
@@ -85,8 +104,9 @@ def test_config_budget_shows_spend_and_is_read_only(gw: tuple[str, str], tag: st
     url, db = gw
     assert chat(url, "mini", tag).status_code == 200
     ledger_for(db, tag, expect=1)
-    [b] = httpx.get(url + "/api/v1/admin/budgets", headers=AUTH,
-                    params={"scope": "end_user", "scope_id": tag}).json()["data"]
+    [b] = httpx.get(url + "/api/v1/admin/budgets", headers=AUTH, params={"scope": "end_user", "scope_id": tag}).json()[
+        "data"
+    ]
     assert b["source"] == "config" and Decimal(b["spent_usd"]) == ONE_CALL
     assert Decimal(b["remaining_usd"]) == Decimal("1.5") - ONE_CALL
     assert httpx.delete(url + f"/api/v1/admin/budgets/{b['id']}", headers=AUTH).status_code == 403
@@ -94,14 +114,18 @@ def test_config_budget_shows_spend_and_is_read_only(gw: tuple[str, str], tag: st
 
 def test_estimate(gw: tuple[str, str]) -> None:
     url, _ = gw
-    r = httpx.post(url + "/api/v1/estimate", headers=AUTH,
-                   json={"model": "mini", "input_tokens": 1000, "output_tokens": 500})
+    r = httpx.post(
+        url + "/api/v1/estimate", headers=AUTH, json={"model": "mini", "input_tokens": 1000, "output_tokens": 500}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     cost = expected_cost("gpt-4o-mini", 1000, 500)
     assert (body["model"], body["priced_as"]) == ("mini", "gpt-4o-mini")
-    assert (Decimal(body["cost_usd"]), Decimal(body["credits"]), Decimal(body["cost_inr"])) == (cost, cost * 100,
-                                                                                                cost * 83)
+    assert (Decimal(body["cost_usd"]), Decimal(body["credits"]), Decimal(body["cost_inr"])) == (
+        cost,
+        cost * 100,
+        cost * 83,
+    )
     by_catalog = httpx.post(url + "/api/v1/estimate", headers=AUTH, json={"model": "gpt-4o", "input_tokens": 10})
     assert Decimal(by_catalog.json()["cost_usd"]) == expected_cost("gpt-4o", 10, 0)
     routed = httpx.post(url + "/api/v1/estimate", headers=AUTH, json={"input_tokens": 10})  # no model: routing's

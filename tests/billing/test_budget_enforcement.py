@@ -40,9 +40,9 @@ def budget_yaml(tag: str) -> str:
 async def burst(urls: list[str], tag: str, n: int = 50) -> list[httpx.Response]:
     body = {"model": "mini", "messages": MESSAGES, "user": tag, "max_tokens": MAX_TOKENS}
     async with httpx.AsyncClient(headers=AUTH, timeout=30, limits=httpx.Limits(max_connections=None)) as client:
-        return await asyncio.gather(*(
-            client.post(urls[i % len(urls)] + "/v1/chat/completions", json=body) for i in range(n)
-        ))
+        return await asyncio.gather(
+            *(client.post(urls[i % len(urls)] + "/v1/chat/completions", json=body) for i in range(n))
+        )
 
 
 def check(responses: list[httpx.Response], database_url: str, tag: str) -> Decimal:
@@ -57,7 +57,8 @@ def check(responses: list[httpx.Response], database_url: str, tag: str) -> Decim
     assert spent <= LIMIT + ESTIMATE  # never past the budget by more than one call's estimate
     assert len(ok) >= LIMIT // max(ESTIMATE, ONE_CALL)  # and the budget is used, not refused early
     assert {r["status"] for r in rows} == {"ok", "rejected"} and sum(r["status"] == "rejected" for r in rows) == len(
-        refused)
+        refused
+    )
     return spent
 
 
@@ -77,8 +78,7 @@ def threshold_events(database_url: str, tag: str, *, expect: int, wait_s: float 
         time.sleep(0.2)
 
 
-def test_budget_holds_under_concurrency(start_gateway: Any, openai_upstream: Any, database_url: str,
-                                        tag: str) -> None:
+def test_budget_holds_under_concurrency(start_gateway: Any, openai_upstream: Any, database_url: str, tag: str) -> None:
     gw = start_gateway(config_yaml=config(openai_upstream[1].url, budget_yaml(tag)), database_url=database_url)
     spent = check(asyncio.run(burst([gw.url], tag)), database_url, tag)
     [b] = httpx.get(gw.url + "/api/v1/admin/budgets", headers=AUTH, params={"scope_id": tag}).json()["data"]
@@ -107,8 +107,9 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-def test_two_gateways_sharing_redis_enforce_one_budget(start_gateway: Any, openai_upstream: Any, database_url: str,
-                                                       redis_url: str, tag: str) -> None:
+def test_two_gateways_sharing_redis_enforce_one_budget(
+    start_gateway: Any, openai_upstream: Any, database_url: str, redis_url: str, tag: str
+) -> None:
     yaml = config(openai_upstream[1].url, budget_yaml(tag))
     a = start_gateway(config_yaml=yaml, database_url=database_url, redis_url=redis_url)
     b = start_gateway(config_yaml=yaml, database_url=database_url, redis_url=redis_url)

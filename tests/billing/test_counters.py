@@ -76,16 +76,34 @@ def test_lapsed_holds_and_ended_periods_are_swept() -> None:
 
 
 def record(rid: str, at: datetime, cost: str, status: str = "ok", key: str | None = "k1") -> UsageRecord:
-    return UsageRecord(rid, at, "chat", "mini", status, 200, Decimal(cost), Decimal(cost) * 100, "upstream",
-                       key_id=key, input_tokens=3, output_tokens=2, cached_tokens=1)
+    return UsageRecord(
+        rid,
+        at,
+        "chat",
+        "mini",
+        status,
+        200,
+        Decimal(cost),
+        Decimal(cost) * 100,
+        "upstream",
+        key_id=key,
+        input_tokens=3,
+        output_tokens=2,
+        cached_tokens=1,
+    )
 
 
 def test_rollup_groups_by_hour_and_dimensions() -> None:
     est = datetime(2025, 1, 1, 5, 59, tzinfo=UTC).astimezone(tz=None)
-    rows = rollup([
-        record("a", NOW, "0.000001"), record("b", NOW + timedelta(minutes=50), "0.000002", status="upstream_error"),
-        record("c", NOW + timedelta(hours=1), "0.5"), record("d", NOW, "1", key=None), record("e", est, "2"),
-    ])
+    rows = rollup(
+        [
+            record("a", NOW, "0.000001"),
+            record("b", NOW + timedelta(minutes=50), "0.000002", status="upstream_error"),
+            record("c", NOW + timedelta(hours=1), "0.5"),
+            record("d", NOW, "1", key=None),
+            record("e", est, "2"),
+        ]
+    )
     assert [(r["hour"].isoformat(), r["key_id"], r["requests"], r["cost_usd"], r["errors"]) for r in rows] == [
         ("2025-01-01T05:00:00+00:00", "k1", 1, Decimal("2"), 0),
         ("2025-03-14T15:00:00+00:00", "", 1, Decimal("1"), 0),

@@ -71,8 +71,9 @@ def test_naive_and_unknown_are_refused() -> None:
 
 
 @given(fractions, money, st.lists(money, min_size=1, max_size=20))
-def test_each_threshold_is_crossed_exactly_once_on_the_way_up(ts: list[Decimal], limit: Decimal,
-                                                              steps: list[Decimal]) -> None:
+def test_each_threshold_is_crossed_exactly_once_on_the_way_up(
+    ts: list[Decimal], limit: Decimal, steps: list[Decimal]
+) -> None:
     """However spend grows, step by step, every threshold it passes is reported once, in the step that
     reached it, and the union is what one big step would report."""
     spend, seen = Decimal(0), []

@@ -52,7 +52,7 @@ async def call(client: httpx.AsyncClient, i: int, tag: str) -> dict[str, Any]:
                 continue
             if kind == "aborted":
                 break  # leave after the first chunk: the connection closes with the stream half read
-            chunk = json.loads(line[len("data: "):])
+            chunk = json.loads(line[len("data: ") :])
             usage = chunk.get("usage") or usage
     return {"kind": kind, "rid": rid, "status": status, "usage": usage}
 
@@ -63,8 +63,9 @@ async def fire(url: str, tag: str) -> list[dict[str, Any]]:
         return await asyncio.gather(*(call(client, i, tag) for i in range(N)))
 
 
-def test_ledger_reconciles_to_the_last_decimal(start_gateway: Any, openai_upstream: Any, database_url: str,
-                                               tag: str) -> None:
+def test_ledger_reconciles_to_the_last_decimal(
+    start_gateway: Any, openai_upstream: Any, database_url: str, tag: str
+) -> None:
     gw = start_gateway(config_yaml=config(openai_upstream[1].url), database_url=database_url)
     seen = asyncio.run(fire(gw.url, tag))
     by_kind = {k: [s for s in seen if s["kind"] == k] for k in ("plain", "stream", "aborted", "broken")}
@@ -89,8 +90,11 @@ def test_ledger_reconciles_to_the_last_decimal(start_gateway: Any, openai_upstre
             expected = expected_cost("gpt-4o-mini", u["prompt_tokens"], u["completion_tokens"], cached)
             assert (row["status"], row["usage_source"]) == ("ok", "upstream")
         elif s["kind"] == "aborted":  # no upstream usage: the gateway counted what was produced
-            assert (row["status"], row["usage_source"], row["input_tokens"]) == ("client_aborted", "counted",
-                                                                               prompt_tokens)
+            assert (row["status"], row["usage_source"], row["input_tokens"]) == (
+                "client_aborted",
+                "counted",
+                prompt_tokens,
+            )
             assert row["output_tokens"] >= 1
             expected = expected_cost("gpt-4o-mini", row["input_tokens"], row["output_tokens"])
         else:

@@ -17,8 +17,20 @@ NOW = datetime(2025, 6, 1, 12, 30, tzinfo=UTC)
 
 
 def rec(rid: str, at: datetime, tag: str) -> UsageRecord:
-    return UsageRecord(rid, at, "chat", "mini", "ok", 200, Decimal("0.000001"), Decimal("0.0001"), "upstream",
-                       end_user=tag, input_tokens=5, output_tokens=2)
+    return UsageRecord(
+        rid,
+        at,
+        "chat",
+        "mini",
+        "ok",
+        200,
+        Decimal("0.000001"),
+        Decimal("0.0001"),
+        "upstream",
+        end_user=tag,
+        input_tokens=5,
+        output_tokens=2,
+    )
 
 
 def test_old_records_go_and_their_aggregates_stay(database_url: str, tag: str) -> None:
@@ -36,11 +48,18 @@ def test_old_records_go_and_their_aggregates_stay(database_url: str, tag: str) -
         await ledger.flush()
         deleted = await Retention(engine, days=90, wall=lambda: NOW).prune()
         async with engine.connect() as conn:
-            left = (await conn.execute(select(usage_records.c.request_id)
-                                       .where(usage_records.c.end_user == tag))).scalars().all()
-            requests, cost = (await conn.execute(select(func.sum(usage_hourly.c.requests),
-                                                        func.sum(usage_hourly.c.cost_usd))
-                                                 .where(usage_hourly.c.end_user == tag))).one()
+            left = (
+                (await conn.execute(select(usage_records.c.request_id).where(usage_records.c.end_user == tag)))
+                .scalars()
+                .all()
+            )
+            requests, cost = (
+                await conn.execute(
+                    select(func.sum(usage_hourly.c.requests), func.sum(usage_hourly.c.cost_usd)).where(
+                        usage_hourly.c.end_user == tag
+                    )
+                )
+            ).one()
         await engine.dispose()
         assert deleted >= 3 and sorted(left) == sorted(r.request_id for r in new)
         assert (requests, Decimal(cost)) == (5, Decimal("0.000005"))

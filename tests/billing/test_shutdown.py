@@ -29,9 +29,14 @@ def upstream_saw(upstream: Any, tag: str) -> int:
 
 async def fire_and_stop(server: UvicornServer, upstream: Any, tag: str) -> tuple[list[Any], int]:
     """Send N requests; once the upstream holds at least half of them, stop the server."""
+
     async def one(client: httpx.AsyncClient, i: int) -> httpx.Response:
-        body: dict[str, Any] = {"model": "mini", "user": tag, "messages": [{"role": "user", "content": "hi"}],
-                                "fake_delay_s": 0.2 + (i % 10) / 10}
+        body: dict[str, Any] = {
+            "model": "mini",
+            "user": tag,
+            "messages": [{"role": "user", "content": "hi"}],
+            "fake_delay_s": 0.2 + (i % 10) / 10,
+        }
         if i % 4 == 0:
             body["stream"] = True
             async with client.stream("POST", "/v1/chat/completions", json=body) as r:
@@ -54,12 +59,17 @@ async def fire_and_stop(server: UvicornServer, upstream: Any, tag: str) -> tuple
     return results, in_flight
 
 
-def test_stopping_under_load_loses_no_record(openai_upstream: Any, database_url: str, tmp_path: Path,
-                                             tag: str) -> None:
+def test_stopping_under_load_loses_no_record(openai_upstream: Any, database_url: str, tmp_path: Path, tag: str) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(config(openai_upstream[1].url))
-    settings = Settings(config_path=str(path), data_dir=tmp_path / "data", master_key=MASTER_KEY,
-                        database_url=database_url, ledger_interval_s=3600, ledger_batch_size=100_000)
+    settings = Settings(
+        config_path=str(path),
+        data_dir=tmp_path / "data",
+        master_key=MASTER_KEY,
+        database_url=database_url,
+        ledger_interval_s=3600,
+        ledger_batch_size=100_000,
+    )
     server = UvicornServer(lambda: create_app(settings, {"UPSTREAM_KEY": UPSTREAM_KEY}))
     try:
         results, in_flight = asyncio.run(fire_and_stop(server, openai_upstream[0], tag))

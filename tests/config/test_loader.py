@@ -14,21 +14,27 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_error_names_file_line_and_field(tmp_path: Path) -> None:
-    path = write(tmp_path, "models:\n  - name: a\n    deployments:\n      - provider: openai\n        model: m\n"
-                           "        weight: -1\n")
+    path = write(
+        tmp_path,
+        "models:\n  - name: a\n    deployments:\n      - provider: openai\n        model: m\n        weight: -1\n",
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path, {})
     assert f"{path}:6: models.0.deployments.0.weight" in str(info.value)
 
 
 def test_unknown_fallback_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, "models:\n  - name: a\n    fallbacks: [nope]\n    deployments: [{provider: demo, model: demo}]\n")
+    path = write(
+        tmp_path, "models:\n  - name: a\n    fallbacks: [nope]\n    deployments: [{provider: demo, model: demo}]\n"
+    )
     with pytest.raises(ConfigError, match="unknown model 'nope'"):
         load_config(path, {})
 
 
 def test_unknown_strategy_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, "models:\n  - name: a\n    strategy: fastest\n    deployments: [{provider: demo, model: demo}]\n")
+    path = write(
+        tmp_path, "models:\n  - name: a\n    strategy: fastest\n    deployments: [{provider: demo, model: demo}]\n"
+    )
     with pytest.raises(ConfigError, match="unknown routing strategy 'fastest'"):
         load_config(path, {})
 

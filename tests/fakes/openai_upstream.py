@@ -24,23 +24,37 @@ PROMPT_TOKENS = 11
 COMPLETION_TOKENS = 7
 
 
-def error(status: int, message: str, type_: str, code: str | None = None, headers: dict[str, str] | None = None,
-          param: str | None = None) -> web.Response:
+def error(
+    status: int,
+    message: str,
+    type_: str,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    param: str | None = None,
+) -> web.Response:
     body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
     return web.json_response(body, status=status, headers=headers)
 
 
 def usage() -> dict[str, Any]:
-    return {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
-            "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
-            "prompt_tokens_details": {"cached_tokens": 3}, "completion_tokens_details": {"reasoning_tokens": 0}}
+    return {
+        "prompt_tokens": PROMPT_TOKENS,
+        "completion_tokens": COMPLETION_TOKENS,
+        "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+        "prompt_tokens_details": {"cached_tokens": 3},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
 
 
 def wants_tools(body: dict[str, Any]) -> bool:
     return bool(body.get("tools")) and body.get("tool_choice") != "none"
 
 
-TOOL_CALL = {"id": "call_abc123", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+TOOL_CALL = {
+    "id": "call_abc123",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+}
 
 
 class OpenAIUpstream:
@@ -56,20 +70,35 @@ class OpenAIUpstream:
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.received.append({"path": request.path_qs, "headers": dict(request.headers), "body": body})
-        if self.require_key and request.headers.get("authorization") != f"Bearer {self.require_key}" \
-                and request.headers.get("api-key") != self.require_key:
+        if (
+            self.require_key
+            and request.headers.get("authorization") != f"Bearer {self.require_key}"
+            and request.headers.get("api-key") != self.require_key
+        ):
             return error(401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key")
         model = body.get("model")
         if model == "fake-error-500":
             return error(500, "The server had an error while processing your request.", "server_error")
         if model == "fake-429":
-            return error(429, "Rate limit reached for requests", "requests", "rate_limit_exceeded", {"retry-after": "1"})
+            return error(
+                429, "Rate limit reached for requests", "requests", "rate_limit_exceeded", {"retry-after": "1"}
+            )
         if model == "fake-400":
-            return error(400, "Invalid value for 'temperature': must be at most 2.", "invalid_request_error",
-                         "invalid_value", param="temperature")
+            return error(
+                400,
+                "Invalid value for 'temperature': must be at most 2.",
+                "invalid_request_error",
+                "invalid_value",
+                param="temperature",
+            )
         if model == "fake-context":
-            return error(400, "This model's maximum context length is 8192 tokens.", "invalid_request_error",
-                         "context_length_exceeded", param="messages")
+            return error(
+                400,
+                "This model's maximum context length is 8192 tokens.",
+                "invalid_request_error",
+                "context_length_exceeded",
+                param="messages",
+            )
         if model == "fake-hang":
             await asyncio.sleep(3600)
         if body.get("fake_delay_s"):
@@ -84,20 +113,35 @@ class OpenAIUpstream:
             message = {"role": "assistant", "content": None, "tool_calls": [TOOL_CALL], "refusal": None}
             finish = "tool_calls"
         n = body.get("n") or 1
-        return web.json_response({
-            "id": "chatcmpl-fake1", "object": "chat.completion", "created": 1700000000, "model": model,
-            "system_fingerprint": "fp_fake",
-            "choices": [{"index": i, "message": message, "logprobs": None, "finish_reason": finish} for i in range(n)],
-            "usage": usage(),
-        })
+        return web.json_response(
+            {
+                "id": "chatcmpl-fake1",
+                "object": "chat.completion",
+                "created": 1700000000,
+                "model": model,
+                "system_fingerprint": "fp_fake",
+                "choices": [
+                    {"index": i, "message": message, "logprobs": None, "finish_reason": finish} for i in range(n)
+                ],
+                "usage": usage(),
+            }
+        )
 
     async def stream(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"content-type": "text/event-stream; charset=utf-8",
-                                               "cache-control": "no-cache"})
+        response = web.StreamResponse(
+            headers={"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
+        )
         await response.prepare(request)
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage")) and body["model"] != "fake-nousage"
-        base = {"id": "chatcmpl-fake2", "object": "chat.completion.chunk", "created": 1700000000,
-                "model": body["model"], "system_fingerprint": "fp_fake"}
+        include_usage = (
+            bool((body.get("stream_options") or {}).get("include_usage")) and body["model"] != "fake-nousage"
+        )
+        base = {
+            "id": "chatcmpl-fake2",
+            "object": "chat.completion.chunk",
+            "created": 1700000000,
+            "model": body["model"],
+            "system_fingerprint": "fp_fake",
+        }
 
         async def send(choices: list[dict[str, Any]], **extra: Any) -> None:
             chunk = {**base, "choices": choices, **extra}
@@ -105,10 +149,16 @@ class OpenAIUpstream:
                 chunk["usage"] = None
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
 
-        await send([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}])
+        await send(
+            [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}]
+        )
         if wants_tools(body):
-            first = {"index": 0, "id": TOOL_CALL["id"], "type": "function",
-                     "function": {"name": "get_weather", "arguments": ""}}
+            first = {
+                "index": 0,
+                "id": TOOL_CALL["id"],
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": ""},
+            }
             await send([{"index": 0, "delta": {"tool_calls": [first]}, "logprobs": None, "finish_reason": None}])
             for piece in ('{"city"', ': "Par', 'is"}'):
                 delta = {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
@@ -146,6 +196,9 @@ class OpenAIUpstream:
         body = await request.json()
         self.received.append({"path": request.path_qs, "headers": dict(request.headers), "body": body})
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        data = [{"object": "embedding", "index": i, "embedding": [0.1 * (i + 1), -0.2, 0.3]} for i in range(len(inputs))]
-        return web.json_response({"object": "list", "data": data, "model": body["model"],
-                                  "usage": {"prompt_tokens": 5, "total_tokens": 5}})
+        data = [
+            {"object": "embedding", "index": i, "embedding": [0.1 * (i + 1), -0.2, 0.3]} for i in range(len(inputs))
+        ]
+        return web.json_response(
+            {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 5, "total_tokens": 5}}
+        )

@@ -62,8 +62,16 @@ class UvicornServer:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app_factory(), host="127.0.0.1", port=self.port, loop="asyncio", http="httptools",
-                                log_level="warning", lifespan="on", access_log=False)
+        config = uvicorn.Config(
+            app_factory(),
+            host="127.0.0.1",
+            port=self.port,
+            loop="asyncio",
+            http="httptools",
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()

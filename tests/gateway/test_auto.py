@@ -20,12 +20,19 @@ HI = [{"role": "user", "content": "hi"}]
 
 
 def auto(*groups: dict[str, Any]) -> AutoModel:
-    config = GatewayConfig.model_validate({"models": [
-        *groups,
-        {"name": "demo", "deployments": [{"provider": "demo", "model": "demo"}]},
-        {"name": "embed", "mode": "embedding",
-         "deployments": [{"provider": "openai", "model": "text-embedding-3-small"}]},
-    ]})
+    config = GatewayConfig.model_validate(
+        {
+            "models": [
+                *groups,
+                {"name": "demo", "deployments": [{"provider": "demo", "model": "demo"}]},
+                {
+                    "name": "embed",
+                    "mode": "embedding",
+                    "deployments": [{"provider": "openai", "model": "text-embedding-3-small"}],
+                },
+            ]
+        }
+    )
     return AutoModel(config.by_name(), PRICING)
 
 
@@ -58,17 +65,23 @@ def test_the_request_must_fit() -> None:
     call = chat_call("r", MASTER, {"model": "auto", "messages": HI, "max_tokens": 100}, None, "cost_optimized")
     assert a.choose(call, TOKENS, {}).name == "cheap" and call.fallbacks == ()
     reasoner = {"name": "reasoner", "deployments": [{"provider": "deepseek", "model": "deepseek-reasoner"}]}
-    tools = chat_call("r", MASTER, {"model": "auto", "messages": HI, "tools": [{"type": "function"}]}, None,
-                      "cost_optimized")
+    tools = chat_call(
+        "r", MASTER, {"model": "auto", "messages": HI, "tools": [{"type": "function"}]}, None, "cost_optimized"
+    )
     assert auto(reasoner, SMART).choose(tools, TOKENS, {}).name == "smart" and tools.fallbacks == ()
     plain = chat_call("r", MASTER, {"model": "auto", "messages": HI}, None, "cost_optimized")
     assert auto(reasoner, SMART).choose(plain, TOKENS, {}).name == "reasoner"
-    image = [{"role": "user", "content": [{"type": "text", "text": "what is it"},
-                                          {"type": "image_url", "image_url": {"url": "data:,"}}]}]
+    image = [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "what is it"}, {"type": "image_url", "image_url": {"url": "data:,"}}],
+        }
+    ]
     assert has_image({"messages": image}) and not has_image({"messages": HI})
     with pytest.raises(InvalidRequest) as info:
-        auto(group("blind", "gpt-3.5-turbo")).choose(chat_call("r", MASTER, {"model": "auto", "messages": image}, None),
-                                                      TOKENS, {})
+        auto(group("blind", "gpt-3.5-turbo")).choose(
+            chat_call("r", MASTER, {"model": "auto", "messages": image}, None), TOKENS, {}
+        )
     assert info.value.code == "no_model_fits"
 
 

@@ -11,8 +11,9 @@ HI = [{"role": "user", "content": "hi"}]
 
 
 def test_gateway_fields_are_taken_out_of_the_body() -> None:
-    call = chat_call("r", MASTER, {"model": "m", "messages": HI, "fallbacks": ["b"], "strategy": "cost_optimized",
-                                   "seed": 3}, None)
+    call = chat_call(
+        "r", MASTER, {"model": "m", "messages": HI, "fallbacks": ["b"], "strategy": "cost_optimized", "seed": 3}, None
+    )
     assert call.body == {"model": "m", "messages": HI, "seed": 3}
     assert call.fallbacks == ("b",) and call.strategy == "cost_optimized"
 
@@ -23,15 +24,18 @@ def test_header_strategy_and_end_user() -> None:
     assert chat_call("r", MASTER, {"model": "m", "messages": HI, "user": "u-body"}, "u-header").end_user == "u-body"
 
 
-@pytest.mark.parametrize("body, param", [
-    ({"messages": HI}, "model"),
-    ({"model": "", "messages": HI}, "model"),
-    ({"model": "m", "messages": []}, "messages"),
-    ({"model": "m", "messages": [{"content": "no role"}]}, "messages[0]"),
-    ({"model": "m", "messages": HI, "stream": "yes"}, "stream"),
-    ({"model": "m", "messages": HI, "fallbacks": "b"}, "fallbacks"),
-    ({"model": "m", "messages": HI, "strategy": "fastest"}, "strategy"),
-])
+@pytest.mark.parametrize(
+    "body, param",
+    [
+        ({"messages": HI}, "model"),
+        ({"model": "", "messages": HI}, "model"),
+        ({"model": "m", "messages": []}, "messages"),
+        ({"model": "m", "messages": [{"content": "no role"}]}, "messages[0]"),
+        ({"model": "m", "messages": HI, "stream": "yes"}, "stream"),
+        ({"model": "m", "messages": HI, "fallbacks": "b"}, "fallbacks"),
+        ({"model": "m", "messages": HI, "strategy": "fastest"}, "strategy"),
+    ],
+)
 def test_bad_bodies(body: dict[str, object], param: str) -> None:
     with pytest.raises(InvalidRequest) as info:
         chat_call("r", MASTER, body, None)
@@ -39,8 +43,9 @@ def test_bad_bodies(body: dict[str, object], param: str) -> None:
 
 
 def test_stream_usage_wish() -> None:
-    call = chat_call("r", MASTER, {"model": "m", "messages": HI, "stream": True,
-                                   "stream_options": {"include_usage": True}}, None)
+    call = chat_call(
+        "r", MASTER, {"model": "m", "messages": HI, "stream": True, "stream_options": {"include_usage": True}}, None
+    )
     assert call.stream and call.wants_usage
     assert not chat_call("r", MASTER, {"model": "m", "messages": HI, "stream": True}, None).wants_usage
 

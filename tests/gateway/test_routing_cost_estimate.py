@@ -13,12 +13,16 @@ MODELS = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "my-local-llama"]
 
 def test_the_estimate_is_the_engines_and_cost_orders_the_plan() -> None:
     pricing, tokens = PricingEngine(), TokenCounter()
-    group = {"name": "g", "strategy": "cost_optimized",
-             "deployments": [{"provider": "openai", "model": m} for m in MODELS]}
+    group = {
+        "name": "g",
+        "strategy": "cost_optimized",
+        "deployments": [{"provider": "openai", "model": m} for m in MODELS],
+    }
     models = GatewayConfig.model_validate({"models": [group]}).by_name()
     routing = Routing(RoutingSettings(), models, pricing, tokens)
-    call = chat_call("r", MASTER, {"model": "g", "messages": [{"role": "user", "content": "x " * 300}],
-                                   "max_tokens": 700}, None)
+    call = chat_call(
+        "r", MASTER, {"model": "g", "messages": [{"role": "user", "content": "x " * 300}], "max_tokens": 700}, None
+    )
     estimate = routing._cost_estimator(call)
     prompt, completion = estimated_tokens(call, tokens)
     for d in models["g"].deployments:

@@ -71,8 +71,11 @@ class Client:
     def new_user(self, tenant_id: str, role: str, email: str | None = None) -> tuple[str, str]:
         """(user id, access token) of a new user of `tenant_id` with `role`, logged in."""
         email = email or unique_email(role)
-        r = self.post("/auth/register", MASTER,
-                      json={"name": role, "email": email, "password": PASSWORD, "role": role, "tenant_id": tenant_id})
+        r = self.post(
+            "/auth/register",
+            MASTER,
+            json={"name": role, "email": email, "password": PASSWORD, "role": role, "tenant_id": tenant_id},
+        )
         assert r.status_code == 201, r.text
         return str(r.json()["id"]), self.login(email)["access_token"]
 

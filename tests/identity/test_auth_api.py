@@ -72,8 +72,12 @@ def test_forged_tokens_are_rejected(client: Client) -> None:
     forged = {
         "tampered": ".".join([header, _b64(orjson.dumps({**claims, "sub": "usr_someone_else"})), sig]),
         "alg_none": ".".join([_b64(b'{"alg":"none","typ":"JWT","kid":"' + kid.encode() + b'"}'), payload, ""]),
-        "expired": jwt.encode({**claims, "iat": int(time.time()) - 1000, "exp": int(time.time()) - 10},
-                              JWT_SECRET.encode(), "HS256", headers={"kid": kid}),
+        "expired": jwt.encode(
+            {**claims, "iat": int(time.time()) - 1000, "exp": int(time.time()) - 10},
+            JWT_SECRET.encode(),
+            "HS256",
+            headers={"kid": kid},
+        ),
         "wrong_secret": jwt.encode(claims, b"k" * 64, "HS256", headers={"kid": kid}),
         "hs512": jwt.encode(claims, JWT_SECRET.encode() * 2, "HS512", headers={"kid": kid}),
     }
@@ -90,8 +94,9 @@ def test_failed_logins_back_off_then_lock(client: Client) -> None:
     email = unique_email()
     client.post("/auth/register", json={"name": "Mallory", "email": email, "password": PASSWORD})
     for _ in range(5):
-        assert_error(client.post("/auth/login", json={"email": email, "password": "wrong" * 4}), 401,
-                     "invalid_credentials")
+        assert_error(
+            client.post("/auth/login", json={"email": email, "password": "wrong" * 4}), 401, "invalid_credentials"
+        )
     locked = client.post("/auth/login", json={"email": email, "password": PASSWORD})  # even the right one waits
     assert_error(locked, 429, "login_locked")
     assert int(locked.headers["retry-after"]) >= 1
@@ -103,15 +108,21 @@ def test_failed_logins_back_off_then_lock(client: Client) -> None:
 
 def test_registration_rules(client: Client) -> None:
     email = unique_email()
-    assert_error(client.post("/auth/register", json={"name": "W", "email": email, "password": "password"}), 400,
-                 "weak_password")
+    assert_error(
+        client.post("/auth/register", json={"name": "W", "email": email, "password": "password"}), 400, "weak_password"
+    )
     assert client.post("/auth/register", json={"name": "W", "email": email, "password": PASSWORD}).status_code == 201
-    assert_error(client.post("/auth/register", json={"name": "W", "email": email, "password": PASSWORD}), 409,
-                 "email_taken")
-    assert_error(client.post("/auth/register", json={"name": "W", "email": "not-an-email", "password": PASSWORD}),
-                 400)
-    assert_error(client.post("/auth/register", json={"name": "W", "email": unique_email(), "password": PASSWORD,
-                                                      "role": "owner", "tenant_id": "default"}), 400)
+    assert_error(
+        client.post("/auth/register", json={"name": "W", "email": email, "password": PASSWORD}), 409, "email_taken"
+    )
+    assert_error(client.post("/auth/register", json={"name": "W", "email": "not-an-email", "password": PASSWORD}), 400)
+    assert_error(
+        client.post(
+            "/auth/register",
+            json={"name": "W", "email": unique_email(), "password": PASSWORD, "role": "owner", "tenant_id": "default"},
+        ),
+        400,
+    )
 
 
 def test_closed_sign_up_needs_an_admin(start_gateway: GatewayFactory, database_url: str) -> None:
@@ -121,8 +132,9 @@ def test_closed_sign_up_needs_an_admin(start_gateway: GatewayFactory, database_u
     assert r.status_code == 201 and r.json()["role"] == "member" and r.json()["tenant_id"] == "default"
 
 
-def test_a_generated_signing_key_rotates_without_logging_anyone_out(start_gateway: GatewayFactory,
-                                                                     database_url: str) -> None:
+def test_a_generated_signing_key_rotates_without_logging_anyone_out(
+    start_gateway: GatewayFactory, database_url: str
+) -> None:
     c = Client(start_gateway(database_url=database_url, env={"ONEFLOW_SIGNUP": "open"}).url)  # no JWT secret set
     email = unique_email()
     c.post("/auth/register", json={"name": "Kid", "email": email, "password": PASSWORD})

@@ -54,8 +54,10 @@ def test_a_refusal_changes_nothing_and_its_retry_after_is_exact(rate: Rate, spen
     assert later.allowed
 
 
-@given(st.lists(st.tuples(rates, st.integers(0, 20_000), st.integers(1, 500)), min_size=1, max_size=6),
-       st.floats(0, 100, allow_nan=False))
+@given(
+    st.lists(st.tuples(rates, st.integers(0, 20_000), st.integers(1, 500)), min_size=1, max_size=6),
+    st.floats(0, 100, allow_nan=False),
+)
 def test_take_all_is_all_or_nothing(specs: list[tuple[Rate, int, int]], now: float) -> None:
     buckets = [(Bucket(r.capacity - spent, 0.0), r, cost) for r, spent, cost in specs]
     after, verdicts = take_all(buckets, now)  # type: ignore[arg-type]
@@ -69,8 +71,12 @@ def test_take_all_is_all_or_nothing(specs: list[tuple[Rate, int, int]], now: flo
             assert a is not None and math.isclose(a.level, level_at(b, r, now) - cost, abs_tol=1e-6)
 
 
-@given(rates, st.floats(-20_000, 10_000, allow_nan=False), st.integers(-20_000, 20_000),
-       st.floats(0, 1000, allow_nan=False))
+@given(
+    rates,
+    st.floats(-20_000, 10_000, allow_nan=False),
+    st.integers(-20_000, 20_000),
+    st.floats(0, 1000, allow_nan=False),
+)
 def test_adjust_never_overfills(rate: Rate, level: float, delta: int, dt: float) -> None:
     b = adjust(Bucket(min(level, rate.capacity), 0.0), rate, delta, dt)
     assert b.level <= rate.capacity and b.at == dt

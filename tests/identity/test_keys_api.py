@@ -76,17 +76,21 @@ def test_allowed_models_are_enforced(client: Client) -> None:
     key = client.new_key(allowed_models=["demo-embedding"])["key"]
     body = assert_error(client.chat(key), 403, "model_not_allowed")
     assert body["error"]["param"] == "model"
-    emb = httpx.post(client.url + "/v1/embeddings", headers={"authorization": f"Bearer {key}"},
-                     json={"model": "demo-embedding", "input": "hi"})
+    emb = httpx.post(
+        client.url + "/v1/embeddings",
+        headers={"authorization": f"Bearer {key}"},
+        json={"model": "demo-embedding", "input": "hi"},
+    )
     assert emb.status_code == 200
-    assert_error(client.chat(key, {"model": "nope", "messages": [{"role": "user", "content": "x"}]}), 404,
-                 "model_not_found")
+    assert_error(
+        client.chat(key, {"model": "nope", "messages": [{"role": "user", "content": "x"}]}), 404, "model_not_found"
+    )
     both = client.new_key(allowed_models=["demo"])["key"]
     with_fallback = {"model": "demo", "fallbacks": ["demo-embedding"], "messages": [{"role": "user", "content": "x"}]}
     assert_error(client.chat(both, with_fallback), 403, "model_not_allowed")
 
 
-SQL = ["'; DROP TABLE api_keys; --", "\" OR 1=1 --", "x' UNION SELECT key_hash FROM api_keys --", "%_\\", "\x00"]
+SQL = ["'; DROP TABLE api_keys; --", '" OR 1=1 --', "x' UNION SELECT key_hash FROM api_keys --", "%_\\", "\x00"]
 
 
 def test_sql_metacharacters_in_every_string_field(client: Client) -> None:
@@ -102,8 +106,9 @@ def test_sql_metacharacters_in_every_string_field(client: Client) -> None:
         assert tenant["name"] == bad
         dep = client.post("/departments", MASTER, json={"name": bad, "tenant_id": tenant["id"]}).json()
         assert dep["name"] == bad
-        created = client.new_key(name=bad, tenant_id=tenant["id"], department_id=dep["id"], allowed_models=[bad],
-                                 metadata={bad: bad})
+        created = client.new_key(
+            name=bad, tenant_id=tenant["id"], department_id=dep["id"], allowed_models=[bad], metadata={bad: bad}
+        )
         got = client.get(f"/api-keys/{created['id']}", MASTER).json()
         assert (got["name"], got["allowed_models"], got["metadata"]) == (bad, [bad], {bad: bad})
         for path in (f"/api-keys/{bad}", f"/users/{bad}", f"/tenants/{bad}"):

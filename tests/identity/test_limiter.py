@@ -18,10 +18,12 @@ from tests.identity.conftest import DEAD_REDIS_URL, REDIS_URL
 
 steps = st.lists(
     st.tuples(st.floats(0, 5, allow_nan=False), st.sampled_from(["take", "adjust"]), st.integers(-50, 50)),
-    min_size=1, max_size=25,
+    min_size=1,
+    max_size=25,
 )
-rates = st.lists(st.builds(Rate, capacity=st.integers(1, 100), period_s=st.sampled_from([1.0, 60.0])),
-                 min_size=1, max_size=3)
+rates = st.lists(
+    st.builds(Rate, capacity=st.integers(1, 100), period_s=st.sampled_from([1.0, 60.0])), min_size=1, max_size=3
+)
 
 
 @settings(max_examples=40, deadline=None)

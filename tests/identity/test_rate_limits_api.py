@@ -49,8 +49,10 @@ def test_end_user_model_and_master_limits(start_gateway: GatewayFactory, databas
     alice = {**CHAT, "user": "alice"}
     assert [c.chat(key, alice).status_code for _ in range(3)] == [200, 200, 429]
     assert c.chat(key, {**CHAT, "user": "bob"}).status_code == 200
-    emb = [httpx.post(c.url + "/v1/embeddings", headers=bearer(key), json={"model": "demo-embedding", "input": "x"})
-           for _ in range(2)]
+    emb = [
+        httpx.post(c.url + "/v1/embeddings", headers=bearer(key), json={"model": "demo-embedding", "input": "x"})
+        for _ in range(2)
+    ]
     assert [r.status_code for r in emb] == [200, 429]
     master = c.chat(MASTER["authorization"].split()[1])
     assert master.headers["x-ratelimit-limit-requests"] == "1000"
@@ -67,8 +69,11 @@ def test_redis_unreachable_fail_open_and_fail_closed(start_gateway: GatewayFacto
     open_ = Client(start_gateway(database_url=database_url, redis_url=DEAD_REDIS_URL, env=identity_env()).url)
     key = open_.new_key(rpm_limit=2)["key"]
     assert [open_.chat(key).status_code for _ in range(3)] == [200, 200, 429]  # limits hold on this replica
-    closed = Client(start_gateway(database_url=database_url, redis_url=DEAD_REDIS_URL,
-                                  env=identity_env(ONEFLOW_RATE_LIMIT_FAIL_MODE="closed")).url)
+    closed = Client(
+        start_gateway(
+            database_url=database_url, redis_url=DEAD_REDIS_URL, env=identity_env(ONEFLOW_RATE_LIMIT_FAIL_MODE="closed")
+        ).url
+    )
     refused = closed.chat(key)
     assert_error(refused, 503, "rate_limiter_unavailable")
     assert refused.headers["retry-after"] == "1"
@@ -81,6 +86,7 @@ async def _burst(urls: list[str], key: str, total: int, concurrency: int) -> tup
     counts = {200: 0, 429: 0}
     queue = iter(range(total))
     async with aiohttp.ClientSession(headers=bearer(key)) as http:
+
         async def worker() -> None:
             for i in queue:
                 async with http.post(urls[i % len(urls)] + "/v1/chat/completions", json=CHAT) as r:
@@ -95,29 +101,32 @@ async def _burst(urls: list[str], key: str, total: int, concurrency: int) -> tup
 
 
 @pytest.mark.parametrize("period", ["minute", "hour"])
-def test_two_gateways_sharing_redis_enforce_one_global_limit(start_gateway: GatewayFactory, database_url: str,
-                                                             period: str) -> None:
+def test_two_gateways_sharing_redis_enforce_one_global_limit(
+    start_gateway: GatewayFactory, database_url: str, period: str
+) -> None:
     """1,200 calls spread over two replicas against one limit of 500. A token bucket keeps refilling while the
     burst runs (500 per minute is 8.3 more per second of burst), so the per-minute limit admits the limit plus
     that refill, and the per-hour one (refill 0.14/s) the limit itself; both within 2% of the limit."""
     a = start_gateway(database_url=database_url, redis_url=REDIS_URL, env=identity_env(), log_level="WARNING")
     b = start_gateway(database_url=database_url, redis_url=REDIS_URL, env=identity_env(), log_level="WARNING")
     limit, total = 500, 1200
-    limits = {"rpm_limit": limit, "rph_limit": 100_000} if period == "minute" else {"rpm_limit": None,
-                                                                                     "rph_limit": limit}
+    limits = (
+        {"rpm_limit": limit, "rph_limit": 100_000} if period == "minute" else {"rpm_limit": None, "rph_limit": limit}
+    )
     key: dict[str, Any] = Client(a.url).new_key(**limits)
     accepted, refused, elapsed = asyncio.run(_burst([a.url, b.url], key["key"], total=total, concurrency=32))
     refill = elapsed * limit / (60 if period == "minute" else 3600)
-    print(f"\nper {period}: accepted {accepted} of {total} over two gateways in {elapsed:.2f}s "
-          f"(limit {limit}, refill during the burst {refill:.1f}), refused {refused}")
+    print(
+        f"\nper {period}: accepted {accepted} of {total} over two gateways in {elapsed:.2f}s "
+        f"(limit {limit}, refill during the burst {refill:.1f}), refused {refused}"
+    )
     assert accepted + refused == total
     assert abs(accepted - (limit + refill)) <= 0.02 * limit
     if period == "hour":
         assert abs(accepted - limit) <= 0.02 * limit
 
 
-def test_revocation_reaches_the_other_gateway_within_a_second(start_gateway: GatewayFactory,
-                                                              database_url: str) -> None:
+def test_revocation_reaches_the_other_gateway_within_a_second(start_gateway: GatewayFactory, database_url: str) -> None:
     a = Client(start_gateway(database_url=database_url, redis_url=REDIS_URL, env=identity_env()).url)
     b = Client(start_gateway(database_url=database_url, redis_url=REDIS_URL, env=identity_env()).url)
     key = a.new_key()
@@ -132,8 +141,9 @@ def test_revocation_reaches_the_other_gateway_within_a_second(start_gateway: Gat
     assert seen_after < 1.0
 
 
-def test_without_redis_the_other_gateway_sees_a_revocation_within_the_cache_ttl(start_gateway: GatewayFactory,
-                                                                                database_url: str) -> None:
+def test_without_redis_the_other_gateway_sees_a_revocation_within_the_cache_ttl(
+    start_gateway: GatewayFactory, database_url: str
+) -> None:
     a = Client(start_gateway(database_url=database_url, env=identity_env()).url)
     b = Client(start_gateway(database_url=database_url, env=identity_env()).url)
     key = a.new_key()
@@ -149,7 +159,8 @@ def test_without_redis_the_other_gateway_sees_a_revocation_within_the_cache_ttl(
 
 def test_streams_carry_the_rate_limit_headers_too(client: Client) -> None:
     key = client.new_key(rpm_limit=10)["key"]
-    with httpx.stream("POST", client.url + "/v1/chat/completions", headers=bearer(key),
-                      json={**CHAT, "stream": True}) as r:
+    with httpx.stream(
+        "POST", client.url + "/v1/chat/completions", headers=bearer(key), json={**CHAT, "stream": True}
+    ) as r:
         assert r.status_code == 200 and r.headers["x-ratelimit-remaining-requests"] == "9"
         assert list(r.iter_lines())

@@ -15,9 +15,15 @@ def user(role: str, tenant: str = "t1") -> Principal:
     return Principal(key_id="k", user_id="u", tenant_id=tenant, role=role)
 
 
-@pytest.mark.parametrize(("role", "allowed"), [
-    ("owner", set(Can)), ("admin", set(Can)), ("member", {Can.MANAGE_OWN_KEYS}), ("viewer", {Can.READ_TENANT}),
-])
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        ("owner", set(Can)),
+        ("admin", set(Can)),
+        ("member", {Can.MANAGE_OWN_KEYS}),
+        ("viewer", {Can.READ_TENANT}),
+    ],
+)
 def test_capabilities_by_role(role: str, allowed: set[Can]) -> None:
     assert {c for c in Can if can(user(role), c)} == allowed
 

@@ -78,8 +78,13 @@ def test_default_or_short_secrets_are_refused_at_start_up(secret: str) -> None:
 
 
 def test_settings_parse_limits() -> None:
-    s = IdentitySettings.from_env({"ONEFLOW_KEY_DEFAULT_RPM": "0", "ONEFLOW_MODEL_RPM": "demo=5,gpt-4o=100",
-                                   "ONEFLOW_RATE_LIMIT_FAIL_MODE": "closed"})
+    s = IdentitySettings.from_env(
+        {
+            "ONEFLOW_KEY_DEFAULT_RPM": "0",
+            "ONEFLOW_MODEL_RPM": "demo=5,gpt-4o=100",
+            "ONEFLOW_RATE_LIMIT_FAIL_MODE": "closed",
+        }
+    )
     assert s.key_default_rpm is None and s.key_default_rph == 1000
     assert dict(s.model_rpm) == {"demo": 5, "gpt-4o": 100} and s.fail_mode == "closed"
     with pytest.raises(ConfigError):

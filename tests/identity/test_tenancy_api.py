@@ -64,8 +64,11 @@ def test_members_manage_their_own_keys_only(client: Client) -> None:
     assert_error(client.post("/api-keys", member, json={"name": "x", "role": "admin"}), 403, "permission_denied")
     assert_error(client.post("/api-keys", member, json={"name": "x", "user_id": "usr_other"}), 403)
     for method, path, body in [
-        ("GET", "/audit", None), ("GET", "/users", None), ("POST", "/departments", {"name": "d"}),
-        ("PATCH", f"/users/{member_id}", {"role": "owner"}), ("POST", "/tenants", {"name": "t"}),
+        ("GET", "/audit", None),
+        ("GET", "/users", None),
+        ("POST", "/departments", {"name": "d"}),
+        ("PATCH", f"/users/{member_id}", {"role": "owner"}),
+        ("POST", "/tenants", {"name": "t"}),
         ("POST", "/auth/register", {"name": "x", "email": unique_email(), "password": PASSWORD}),
         ("POST", "/auth/signing-keys/rotate", None),
     ]:
@@ -91,8 +94,12 @@ def test_viewers_read_admins_manage_owners_rule(client: Client) -> None:
     assert client.post("/api-keys", admin, json={"name": "ops", "role": "admin"}).status_code == 201
     assert_error(client.post("/api-keys", admin, json={"name": "x", "role": "owner"}), 403)
     assert_error(client.patch(f"/users/{owner_id}", admin, json={"role": "viewer"}), 403)
-    assert_error(client.post("/auth/register", admin, json={"name": "x", "email": unique_email(),
-                                                             "password": PASSWORD, "role": "owner"}), 403)
+    assert_error(
+        client.post(
+            "/auth/register", admin, json={"name": "x", "email": unique_email(), "password": PASSWORD, "role": "owner"}
+        ),
+        403,
+    )
     assert_error(client.patch(f"/tenants/{tenant}", admin, json={"rpm_limit": 1}), 403)
     assert client.patch(f"/users/{admin_id}", owner, json={"role": "viewer"}).status_code == 200
     assert_error(client.post("/departments", admin, json={"name": "later"}), 403)  # the change is immediate

@@ -52,8 +52,13 @@ async def per_request(asgi: Callable[..., Awaitable[None]], state: dict[str, Any
     headers = [(b"authorization", b"Bearer x"), (b"content-type", b"application/json")]
     started = time.perf_counter()
     for _ in range(N):
-        scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": headers,
-                 "state": dict(state)}
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/v1/chat/completions",
+            "headers": headers,
+            "state": dict(state),
+        }
         await asgi(scope, receive, send)
     return (time.perf_counter() - started) / N * 1e6
 
@@ -66,8 +71,11 @@ def sync_per_call(fn: Callable[[], None]) -> float:
 
 
 async def main() -> None:
-    gateway = SimpleNamespace(config=SimpleNamespace(models=[]), ledger=SimpleNamespace(depth=0),
-                              routing=SimpleNamespace(breakers=SimpleNamespace(view=dict)))
+    gateway = SimpleNamespace(
+        config=SimpleNamespace(models=[]),
+        ledger=SimpleNamespace(depth=0),
+        routing=SimpleNamespace(breakers=SimpleNamespace(view=dict)),
+    )
     metrics = Metrics(gateway)  # type: ignore[arg-type]
     state = {"metrics": metrics}
     bare = await per_request(app, state)
@@ -80,9 +88,25 @@ async def main() -> None:
     dep = Deployment(provider="openai", model="gpt-4o-mini", id="mini/0")
     observer = LLMMetrics(metrics, {dep.id: dep})
     call = Call("req_1", MASTER, "chat", {}, "mini")
-    record = UsageRecord("req_1", datetime.now(UTC), "chat", "mini", "ok", 200, Decimal("0.0001"), Decimal("0.01"),
-                         "upstream", key_id="master", provider="openai", deployment_id=dep.id, input_tokens=11,
-                         output_tokens=7, cached_tokens=3, latency_ms=120.0, ttft_ms=40.0)
+    record = UsageRecord(
+        "req_1",
+        datetime.now(UTC),
+        "chat",
+        "mini",
+        "ok",
+        200,
+        Decimal("0.0001"),
+        Decimal("0.01"),
+        "upstream",
+        key_id="master",
+        provider="openai",
+        deployment_id=dep.id,
+        input_tokens=11,
+        output_tokens=7,
+        cached_tokens=3,
+        latency_ms=120.0,
+        ttft_ms=40.0,
+    )
 
     def observe() -> None:
         observer.attempt_finished(call, dep, None, 0.1, None)

@@ -95,8 +95,15 @@ def serve(tmp_path: Path) -> Iterator[ServeFactory]:
         n = len(started)
         port = free_port()
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("ONEFLOW_", "PROMETHEUS_", "OTEL_"))}
-        environ.update({"ONEFLOW_MASTER_KEY": MASTER_KEY, "ONEFLOW_DATA_DIR": str(tmp_path / f"data-{n}"),
-                        "UPSTREAM_KEY": UPSTREAM_KEY, "ONEFLOW_LEDGER_INTERVAL_S": "0.05", **(env or {})})
+        environ.update(
+            {
+                "ONEFLOW_MASTER_KEY": MASTER_KEY,
+                "ONEFLOW_DATA_DIR": str(tmp_path / f"data-{n}"),
+                "UPSTREAM_KEY": UPSTREAM_KEY,
+                "ONEFLOW_LEDGER_INTERVAL_S": "0.05",
+                **(env or {}),
+            }
+        )
         for name in ("DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
             if env is None or name not in env:
                 environ.pop(name, None)
@@ -133,5 +140,9 @@ def wait_until_up(served: Served, timeout_s: float = 30) -> None:
 
 
 def chat(url: str, model: str, text: str, headers: dict[str, str] | None = None, **body: Any) -> httpx.Response:
-    return httpx.post(url + "/v1/chat/completions", headers={**AUTH, **(headers or {})}, timeout=30,
-                      json={"model": model, "messages": [{"role": "user", "content": text}], **body})
+    return httpx.post(
+        url + "/v1/chat/completions",
+        headers={**AUTH, **(headers or {})},
+        timeout=30,
+        json={"model": model, "messages": [{"role": "user", "content": text}], **body},
+    )

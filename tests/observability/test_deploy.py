@@ -50,19 +50,27 @@ def recorded_names() -> set[str]:
 def test_alert_rules_pass_their_unit_tests() -> None:
     check = subprocess.run([PROMTOOL, "check", "rules", "alerts.yml"], cwd=PROMETHEUS, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    tests = subprocess.run([PROMTOOL, "test", "rules", "alerts_test.yml"], cwd=PROMETHEUS, capture_output=True,
-                           text=True)
+    tests = subprocess.run(
+        [PROMTOOL, "test", "rules", "alerts_test.yml"], cwd=PROMETHEUS, capture_output=True, text=True
+    )
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "SUCCESS" in tests.stdout
 
 
 @needs_promtool
 def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
-    rules = {"groups": [{"name": "dashboard", "rules": [
-        {"record": f"dashboard:query{i}", "expr": e} for i, e in enumerate(dashboard_exprs())]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [{"record": f"dashboard:query{i}", "expr": e} for i, e in enumerate(dashboard_exprs())],
+            }
+        ]
+    }
     (tmp_path / "dashboard_rules.yml").write_text(yaml.safe_dump(rules))
-    check = subprocess.run([PROMTOOL, "check", "rules", "dashboard_rules.yml"], cwd=tmp_path, capture_output=True,
-                           text=True)
+    check = subprocess.run(
+        [PROMTOOL, "check", "rules", "dashboard_rules.yml"], cwd=tmp_path, capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -84,8 +92,9 @@ def test_the_dashboard_reads_only_metrics_the_gateway_exports(start_gateway: Any
     referenced = set().union(*(metric_names(e) for e in dashboard_exprs()))
     assert referenced, "no metric found in the dashboard"
     assert referenced - exported - recorded_names() == set()
-    rule_inputs = set().union(*(metric_names(r["expr"]) for g in documents(PROMETHEUS / "alerts.yml")[0]["groups"]
-                                for r in g["rules"]))
+    rule_inputs = set().union(
+        *(metric_names(r["expr"]) for g in documents(PROMETHEUS / "alerts.yml")[0]["groups"] for r in g["rules"])
+    )
     assert rule_inputs - exported - recorded_names() - {"up"} == set()  # `up` is Prometheus's own
     assert httpx.get(url + "/v1/models", headers=AUTH).status_code == 200
 
@@ -113,8 +122,12 @@ def test_dockerfile_runs_the_cli_as_a_user() -> None:
 
 
 def test_kubernetes_manifests_agree() -> None:
-    docs = {(d["kind"], d["metadata"]["name"]): d for p in (DEPLOY / "k8s").glob("*.yaml") for d in documents(p)
-            if "kind" in d and d["kind"] != "Kustomization"}
+    docs = {
+        (d["kind"], d["metadata"]["name"]): d
+        for p in (DEPLOY / "k8s").glob("*.yaml")
+        for d in documents(p)
+        if "kind" in d and d["kind"] != "Kustomization"
+    }
     deployment = docs[("Deployment", "oneflow")]
     pod = deployment["spec"]["template"]
     [container] = pod["spec"]["containers"]

@@ -35,8 +35,11 @@ def test_security_headers_on_api_and_docs(url: str) -> None:
 
 
 def test_cors_allows_only_listed_origins(url: str) -> None:
-    preflight = {"origin": ORIGIN, "access-control-request-method": "POST",
-                 "access-control-request-headers": "authorization,content-type,idempotency-key"}
+    preflight = {
+        "origin": ORIGIN,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type,idempotency-key",
+    }
     ok = httpx.options(url + "/v1/chat/completions", headers=preflight)
     assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == ORIGIN
     bad = httpx.options(url + "/v1/chat/completions", headers={**preflight, "origin": "https://evil.example"})
@@ -44,7 +47,10 @@ def test_cors_allows_only_listed_origins(url: str) -> None:
     simple = httpx.get(url + "/v1/models", headers={**AUTH, "origin": ORIGIN})
     assert simple.headers["access-control-allow-origin"] == ORIGIN
     assert "x-request-id" in simple.headers["access-control-expose-headers"]
-    assert "access-control-allow-origin" not in httpx.get(url + "/v1/models", headers={**AUTH, "origin": "https://x.y"}).headers
+    assert (
+        "access-control-allow-origin"
+        not in httpx.get(url + "/v1/models", headers={**AUTH, "origin": "https://x.y"}).headers
+    )
 
 
 def test_no_cors_unless_configured(start_gateway: Any) -> None:
@@ -98,8 +104,12 @@ def test_slow_clients_are_cut_off(serve: ServeFactory) -> None:
         started = time.monotonic()
         assert s.recv(1024).startswith(b"HTTP/1.1 408") and time.monotonic() - started < 5
     with connect(served.url) as s:  # a body that stalls
-        s.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {MASTER_KEY}\r\n"
-                   "content-type: application/json\r\ncontent-length: 100\r\n\r\n{\"model\": \"de").encode())
+        s.sendall(
+            (
+                f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {MASTER_KEY}\r\n"
+                'content-type: application/json\r\ncontent-length: 100\r\n\r\n{"model": "de'
+            ).encode()
+        )
         started = time.monotonic()
         assert s.recv(1024).startswith(b"HTTP/1.1 408") and time.monotonic() - started < 5
         assert s.recv(1024) == b""
@@ -110,8 +120,14 @@ def test_slow_clients_are_cut_off(serve: ServeFactory) -> None:
             time.sleep(pause)
         s.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
         assert health_response(s).startswith(b"HTTP/1.1 200")
-    assert httpx.post(served.url + "/v1/chat/completions", headers=AUTH,
-                      json={"model": "demo", "messages": [{"role": "user", "content": "hi"}]}).status_code == 200
+    assert (
+        httpx.post(
+            served.url + "/v1/chat/completions",
+            headers=AUTH,
+            json={"model": "demo", "messages": [{"role": "user", "content": "hi"}]},
+        ).status_code
+        == 200
+    )
 
 
 def test_feature_status(url: str) -> None:

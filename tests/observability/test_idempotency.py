@@ -108,23 +108,38 @@ def test_without_the_header_nothing_changes(gateway: tuple[str, str], upstream: 
 def test_failures_are_not_kept_and_keys_are_per_caller(gateway: tuple[str, str], upstream: Any) -> None:
     url, _ = gateway
     key = uuid.uuid4().hex
-    broken = httpx.post(url + "/v1/chat/completions", headers={**AUTH, "idempotency-key": key}, timeout=30,
-                        json={"model": "broken", "messages": [{"role": "user", "content": "x"}]})
+    broken = httpx.post(
+        url + "/v1/chat/completions",
+        headers={**AUTH, "idempotency-key": key},
+        timeout=30,
+        json={"model": "broken", "messages": [{"role": "user", "content": "x"}]},
+    )
     assert broken.status_code == 502
-    again = httpx.post(url + "/v1/chat/completions", headers={**AUTH, "idempotency-key": key}, timeout=30,
-                       json={"model": "broken", "messages": [{"role": "user", "content": "x"}]})
+    again = httpx.post(
+        url + "/v1/chat/completions",
+        headers={**AUTH, "idempotency-key": key},
+        timeout=30,
+        json={"model": "broken", "messages": [{"role": "user", "content": "x"}]},
+    )
     assert again.status_code == 502 and "idempotent-replayed" not in again.headers  # tried again
-    wrong = httpx.post(url + "/v1/chat/completions", headers={"authorization": "Bearer sk-wrong-key-123456",
-                                                               "idempotency-key": key}, json={"model": "mini"})
+    wrong = httpx.post(
+        url + "/v1/chat/completions",
+        headers={"authorization": "Bearer sk-wrong-key-123456", "idempotency-key": key},
+        json={"model": "mini"},
+    )
     assert wrong.status_code == 401
-    assert httpx.post(url + "/v1/chat/completions", headers={**AUTH, "idempotency-key": "x" * 300},
-                      json={"model": "mini"}).status_code == 400
+    assert (
+        httpx.post(
+            url + "/v1/chat/completions", headers={**AUTH, "idempotency-key": "x" * 300}, json={"model": "mini"}
+        ).status_code
+        == 400
+    )
 
 
 def test_redis_shares_keys_across_replicas(start_gateway: Any, openai_upstream: Any) -> None:
     config = upstream_config(openai_upstream[1].url)
-    a = start_gateway(config_yaml=config, redis_url=REDIS_URL).url
-    b = start_gateway(config_yaml=config, redis_url=REDIS_URL).url
+    a = start_gateway(config_yaml=config, redis_url=REDIS_URL, idempotency_ttl_s=60).url
+    b = start_gateway(config_yaml=config, redis_url=REDIS_URL, idempotency_ttl_s=60).url
     upstream = openai_upstream[0]
     key, marker = uuid.uuid4().hex, uuid.uuid4().hex
     with ThreadPoolExecutor(2) as pool:

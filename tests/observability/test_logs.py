@@ -36,8 +36,12 @@ class Records(logging.Handler):
 def records() -> Iterator[Records]:
     """Every record of every logger we know; install after the gateway started (it sets its handlers then)."""
     handler = Records()
-    loggers = [logging.getLogger(), logging.getLogger("oneflow"), logging.getLogger("uvicorn"),
-               logging.getLogger("uvicorn.error")]
+    loggers = [
+        logging.getLogger(),
+        logging.getLogger("oneflow"),
+        logging.getLogger("uvicorn"),
+        logging.getLogger("uvicorn.error"),
+    ]
     for logger in loggers:
         logger.addHandler(handler)
     yield handler
@@ -57,15 +61,26 @@ def send_secrets(url: str) -> set[str]:
     assert chat(url, "mini", "hi").status_code == 200
     assert chat(url, "mini", "hi", stream=True).status_code == 200
     assert chat(url, "broken", "hi").status_code == 502
-    for headers in ({"authorization": f"Bearer {WRONG_KEY}"}, {"authorization": f"Bearer {JWT}"},
-                    {"x-api-key": WRONG_KEY}, {"authorization": f"Basic {basic}"}):
-        r = httpx.post(url + "/v1/chat/completions", headers=headers,
-                       json={"model": "mini", "messages": [{"role": "user", "content": "hi"}]})
+    for headers in (
+        {"authorization": f"Bearer {WRONG_KEY}"},
+        {"authorization": f"Bearer {JWT}"},
+        {"x-api-key": WRONG_KEY},
+        {"authorization": f"Basic {basic}"},
+    ):
+        r = httpx.post(
+            url + "/v1/chat/completions",
+            headers=headers,
+            json={"model": "mini", "messages": [{"role": "user", "content": "hi"}]},
+        )
         assert r.status_code == 401
     jwt = {"authorization": f"Bearer {JWT}"}
     assert httpx.get(url + "/api/v1/admin/features/status", headers=jwt).status_code == 401
-    assert httpx.post(url + "/v1/chat/completions", headers={**AUTH, "content-type": "application/json"},
-                      content=b"{not json").status_code == 400
+    assert (
+        httpx.post(
+            url + "/v1/chat/completions", headers={**AUTH, "content-type": "application/json"}, content=b"{not json"
+        ).status_code
+        == 400
+    )
     user = {"name": "Alice", "email": "alice@example.com", "password": PASSWORD}
     assert httpx.post(url + "/api/v1/admin/auth/register", headers=AUTH, json=user).status_code == 201
     login = {"email": user["email"], "password": PASSWORD}
@@ -74,14 +89,20 @@ def send_secrets(url: str) -> set[str]:
     assert wrong.status_code == 401
     key = httpx.post(url + "/api/v1/admin/api-keys", headers=AUTH, json={"name": "ci"}).json()["key"]
     assert chat(url, "mini", "hi", headers={"authorization": f"Bearer {key}"}).status_code == 200
-    assert httpx.get(url + "/api/v1/admin/auth/me",
-                     headers={"authorization": f"Bearer {tokens['access_token']}"}).status_code == 200
+    assert (
+        httpx.get(
+            url + "/api/v1/admin/auth/me", headers={"authorization": f"Bearer {tokens['access_token']}"}
+        ).status_code
+        == 200
+    )
     return {tokens["access_token"], tokens["refresh_token"], key, PASSWORD + "-wrong"}
 
 
 def test_no_secret_reaches_the_logs_of_oneflow_serve(serve: ServeFactory, openai_upstream: Any) -> None:
-    served = serve(config_yaml=upstream_config(openai_upstream[1].url),
-                   env={"ONEFLOW_LOG_LEVEL": "DEBUG", "OPENAI_API_KEY": PROVIDER_KEY})
+    served = serve(
+        config_yaml=upstream_config(openai_upstream[1].url),
+        env={"ONEFLOW_LOG_LEVEL": "DEBUG", "OPENAI_API_KEY": PROVIDER_KEY},
+    )
     issued = send_secrets(served.url)
     served.stop()
     output = served.output()
@@ -93,8 +114,11 @@ def test_no_secret_reaches_the_logs_of_oneflow_serve(serve: ServeFactory, openai
 
 @pytest.fixture
 def debug_gateway(start_gateway: Any, openai_upstream: Any) -> str:
-    return str(start_gateway(config_yaml=upstream_config(openai_upstream[1].url), env={"OPENAI_API_KEY": PROVIDER_KEY},
-                             log_level="DEBUG").url)
+    return str(
+        start_gateway(
+            config_yaml=upstream_config(openai_upstream[1].url), env={"OPENAI_API_KEY": PROVIDER_KEY}, log_level="DEBUG"
+        ).url
+    )
 
 
 def test_no_secret_in_any_log_record(debug_gateway: str, records: Records) -> None:
@@ -108,10 +132,16 @@ def test_no_secret_in_any_log_record(debug_gateway: str, records: Records) -> No
 
 def test_one_json_line_per_request(serve: ServeFactory, openai_upstream: Any) -> None:
     served = serve(config_yaml=upstream_config(openai_upstream[1].url))
-    ids = [chat(served.url, "mini", "hi", headers={"x-request-id": f"rid-{uuid.uuid4().hex}"}).headers["x-request-id"]
-           for _ in range(3)]
-    with httpx.stream("POST", served.url + "/v1/chat/completions", headers=AUTH, json={
-        "model": "mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]}) as r:
+    ids = [
+        chat(served.url, "mini", "hi", headers={"x-request-id": f"rid-{uuid.uuid4().hex}"}).headers["x-request-id"]
+        for _ in range(3)
+    ]
+    with httpx.stream(
+        "POST",
+        served.url + "/v1/chat/completions",
+        headers=AUTH,
+        json={"model": "mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+    ) as r:
         ids.append(r.headers["x-request-id"])
         list(r.iter_lines())
     served.stop()

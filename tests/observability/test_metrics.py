@@ -44,16 +44,27 @@ def test_http_metrics_use_route_templates(gateway: str) -> None:
 
 def test_llm_metrics_tokens_and_cost(gateway: str) -> None:
     assert chat(gateway, "mini", "hi").status_code == 200
-    with httpx.stream("POST", gateway + "/v1/chat/completions", headers=AUTH, json={
-        "model": "mini", "stream": True, "messages": [{"role": "user", "content": "hi"}],
-    }) as r:
+    with httpx.stream(
+        "POST",
+        gateway + "/v1/chat/completions",
+        headers=AUTH,
+        json={
+            "model": "mini",
+            "stream": True,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+    ) as r:
         assert r.status_code == 200 and list(r.iter_lines())
     assert chat(gateway, "broken", "hi").status_code == 502
     text = scrape(gateway)
+    assert total(text, "http_requests_total", method="POST", route="/v1/chat/completions", status="200") == 2
+    assert total(text, "http_requests_total", route="unmatched") == 0
     labels = {"provider": "openai_compatible", "model": "gpt-4o-mini"}
     assert total(text, "llm_requests_total", status="ok", **labels) == 2
-    assert total(text, "llm_requests_total", provider="openai_compatible", model="fake-error-500",
-                 status="upstream_error") >= 1
+    assert (
+        total(text, "llm_requests_total", provider="openai_compatible", model="fake-error-500", status="upstream_error")
+        >= 1
+    )
     assert total(text, "llm_tokens_total", type="input", **labels) == 2 * fake.PROMPT_TOKENS
     assert total(text, "llm_tokens_total", type="output", **labels) == 2 * fake.COMPLETION_TOKENS
     assert total(text, "llm_tokens_total", type="cached", **labels) == 2 * 3

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
@@ -19,27 +18,33 @@ from schemathesis.specs.openapi.checks import (
 from tests.observability.conftest import AUTH
 
 MAX_EXAMPLES = 8
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 """What a response must satisfy. (Whether a 400 was deserved is the handlers' business: they check the few
 fields they rely on more strictly than the documented schema says, e.g. a model must exist.)"""
-IN_PROGRESS = ("/api/v1/admin/auth", "/api/v1/admin/users", "/api/v1/admin/tenants", "/api/v1/admin/departments",
-               "/api/v1/admin/api-keys", "/api/v1/admin/audit")
-"""The identity area, still being written: checked separately, reported without failing the suite."""
 
 
-def nonconforming(url: str, *, in_progress: bool) -> dict[str, str]:
+def nonconforming(url: str) -> dict[str, str]:
     """Each operation's failures, by operation."""
     schema = schemathesis.openapi.from_url(url + "/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    operations = [op for op in operations if op.path.startswith(IN_PROGRESS) == in_progress]
-    assert operations
+    assert len(operations) > 20
     failures: dict[str, str] = {}
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-                  database=None, derandomize=True)
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=True,
+        )
         def conforms(case: Any) -> None:
             case.call_and_validate(base_url=url, headers=AUTH, checks=CHECKS)
 
@@ -55,12 +60,5 @@ def report(failures: dict[str, str]) -> str:
 
 
 def test_every_operation_conforms(start_gateway: Any) -> None:
-    failures = nonconforming(start_gateway().url, in_progress=False)
-    assert not failures, report(failures)
-
-
-@pytest.mark.xfail(reason="identity routes in progress (500 on a huge `offset`, undocumented 403 on logout)",
-                   strict=False)
-def test_identity_operations_conform(start_gateway: Any) -> None:
-    failures = nonconforming(start_gateway().url, in_progress=True)
+    failures = nonconforming(start_gateway().url)
     assert not failures, report(failures)

@@ -37,8 +37,9 @@ def spans_of(exporter: InMemorySpanExporter, trace_id: str, until: str, timeout_
     """The finished spans of one trace, once the span named `until` has ended."""
     deadline = time.monotonic() + timeout_s
     while True:
-        spans = [s for s in exporter.get_finished_spans()
-                 if s.context and format(s.context.trace_id, "032x") == trace_id]
+        spans = [
+            s for s in exporter.get_finished_spans() if s.context and format(s.context.trace_id, "032x") == trace_id
+        ]
         if any(s.name == until for s in spans) or time.monotonic() > deadline:
             return spans
 
@@ -52,8 +53,11 @@ def test_a_request_continues_the_clients_trace_and_passes_it_upstream(
     traced: str, exporter: InMemorySpanExporter, openai_upstream: Any
 ) -> None:
     marker = uuid.uuid4().hex
-    r = httpx.post(traced + "/v1/chat/completions", headers={**AUTH, "traceparent": TRACEPARENT},
-                   json={"model": "mini", "messages": [{"role": "user", "content": marker}]})
+    r = httpx.post(
+        traced + "/v1/chat/completions",
+        headers={**AUTH, "traceparent": TRACEPARENT},
+        json={"model": "mini", "messages": [{"role": "user", "content": marker}]},
+    )
     assert r.status_code == 200
     spans = {s.name: s for s in spans_of(exporter, TRACE_ID, "POST /v1/chat/completions")}
     assert {"POST /v1/chat/completions", "auth", "route", "chat gpt-4o-mini"} <= set(spans)
@@ -83,16 +87,22 @@ def test_a_stream_span_ends_with_the_stream_and_failed_attempts_are_marked(
 ) -> None:
     trace_id = uuid.uuid4().hex
     parent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
-    with httpx.stream("POST", traced + "/v1/chat/completions", headers={**AUTH, "traceparent": parent},
-                      json={"model": "mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]}) as r:
+    with httpx.stream(
+        "POST",
+        traced + "/v1/chat/completions",
+        headers={**AUTH, "traceparent": parent},
+        json={"model": "mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+    ) as r:
         assert list(r.iter_lines())
     spans = {s.name: s for s in spans_of(exporter, trace_id, "POST /v1/chat/completions")}
     assert (spans["chat gpt-4o-mini"].attributes or {})["gen_ai.usage.output_tokens"] == 7
 
     trace_id = uuid.uuid4().hex
-    r2 = httpx.post(traced + "/v1/chat/completions",
-                    headers={**AUTH, "traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"},
-                    json={"model": "broken", "messages": [{"role": "user", "content": "hi"}]})
+    r2 = httpx.post(
+        traced + "/v1/chat/completions",
+        headers={**AUTH, "traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"},
+        json={"model": "broken", "messages": [{"role": "user", "content": "hi"}]},
+    )
     assert r2.status_code == 502
     failed = [s for s in spans_of(exporter, trace_id, "POST /v1/chat/completions") if s.name == "chat fake-error-500"]
     assert failed and all(not s.status.is_ok and (s.attributes or {})["error.type"] == "upstream_error" for s in failed)
@@ -100,8 +110,13 @@ def test_a_stream_span_ends_with_the_stream_and_failed_attempts_are_marked(
 
 def test_a_wrong_key_makes_a_failed_auth_span_without_the_key(traced: str, exporter: InMemorySpanExporter) -> None:
     trace_id = uuid.uuid4().hex
-    r = httpx.get(traced + "/v1/models", headers={"authorization": "Bearer sk-wrong-0123456789abcdef",
-                                                  "traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"})
+    r = httpx.get(
+        traced + "/v1/models",
+        headers={
+            "authorization": "Bearer sk-wrong-0123456789abcdef",
+            "traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01",
+        },
+    )
     assert r.status_code == 401
     spans = {s.name: s for s in spans_of(exporter, trace_id, "GET /v1/models")}
     assert not spans["auth"].status.is_ok
@@ -111,7 +126,10 @@ def test_a_wrong_key_makes_a_failed_auth_span_without_the_key(traced: str, expor
 def test_tracing_is_off_by_default(start_gateway: Any, openai_upstream: Any, exporter: InMemorySpanExporter) -> None:
     url = start_gateway(config_yaml=upstream_config(openai_upstream[1].url)).url
     marker = uuid.uuid4().hex
-    httpx.post(url + "/v1/chat/completions", headers={**AUTH, "traceparent": TRACEPARENT},
-               json={"model": "mini", "messages": [{"role": "user", "content": marker}]})
+    httpx.post(
+        url + "/v1/chat/completions",
+        headers={**AUTH, "traceparent": TRACEPARENT},
+        json={"model": "mini", "messages": [{"role": "user", "content": marker}]},
+    )
     assert "traceparent" not in {k.lower() for k in upstream_request(openai_upstream[0], marker)["headers"]}
     assert exporter.get_finished_spans() == ()

@@ -17,8 +17,11 @@ def test_two_workers_count_every_request_once(serve: ServeFactory, tmp_path: Pat
     served = serve(workers=2)
     with httpx.Client(base_url=served.url) as client:  # one connection per request, so both workers serve
         for i in range(N):
-            r = client.post("/v1/chat/completions", headers={**AUTH, "connection": "close"},
-                            json={"model": "demo", "messages": [{"role": "user", "content": f"hi {i}"}]})
+            r = client.post(
+                "/v1/chat/completions",
+                headers={**AUTH, "connection": "close"},
+                json={"model": "demo", "messages": [{"role": "user", "content": f"hi {i}"}]},
+            )
             assert r.status_code == 200
     pids = {p.name for p in (tmp_path / "data-0").glob("metrics-*/counter_*.db")}
     assert len(pids) == 2, pids  # both workers served (and wrote their own files)

@@ -23,29 +23,41 @@ def test_request_keeps_unknown_fields_and_asks_for_stream_usage() -> None:
 
 
 def test_azure_request() -> None:
-    dep = Deployment(provider="azure", model="gpt-4o", base_url="https://r.openai.azure.com/", api_version="2024-10-21",
-                     azure_deployment="prod", id="a/0")
+    dep = Deployment(
+        provider="azure",
+        model="gpt-4o",
+        base_url="https://r.openai.azure.com/",
+        api_version="2024-10-21",
+        azure_deployment="prod",
+        id="a/0",
+    )
     req = AzureProvider().chat_request({"messages": []}, dep, "k", stream=False)
     assert req.url == "https://r.openai.azure.com/openai/deployments/prod/chat/completions?api-version=2024-10-21"
     assert req.headers["api-key"] == "k" and "authorization" not in req.headers
 
 
 def test_response_bytes_are_relayed_unchanged() -> None:
-    raw = b'{"id":"x","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":1}}}'
+    raw = (
+        b'{"id":"x","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,'
+        b'"prompt_tokens_details":{"cached_tokens":1}}}'
+    )
     result = OpenAIProvider().chat_response(raw, DEP)
     assert result.body is raw
     assert result.usage == Usage(3, 4, 1)
 
 
-STREAM = b"".join(
-    b"data: " + orjson.dumps(c) + b"\n\n"
-    for c in [
-        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}], "usage": None},
-        {"choices": [{"index": 0, "delta": {"content": "Hel"}}], "usage": None},
-        {"choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}], "usage": None},
-        {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}},
-    ]
-) + b"data: [DONE]\n\n"
+STREAM = (
+    b"".join(
+        b"data: " + orjson.dumps(c) + b"\n\n"
+        for c in [
+            {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}], "usage": None},
+            {"choices": [{"index": 0, "delta": {"content": "Hel"}}], "usage": None},
+            {"choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}], "usage": None},
+            {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}},
+        ]
+    )
+    + b"data: [DONE]\n\n"
+)
 
 
 def run(stream: OpenAIStream) -> list[bytes]:
@@ -71,8 +83,16 @@ def test_stream_keeps_the_usage_chunk_when_asked() -> None:
 
 def test_error_mapping_keeps_the_upstream_message() -> None:
     p = OpenAIProvider()
-    body = orjson.dumps({"error": {"message": "bad temp", "type": "invalid_request_error", "param": "temperature",
-                                   "code": "invalid_value"}})
+    body = orjson.dumps(
+        {
+            "error": {
+                "message": "bad temp",
+                "type": "invalid_request_error",
+                "param": "temperature",
+                "code": "invalid_value",
+            }
+        }
+    )
     err = p.error(400, body, {}, DEP)
     assert isinstance(err, UpstreamRejected) and not err.retryable
     assert (err.status, err.code, err.param) == (400, "invalid_value", "temperature") and "bad temp" in err.message
@@ -80,6 +100,7 @@ def test_error_mapping_keeps_the_upstream_message() -> None:
     assert isinstance(limited, UpstreamRateLimited) and limited.retryable and limited.retry_after == 2.0
     server = p.error(503, b"<html>oops</html>", {}, DEP)
     assert type(server) is UpstreamError and server.status == 502 and "oops" in server.message
-    ctx = p.error(400, b'{"error": {"message": "maximum context length is 8192", "code": "context_length_exceeded"}}',
-                  {}, DEP)
+    ctx = p.error(
+        400, b'{"error": {"message": "maximum context length is 8192", "code": "context_length_exceeded"}}', {}, DEP
+    )
     assert isinstance(ctx, ContextWindowExceeded) and ctx.retryable

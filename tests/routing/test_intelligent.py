@@ -76,8 +76,9 @@ def test_tools_and_vision_exclude_models_without_them() -> None:
     assert len(everything.fallback_chain) > len(vision.fallback_chain)
 
 
-@pytest.mark.parametrize("modality, mode", [("image", "image"), ("audio", "audio_speech"),
-                                            ("embedding", "embedding"), ("chat", "chat")])
+@pytest.mark.parametrize(
+    "modality, mode", [("image", "image"), ("audio", "audio_speech"), ("embedding", "embedding"), ("chat", "chat")]
+)
 def test_modality_chooses_among_models_of_that_kind(modality: str, mode: str) -> None:
     d = ROUTER.route(1000, 0, "cost_optimized", modality)
     assert PRICING.price(d.primary_model).mode == mode

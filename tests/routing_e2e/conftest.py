@@ -13,8 +13,10 @@ BREAKER = "{failure_rate_threshold: 0.5, min_requests: 5, window_s: 1, cooldown_
 
 def deployment(upstream: Upstream, model: str, read_s: float = 5.0, **extra: object) -> str:
     fields = ", ".join(f"{k}: {v}" for k, v in extra.items())
-    return (f"{{provider: openai_compatible, base_url: '{upstream.url}', model: {model}, api_key: env:UPSTREAM_KEY, "
-            f"timeouts: {{connect: 1, read: {read_s}}}{', ' + fields if fields else ''}}}")
+    return (
+        f"{{provider: openai_compatible, base_url: '{upstream.url}', model: {model}, api_key: env:UPSTREAM_KEY, "
+        f"timeouts: {{connect: 1, read: {read_s}}}{', ' + fields if fields else ''}}}"
+    )
 
 
 def routing(max_attempts: int = 3, breaker: str = BREAKER) -> str:

@@ -57,8 +57,15 @@ class Load:
         while not self._stop.is_set():
             try:
                 r = await client.post("/v1/chat/completions", json=self.body)
-                self.results.append(Result(self.now(), r.status_code, int(r.headers.get("x-oneflow-attempts", 0)),
-                                           r.headers.get("x-oneflow-model"), None if r.is_success else r.text))
+                self.results.append(
+                    Result(
+                        self.now(),
+                        r.status_code,
+                        int(r.headers.get("x-oneflow-attempts", 0)),
+                        r.headers.get("x-oneflow-model"),
+                        None if r.is_success else r.text,
+                    )
+                )
             except httpx.HTTPError as e:
                 self.results.append(Result(self.now(), 0, 0, None, repr(e)))
 
@@ -96,8 +103,9 @@ class Watch:
                 self.samples.append((time.perf_counter() - self.started, entry))
                 await asyncio.sleep(self.every_s)
 
-    async def until(self, condition: Callable[[dict[str, Any]], bool], after: float = 0.0,
-                    within_s: float = 10.0) -> float:
+    async def until(
+        self, condition: Callable[[dict[str, Any]], bool], after: float = 0.0, within_s: float = 10.0
+    ) -> float:
         """The first sample time (>= `after`) at which `condition` held, waiting for it if need be."""
         deadline = time.perf_counter() + within_s
         while time.perf_counter() < deadline:

@@ -40,8 +40,12 @@ def test_auto_picks_by_strategy_and_the_gateway_fields_stay_home(setup: tuple[st
     url, cheap, smart = setup
     r = post(url, "/v1/chat/completions", {"model": "auto", "messages": HI, "strategy": "cost_optimized"})
     assert r.status_code == 200 and r.headers["x-oneflow-model"] == "gpt-4o-mini"
-    r = post(url, "/v1/chat/completions", {"model": "auto", "messages": HI},
-             {**AUTH, "x-oneflow-strategy": "quality_optimized"})
+    r = post(
+        url,
+        "/v1/chat/completions",
+        {"model": "auto", "messages": HI},
+        {**AUTH, "x-oneflow-strategy": "quality_optimized"},
+    )
     assert r.status_code == 200 and r.headers["x-oneflow-model"] == "gpt-4o"
     for sent in cheap.fake.received + smart.fake.received:
         assert "strategy" not in sent["body"] and "fallbacks" not in sent["body"]
@@ -81,10 +85,16 @@ def test_request_routes_executes_and_prices(setup: tuple[str, Upstream, Upstream
     assert r.status_code == 200, r.text
     d = r.json()
     cost = PRICING.cost("gpt-4o-mini", PROMPT_TOKENS, COMPLETION_TOKENS, 3)
-    assert d == {"text": "Hello from the fake upstream.", "model": "gpt-4o-mini", "provider": "openai_compatible",
-                 "input_tokens": PROMPT_TOKENS, "output_tokens": COMPLETION_TOKENS,
-                 "cost_usd": format(cost.usd.normalize(), "f"), "credits": format(cost.credits.normalize(), "f"),
-                 "attempts": 1}
+    assert d == {
+        "text": "Hello from the fake upstream.",
+        "model": "gpt-4o-mini",
+        "provider": "openai_compatible",
+        "input_tokens": PROMPT_TOKENS,
+        "output_tokens": COMPLETION_TOKENS,
+        "cost_usd": format(cost.usd.normalize(), "f"),
+        "credits": format(cost.credits.normalize(), "f"),
+        "attempts": 1,
+    }
     assert r.headers["x-oneflow-model"] == "gpt-4o-mini"
     [sent] = cheap.fake.received
     assert sent["body"]["messages"] == [{"role": "user", "content": "Say hi"}] and sent["body"]["max_tokens"] == 50

@@ -48,8 +48,9 @@ async def scenario(gateway_url: str, break_it: Callable[[], Any], mend_it: Calla
         "half_open_seen": any(e["state"] == "half_open" for _, e in watch.samples),
         "results": results,
     }
-    print({k: v for k, v in report.items() if k not in ("results", "failed", "opened")},
-          "failed:", len(report["failed"]))
+    print(
+        {k: v for k, v in report.items() if k not in ("results", "failed", "opened")}, "failed:", len(report["failed"])
+    )
     return report
 
 
@@ -59,7 +60,7 @@ def assert_resilient(report: dict[str, Any], mended_model: str) -> None:
     first, second = report["openings"][:2]
     assert COOLDOWN_S - 0.05 <= second - first < COOLDOWN_S + 2.0  # a probe after the cool-down re-opened it
     results: list[Result] = report["results"]
-    assert any(r.model == mended_model for r in results[-CLIENTS * 3:])  # traffic is back on the mended upstream
+    assert any(r.model == mended_model for r in results[-CLIENTS * 3 :])  # traffic is back on the mended upstream
 
 
 async def test_an_upstream_killed_under_load(start_gateway: Any, upstreams: Callable[[], Upstream]) -> None:

@@ -43,8 +43,9 @@ def setup(start_gateway: Any, upstreams: Callable[[], Upstream]) -> tuple[str, U
 
 
 def chat(url: str, body: dict[str, Any], **headers: str) -> httpx.Response:
-    return httpx.post(url + "/v1/chat/completions", json={"messages": HI, **body}, headers={**AUTH, **headers},
-                      timeout=10)
+    return httpx.post(
+        url + "/v1/chat/completions", json={"messages": HI, **body}, headers={**AUTH, **headers}, timeout=10
+    )
 
 
 def test_a_context_overflow_falls_back_to_the_larger_model(setup: tuple[str, Upstream, Upstream]) -> None:

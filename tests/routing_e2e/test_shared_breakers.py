@@ -19,8 +19,9 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 SHARED_HASH = "oneflow:breakers"
 
 
-async def test_two_gateways_share_one_breaker(start_gateway: Any, upstreams: Callable[[], Upstream],
-                                              tmp_path: Path) -> None:
+async def test_two_gateways_share_one_breaker(
+    start_gateway: Any, upstreams: Callable[[], Upstream], tmp_path: Path
+) -> None:
     sick, healthy = upstreams(), upstreams()
     name = f"shared-{uuid.uuid4().hex[:8]}"  # this test's own deployment ids in the shared hash
     config = f"""{routing(breaker="{min_requests: 3, window_s: 10, cooldown_s: 1}")}models:
@@ -32,12 +33,15 @@ async def test_two_gateways_share_one_breaker(start_gateway: Any, upstreams: Cal
     deployments:
       - {deployment(healthy, "backup")}
 """
-    one, two = (start_gateway(config_yaml=config, redis_url=REDIS_URL, database_url=f"sqlite:///{tmp_path}/{i}.db")
-                for i in (1, 2))
+    one, two = (
+        start_gateway(config_yaml=config, redis_url=REDIS_URL, database_url=f"sqlite:///{tmp_path}/{i}.db")
+        for i in (1, 2)
+    )
     watch_one, watch_two = Watch(one.url, f"{name}/0", 0.005).start(), Watch(two.url, f"{name}/0", 0.005).start()
     try:
         await asyncio.sleep(0.3)
         async with httpx.AsyncClient(headers=AUTH, timeout=10) as client:
+
             async def ask(gw: Any) -> httpx.Response:
                 r = await client.post(gw.url + "/v1/chat/completions", json={"model": name, "messages": HI})
                 assert r.status_code == 200, r.text

@@ -25,10 +25,16 @@ class Healable(OpenAIUpstream):
         body = await request.json()
         self.received.append({"path": request.path_qs, "headers": dict(request.headers), "body": body})
         message = {"role": "assistant", "content": "healed", "refusal": None}
-        return web.json_response({
-            "id": "chatcmpl-healed", "object": "chat.completion", "created": 1700000000, "model": body["model"],
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}], "usage": usage(),
-        })
+        return web.json_response(
+            {
+                "id": "chatcmpl-healed",
+                "object": "chat.completion",
+                "created": 1700000000,
+                "model": body["model"],
+                "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+                "usage": usage(),
+            }
+        )
 
     def models(self) -> list[str]:
         return [r["body"].get("model") for r in self.received]

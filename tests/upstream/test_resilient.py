@@ -41,8 +41,9 @@ class Flaky:
             error = {"message": "maximum context length", "code": "context_length_exceeded"}
             return web.json_response({"error": error}, status=400)
         headers = {"retry-after": "0.05"} if step == 429 else {}
-        return web.json_response({"error": {"message": f"failure {step}", "type": "x"}}, status=int(step),
-                                 headers=headers)
+        return web.json_response(
+            {"error": {"message": f"failure {step}", "type": "x"}}, status=int(step), headers=headers
+        )
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from oneflow_ai.upstream.sse import SSEEvent, SSEParser
 
 STREAM = (
     b": keep-alive comment\n\n"
-    b"event: message_start\ndata: {\"a\": 1}\n\n"
+    b'event: message_start\ndata: {"a": 1}\n\n'
     b"data: line one\ndata: line two\n\n"
     b"data: [DONE]\n\n"
 )
