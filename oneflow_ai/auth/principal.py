@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Literal, Protocol
-
-from oneflow_ai.errors import AuthenticationFailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,23 +48,3 @@ def presented_key(authorization: str | None, x_api_key: str | None) -> str | Non
 
 class Authenticator(Protocol):
     async def authenticate(self, authorization: str | None, x_api_key: str | None) -> Principal: ...
-
-
-class MasterKeyAuth:
-    def __init__(self, master_key: str) -> None:
-        self._master = master_key.encode()
-
-    async def authenticate(self, authorization: str | None, x_api_key: str | None) -> Principal:
-        key = presented_key(authorization, x_api_key)
-        if key is None:
-            raise AuthenticationFailed(
-                "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
-                code="missing_api_key",
-            )
-        if hmac.compare_digest(key.encode(), self._master):
-            return MASTER
-        raise AuthenticationFailed(f"Incorrect API key provided: {_redacted(key)}.")
-
-
-def _redacted(key: str) -> str:
-    return key[:6] + "..." + key[-4:] if len(key) > 12 else "****"

@@ -33,6 +33,7 @@ from oneflow_ai.config.schema import Deployment, ModelGroup
 from oneflow_ai.errors import GatewayError, QuotaExceeded
 from oneflow_ai.gateway.call import Call, estimated_tokens
 from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.gateway.stages import QuietObserver
 from oneflow_ai.pricing import PricingEngine, TokenCounter, UnknownModelPrice, decimal_str
 from oneflow_ai.store.ledger import UsageRecord
 
@@ -43,7 +44,7 @@ RESEED_EVERY = 6
 """With Redis, every sixth reload (a minute) seeds every current counter again from the aggregates."""
 
 
-class Budgets:
+class Budgets(QuietObserver):
     def __init__(
         self,
         book: BudgetBook,
@@ -111,13 +112,6 @@ class Budgets:
         )
 
     # -- the Observer seam -------------------------------------------------------------------------------------
-    def attempt_started(self, call: Call, deployment: Deployment) -> None:
-        pass
-
-    def attempt_finished(
-        self, call: Call, deployment: Deployment, error: GatewayError | None, latency_s: float, ttft_s: float | None
-    ) -> None:
-        pass
 
     def recorded(self, call: Call, record: UsageRecord) -> None:
         held = self._holds.pop(record.request_id, (0.0, ()))[1]

@@ -15,6 +15,7 @@ from decimal import Decimal
 from oneflow_ai.config.schema import Deployment, ModelGroup, RoutingSettings
 from oneflow_ai.errors import ContextWindowExceeded, GatewayError, UpstreamRejected
 from oneflow_ai.gateway.call import Call, estimated_tokens
+from oneflow_ai.gateway.stages import QuietObserver
 from oneflow_ai.pricing import PricingEngine, TokenCounter
 from oneflow_ai.routing import (
     BreakerBoard,
@@ -32,7 +33,6 @@ from oneflow_ai.routing import (
     record_success,
     started,
 )
-from oneflow_ai.store.ledger import UsageRecord
 
 COST_AWARE = (RoutingStrategy.COST_OPTIMIZED, RoutingStrategy.BALANCED)
 
@@ -43,7 +43,7 @@ def rates(pricing: PricingEngine, model: str) -> tuple[Decimal, Decimal] | None:
     return None if p is None else (p.input_per_token, p.output_per_token)
 
 
-class Routing:
+class Routing(QuietObserver):
     def __init__(
         self,
         settings: RoutingSettings,
@@ -133,6 +133,3 @@ class Routing:
         else:
             self.health.update(deployment.id, lambda h: record_success(finished(h), latency_s, ttft_s, now))
         record(self.breakers, deployment.id, not failed, self.policy, now)
-
-    def recorded(self, call: Call, record: UsageRecord) -> None:
-        pass

@@ -37,6 +37,21 @@ class RejectionObserver(Protocol):
     def rejected(self, call: Call, error: GatewayError) -> None: ...
 
 
+class QuietObserver:
+    """An `Observer` that ignores every event: subclass it and override only the events you need."""
+
+    def attempt_started(self, call: Call, deployment: Deployment) -> None:
+        return None
+
+    def attempt_finished(
+        self, call: Call, deployment: Deployment, error: GatewayError | None, latency_s: float, ttft_s: float | None
+    ) -> None:
+        return None
+
+    def recorded(self, call: Call, record: UsageRecord) -> None:
+        return None
+
+
 class Observers:
     """Fans each event out to every observer, in order."""
 

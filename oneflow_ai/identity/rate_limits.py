@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass, replace
 
 from oneflow_ai.auth.principal import Limit
-from oneflow_ai.config.schema import Deployment
-from oneflow_ai.errors import GatewayError, RateLimited
+from oneflow_ai.errors import RateLimited
 from oneflow_ai.gateway.call import Call, estimated_tokens
+from oneflow_ai.gateway.stages import QuietObserver
 from oneflow_ai.identity.buckets import Rate, Verdict
 from oneflow_ai.identity.config import IdentitySettings
 from oneflow_ai.identity.limiter import Charge, Limiter
@@ -42,7 +42,7 @@ class _Reserved:
     estimate: int
 
 
-class RateLimits:
+class RateLimits(QuietObserver):
     def __init__(self, limiter: Limiter, tokens: TokenCounter, settings: IdentitySettings) -> None:
         self._limiter = limiter
         self._tokens = tokens
@@ -84,14 +84,6 @@ class RateLimits:
             if len(self._reserved) > 10_000:
                 self._forget_stale()
             self._reserved[id(call)] = _Reserved(call, tokens, estimate)
-
-    def attempt_started(self, call: Call, deployment: Deployment) -> None:
-        pass
-
-    def attempt_finished(
-        self, call: Call, deployment: Deployment, error: GatewayError | None, latency_s: float, ttft_s: float | None
-    ) -> None:
-        pass
 
     def recorded(self, call: Call, record: UsageRecord) -> None:
         reserved = self._reserved.pop(id(call), None)

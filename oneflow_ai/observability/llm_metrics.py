@@ -16,6 +16,7 @@ from typing import Any
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import GatewayError, QuotaExceeded, RateLimited
 from oneflow_ai.gateway.call import Call
+from oneflow_ai.gateway.stages import QuietObserver
 from oneflow_ai.observability.metrics import Metrics
 from oneflow_ai.store.ledger import UsageRecord
 
@@ -34,15 +35,12 @@ class DeploymentChildren:
         self.cost = m.cost_credits.labels(provider, model, *key)
 
 
-class LLMMetrics:
+class LLMMetrics(QuietObserver):
     def __init__(self, metrics: Metrics, deployments: dict[str, Deployment]) -> None:
         self.metrics = metrics
         self.deployments = deployments
         self._attempts: dict[tuple[str, str], Any] = {}
         self._served: dict[tuple[str, ...], DeploymentChildren] = {}
-
-    def attempt_started(self, call: Call, deployment: Deployment) -> None:
-        pass
 
     def attempt_finished(
         self, call: Call, deployment: Deployment, error: GatewayError | None, latency_s: float, ttft_s: float | None

@@ -8,23 +8,14 @@ from __future__ import annotations
 
 import logging
 
-from oneflow_ai.config.schema import Deployment
-from oneflow_ai.errors import GatewayError
 from oneflow_ai.gateway.call import Call
+from oneflow_ai.gateway.stages import QuietObserver
 from oneflow_ai.store.ledger import UsageRecord
 
 
-class RequestLog:
+class RequestLog(QuietObserver):
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self.log = logger or logging.getLogger("oneflow.request")
-
-    def attempt_started(self, call: Call, deployment: Deployment) -> None:
-        pass
-
-    def attempt_finished(
-        self, call: Call, deployment: Deployment, error: GatewayError | None, latency_s: float, ttft_s: float | None
-    ) -> None:
-        pass
 
     def recorded(self, call: Call, record: UsageRecord) -> None:
         if not self.log.isEnabledFor(logging.INFO):

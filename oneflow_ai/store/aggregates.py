@@ -1,9 +1,12 @@
-"""Hourly usage aggregates, kept in the same transaction as the ledger rows they sum.
+"""Usage aggregates, hourly and daily, kept in the same transaction as the ledger rows they sum.
 
-`rollup` groups records by (hour, dimensions) and sums them (pure). `Aggregates.add` upserts those sums with
+A `Grain` is an aggregate table and how a record's time is cut down to its bucket: `HOURLY` (`usage_hourly`,
+the UTC hour) and `DAILY` (`usage_daily`, the UTC day at midnight). `rollup` groups records by (bucket,
+dimensions) and sums them (pure). `Aggregates.add` upserts those sums into every grain's table with
 `ON CONFLICT DO UPDATE SET x = x + excluded.x`, so every replica adds into the same bucket row. The ledger
 passes only the records its insert actually wrote (`RETURNING request_id`), so a retried batch never counts twice.
-Buckets are written in key order: two replicas upserting the same buckets lock them in the same order.
+Tables are written in a fixed order (hourly, then daily) and buckets in key order: two replicas upserting the
+same buckets lock them in the same order.
 
 On SQLite, NUMERIC is stored as a 64-bit float (15 significant digits): a bucket's money is exact to 1e-12
 USD up to about $1,000 and to the cent far beyond. PostgreSQL's NUMERIC is exact at any size.
@@ -11,16 +14,18 @@ USD up to about $1,000 and to the cent far beyond. PostgreSQL's NUMERIC is exact
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oneflow_ai.pricing.engine import exact
-from oneflow_ai.store.tables import AGGREGATE_DIMENSIONS, usage_hourly
+from oneflow_ai.store.tables import AGGREGATE_DIMENSIONS, usage_daily, usage_hourly
 
 if TYPE_CHECKING:
     from oneflow_ai.store.ledger import UsageRecord
@@ -29,24 +34,51 @@ SUMS = ("requests", "input_tokens", "output_tokens", "cached_tokens", "cost_usd"
 """The summed columns of a bucket."""
 
 
+def _utc(ts: datetime) -> datetime:
+    return ts.astimezone(UTC) if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
 def hour_of(ts: datetime) -> datetime:
     """The UTC hour `ts` falls in (a naive `ts` is taken as UTC)."""
-    ts = ts.astimezone(UTC) if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
-    return ts.replace(minute=0, second=0, microsecond=0)
+    return _utc(ts).replace(minute=0, second=0, microsecond=0)
 
 
-def rollup(records: Iterable[UsageRecord]) -> list[dict[str, Any]]:
-    """One row per (hour, dimensions) with the records' sums, in bucket-key order; a missing dimension is ''."""
+def day_of(ts: datetime) -> datetime:
+    """The UTC day `ts` falls in, as its midnight (a naive `ts` is taken as UTC)."""
+    return _utc(ts).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Grain:
+    """An aggregate table, the name of its bucket column and the cut from a time to its bucket."""
+
+    table: Table
+    bucket: str
+    truncate: Callable[[datetime], datetime]
+
+    @property
+    def column(self) -> Any:
+        return self.table.c[self.bucket]
+
+
+HOURLY = Grain(usage_hourly, "hour", hour_of)
+DAILY = Grain(usage_daily, "day", day_of)
+GRAINS = (HOURLY, DAILY)
+"""Every grain the ledger keeps, in the order their tables are written."""
+
+
+def rollup(records: Iterable[UsageRecord], grain: Grain = HOURLY) -> list[dict[str, Any]]:
+    """One row per (bucket, dimensions) with the records' sums, in bucket-key order; a missing dimension is ''."""
     buckets: dict[tuple[Any, ...], dict[str, Any]] = {}
     with exact():
         for r in records:
             dims = {d: getattr(r, d) or "" for d in AGGREGATE_DIMENSIONS}
-            hour = hour_of(r.created_at)
-            key = (hour, *dims.values())
+            at = grain.truncate(r.created_at)
+            key = (at, *dims.values())
             b = buckets.get(key)
             if b is None:
                 b = buckets[key] = {
-                    "hour": hour,
+                    grain.bucket: at,
                     **dims,
                     "requests": 0,
                     "input_tokens": 0,
@@ -67,19 +99,26 @@ def rollup(records: Iterable[UsageRecord]) -> list[dict[str, Any]]:
 
 
 class Aggregates:
-    """Adds records into `usage_hourly`; the statement is built once per dialect."""
+    """Adds records into every grain's table; the statements are built once per dialect."""
 
-    def __init__(self, dialect_name: str) -> None:
+    def __init__(self, dialect_name: str, grains: Sequence[Grain] = GRAINS) -> None:
         dialect = sqlite if dialect_name == "sqlite" else postgresql
-        insert = dialect.insert(usage_hourly)
-        self._upsert = insert.on_conflict_do_update(
-            index_elements=["hour", *AGGREGATE_DIMENSIONS],
-            set_={c: usage_hourly.c[c] + insert.excluded[c] for c in SUMS},
-        )
+        self._upserts = []
+        for grain in grains:
+            insert = dialect.insert(grain.table)
+            upsert = insert.on_conflict_do_update(
+                index_elements=[grain.bucket, *AGGREGATE_DIMENSIONS],
+                set_={c: grain.table.c[c] + insert.excluded[c] for c in SUMS},
+            )
+            self._upserts.append((grain, upsert))
 
     async def add(self, conn: AsyncConnection, records: Iterable[UsageRecord]) -> int:
         """Upsert the records' sums on `conn` (the caller's transaction); returns how many buckets were touched."""
-        rows = rollup(records)
-        if rows:
-            await conn.execute(self._upsert, rows)
-        return len(rows)
+        records = list(records)
+        touched = 0
+        for grain, upsert in self._upserts:
+            rows = rollup(records, grain)
+            if rows:
+                await conn.execute(upsert, rows)
+            touched += len(rows)
+        return touched

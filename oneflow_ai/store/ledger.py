@@ -3,7 +3,7 @@
 `record()` is a synchronous append on the hot path. A background task inserts what has gathered every
 `interval_s` (sooner when a batch is full). A failed insert puts its batch back and is tried again; the
 request id is the primary key and inserts skip ids already present, so a retry never counts twice; the same
-transaction adds the rows it inserted (and only those) into the hourly aggregates (`aggregates.py`).
+transaction adds the rows it inserted (and only those) into the hourly and daily aggregates (`aggregates.py`).
 `close()` flushes everything before shutdown.
 """
 

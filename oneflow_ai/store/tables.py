@@ -53,8 +53,8 @@ usage_records = Table(
     Index("ix_usage_records_created_at", "created_at"),
 )
 
-# Hourly usage aggregates (migration 0002): one row per hour and combination of dimensions, kept when the raw
-# records are pruned. A missing dimension is '' (not NULL) so the unique bucket key upserts on every dialect.
+# Usage aggregates, hourly (migration 0002) and daily (0004): one row per bucket and combination of dimensions,
+# kept when the raw records are pruned. A missing dimension is '' (not NULL) so the unique bucket key upserts on every dialect.
 AGGREGATE_DIMENSIONS = (
     "key_id",
     "user_id",
@@ -65,24 +65,33 @@ AGGREGATE_DIMENSIONS = (
     "served_model",
     "provider",
 )
-usage_hourly = Table(
-    "usage_hourly",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("hour", DateTime(timezone=True), nullable=False),
-    *(Column(name, usage_records.c[name].type, nullable=False, server_default="") for name in AGGREGATE_DIMENSIONS),
-    Column("requests", Integer, nullable=False, server_default="0"),
-    Column("input_tokens", BigInteger, nullable=False, server_default="0"),
-    Column("output_tokens", BigInteger, nullable=False, server_default="0"),
-    Column("cached_tokens", BigInteger, nullable=False, server_default="0"),
-    Column("cost_usd", MONEY, nullable=False, server_default="0"),
-    Column("credits", MONEY, nullable=False, server_default="0"),
-    Column("errors", Integer, nullable=False, server_default="0"),
-    UniqueConstraint("hour", *AGGREGATE_DIMENSIONS, name="uq_usage_hourly_bucket"),
-    Index("ix_usage_hourly_hour", "hour"),
-    Index("ix_usage_hourly_key", "key_id", "hour"),
-    Index("ix_usage_hourly_tenant", "tenant_id", "hour"),
-)
+
+
+def _aggregate_table(name: str, bucket: str) -> Table:
+    """A usage aggregate: one row per `bucket` (a UTC hour or day) and combination of dimensions, with sums."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column(bucket, DateTime(timezone=True), nullable=False),
+        *(Column(d, usage_records.c[d].type, nullable=False, server_default="") for d in AGGREGATE_DIMENSIONS),
+        Column("requests", Integer, nullable=False, server_default="0"),
+        Column("input_tokens", BigInteger, nullable=False, server_default="0"),
+        Column("output_tokens", BigInteger, nullable=False, server_default="0"),
+        Column("cached_tokens", BigInteger, nullable=False, server_default="0"),
+        Column("cost_usd", MONEY, nullable=False, server_default="0"),
+        Column("credits", MONEY, nullable=False, server_default="0"),
+        Column("errors", Integer, nullable=False, server_default="0"),
+        UniqueConstraint(bucket, *AGGREGATE_DIMENSIONS, name=f"uq_{name}_bucket"),
+        Index(f"ix_{name}_{bucket}", bucket),
+        Index(f"ix_{name}_key", "key_id", bucket),
+        Index(f"ix_{name}_tenant", "tenant_id", bucket),
+    )
+
+
+usage_hourly = _aggregate_table("usage_hourly", "hour")
+usage_daily = _aggregate_table("usage_daily", "day")
+"""Daily usage aggregates (migration 0004): `usage_hourly`'s shape with a UTC day (midnight) as the bucket."""
 
 budgets = Table(
     "budgets",
