@@ -5,7 +5,7 @@
 
 Fills the ledger with `--rows` records spread over 30 days (`--end-users` 2,000 with Zipf-like activity, each
 belonging to one of 200 keys / 100 users / 10 departments / 3 tenants; 6 models on 3 providers; 3% errors), and
-their hourly aggregates (made by the ledger's own `rollup`), with bulk inserts (PostgreSQL `COPY`, one SQLite
+their hourly and daily aggregates (made by the ledger's own `rollup`), with bulk inserts (PostgreSQL `COPY`, one SQLite
 transaction). Then it starts `oneflow serve` on that database and times each report `--runs` times, one request
 at a time over HTTP. Target: p99 under 200 ms. Not part of the test suite.
 """
@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from oneflow_ai.store.aggregates import SUMS, rollup
+from oneflow_ai.store.aggregates import GRAINS, SUMS, rollup
 from oneflow_ai.store.db import create_engine, migrate
 from oneflow_ai.store.ledger import UsageRecord
 from oneflow_ai.store.tables import AGGREGATE_DIMENSIONS, usage_records
@@ -95,16 +95,24 @@ def records(n: int, end_users: int, seed: int = 42) -> Iterator[UsageRecord]:
         )
 
 
-def generate(n: int, end_users: int) -> tuple[list[UsageRecord], list[dict[str, Any]]]:
+Aggregates = dict[str, list[dict[str, Any]]]
+"""Aggregate table name -> its bucket rows."""
+
+
+def generate(n: int, end_users: int) -> tuple[list[UsageRecord], Aggregates]:
     raw = list(records(n, end_users))
-    return raw, rollup(raw)
+    return raw, {g.table.name: rollup(raw, g) for g in GRAINS}
 
 
 RAW_COLUMNS = [c.name for c in usage_records.columns]
-AGG_COLUMNS = ["hour", *AGGREGATE_DIMENSIONS, *SUMS]
+AGG_COLUMNS = {g.table.name: [g.bucket, *AGGREGATE_DIMENSIONS, *SUMS] for g in GRAINS}
 
 
-def fill_sqlite(path: Path, raw: list[UsageRecord], agg: list[dict[str, Any]]) -> None:
+def buckets(agg: Aggregates) -> str:
+    return ", ".join(f"{len(rows):,} {table} buckets" for table, rows in agg.items())
+
+
+def fill_sqlite(path: Path, raw: list[UsageRecord], agg: Aggregates) -> None:
     def sql_value(v: Any) -> Any:
         if isinstance(v, datetime):
             return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy stores it
@@ -118,15 +126,17 @@ def fill_sqlite(path: Path, raw: list[UsageRecord], agg: list[dict[str, Any]]) -
             f"INSERT INTO usage_records ({', '.join(RAW_COLUMNS)}) VALUES ({', '.join('?' * len(RAW_COLUMNS))})",
             ([sql_value(getattr(r, c)) for c in RAW_COLUMNS] for r in raw),
         )
-        conn.executemany(
-            f"INSERT INTO usage_hourly ({', '.join(AGG_COLUMNS)}) VALUES ({', '.join('?' * len(AGG_COLUMNS))})",
-            ([sql_value(a[c]) for c in AGG_COLUMNS] for a in agg),
-        )
+        for table, rows in agg.items():
+            columns = AGG_COLUMNS[table]
+            conn.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                ([sql_value(a[c]) for c in columns] for a in rows),
+            )
     conn.execute("ANALYZE")
     conn.close()
 
 
-async def fill_postgres(url: str, raw: list[UsageRecord], agg: list[dict[str, Any]]) -> None:
+async def fill_postgres(url: str, raw: list[UsageRecord], agg: Aggregates) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(url)
@@ -134,9 +144,11 @@ async def fill_postgres(url: str, raw: list[UsageRecord], agg: list[dict[str, An
         await conn.copy_records_to_table(
             "usage_records", columns=RAW_COLUMNS, records=[tuple(getattr(r, c) for c in RAW_COLUMNS) for r in raw]
         )
-        await conn.copy_records_to_table(
-            "usage_hourly", columns=AGG_COLUMNS, records=[tuple(a[c] for c in AGG_COLUMNS) for a in agg]
-        )
+        for table, rows in agg.items():
+            columns = AGG_COLUMNS[table]
+            await conn.copy_records_to_table(
+                table, columns=columns, records=[tuple(a[c] for c in columns) for a in rows]
+            )
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -192,7 +204,7 @@ def measure(url: str, runs: int) -> list[tuple[str, int, float, float]]:
     return out
 
 
-def run(kind: str, raw: list[UsageRecord], agg: list[dict[str, Any]], runs: int, pg_admin: str) -> None:
+def run(kind: str, raw: list[UsageRecord], agg: Aggregates, runs: int, pg_admin: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if kind == "sqlite":
             url = f"sqlite:///{tmp}/bench.db"
@@ -216,7 +228,7 @@ def run(kind: str, raw: list[UsageRecord], agg: list[dict[str, Any]], runs: int,
             t = time.perf_counter()
             asyncio.run(fill_postgres(url, raw, agg))
         took = time.perf_counter() - t
-        print(f"\n{kind}: {len(raw):,} ledger rows, {len(agg):,} hourly buckets, filled in {took:.1f} s")
+        print(f"\n{kind}: {len(raw):,} ledger rows, {buckets(agg)}, filled in {took:.1f} s")
         proc, base = serve(url, Path(tmp))
         try:
             print(f"{'query':34} {'groups':>7} {'p50 ms':>8} {'p99 ms':>8}")
@@ -241,7 +253,7 @@ def main() -> None:
     args = parser.parse_args()
     t = time.perf_counter()
     raw, agg = generate(args.rows, args.end_users)
-    print(f"generated {len(raw):,} records and {len(agg):,} hourly buckets in {time.perf_counter() - t:.1f} s")
+    print(f"generated {len(raw):,} records, {buckets(agg)} in {time.perf_counter() - t:.1f} s")
     for kind in ("sqlite", "postgres"):
         if args.only in (None, kind):
             run(kind, raw, agg, args.runs, args.postgres)

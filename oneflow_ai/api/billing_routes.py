@@ -33,7 +33,7 @@ def _time(value: str | None, name: str) -> datetime | None:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
-@router.get("/usage", summary="Usage and cost, totalled and grouped (from the hourly aggregates)")
+@router.get("/usage", summary="Usage and cost, totalled and grouped (from the daily or hourly aggregates)")
 async def get_usage(
     gw: GatewayDep,
     _: AdminDep,

@@ -1,6 +1,11 @@
-"""Usage reports, read only from the hourly aggregates (`usage_hourly`), never from the raw ledger rows.
+"""Usage reports, read only from the aggregates (`usage_daily` or `usage_hourly`), never from the raw ledger rows.
 
 Times select hourly buckets: a bucket counts when its hour is at or after `start`'s hour and before `end`.
+
+Which table answers: `usage_daily` when the report is not grouped by hour (grouped by day, or by no time at all)
+and each of `start` and `end` is either absent or a UTC midnight; `usage_hourly` otherwise. On those conditions
+the day buckets between `start` and `end` hold exactly the hour buckets between them, so both tables give the
+same answer and the daily one reads about 24 times fewer rows.
 """
 
 from __future__ import annotations
@@ -15,8 +20,7 @@ from sqlalchemy import ColumnElement, Date, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.pricing.engine import decimal_str, exact
-from oneflow_ai.store.aggregates import hour_of
-from oneflow_ai.store.tables import usage_hourly
+from oneflow_ai.store.aggregates import DAILY, HOURLY, Grain, day_of, hour_of
 
 DIMENSIONS: Mapping[str, str] = {
     "key": "key_id",
@@ -52,13 +56,22 @@ class UsageQuery:
             raise ValueError("group by hour or by day, not both")
 
 
-def _time_key(name: str, dialect: str) -> ColumnElement[Any]:
-    hour = usage_hourly.c.hour
+def grain_for(query: UsageQuery) -> Grain:
+    """The aggregate that answers `query`: daily when no hour is asked for and the range is whole UTC days."""
+    if "hour" in query.group_by:
+        return HOURLY
+    if all(t is None or day_of(t) == t for t in (query.start, query.end)):
+        return DAILY
+    return HOURLY
+
+
+def _time_key(name: str, grain: Grain, dialect: str) -> ColumnElement[Any]:
+    bucket: ColumnElement[Any] = grain.column
     if name == "hour":
-        return hour
+        return bucket
     if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS...' in UTC
-        return func.substr(hour, 1, 10)
-    return cast(func.timezone("UTC", hour), Date)
+        return func.substr(bucket, 1, 10)
+    return cast(func.timezone("UTC", bucket), Date)
 
 
 def _label(name: str, value: Any) -> Any:
@@ -91,17 +104,19 @@ def _add(into: dict[str, Any], more: dict[str, Any]) -> None:
 async def usage(engine: AsyncEngine, query: UsageQuery, inr_per_usd: Decimal) -> dict[str, Any]:
     """`{"totals": {...}, "groups": [{<dimension values>, <the same sums>}, ...]}`; money as decimal strings."""
     dialect = engine.dialect.name
+    grain = grain_for(query)
+    table = grain.table
     keys: Sequence[tuple[str, ColumnElement[Any]]] = [
-        (g, _time_key(g, dialect) if g in TIME_GROUPS else usage_hourly.c[DIMENSIONS[g]]) for g in query.group_by
+        (g, _time_key(g, grain, dialect) if g in TIME_GROUPS else table.c[DIMENSIONS[g]]) for g in query.group_by
     ]
-    sums = [func.sum(usage_hourly.c[c]).label(c) for c in (*COUNTS, *MONEY)]
+    sums = [func.sum(table.c[c]).label(c) for c in (*COUNTS, *MONEY)]
     stmt = select(*(k.label(f"g_{name}") for name, k in keys), *sums)
     for name, value in query.filters.items():
-        stmt = stmt.where(usage_hourly.c[DIMENSIONS[name]] == value)
-    if query.start is not None:
-        stmt = stmt.where(usage_hourly.c.hour >= hour_of(query.start))
+        stmt = stmt.where(table.c[DIMENSIONS[name]] == value)
+    if query.start is not None:  # daily: `start` is a midnight, so its hour and its day are itself
+        stmt = stmt.where(grain.column >= hour_of(query.start))
     if query.end is not None:
-        stmt = stmt.where(usage_hourly.c.hour < query.end.astimezone(UTC))
+        stmt = stmt.where(grain.column < query.end.astimezone(UTC))
     if keys:
         stmt = stmt.group_by(*(k for _, k in keys)).order_by(*(k for _, k in keys))
     async with engine.connect() as conn:

@@ -54,7 +54,8 @@ usage_records = Table(
 )
 
 # Usage aggregates, hourly (migration 0002) and daily (0004): one row per bucket and combination of dimensions,
-# kept when the raw records are pruned. A missing dimension is '' (not NULL) so the unique bucket key upserts on every dialect.
+# kept when the raw records are pruned. A missing dimension is '' (not NULL) so the unique bucket key upserts on
+# every dialect.
 AGGREGATE_DIMENSIONS = (
     "key_id",
     "user_id",

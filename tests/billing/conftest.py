@@ -1,5 +1,5 @@
 """Billing fixtures: a gateway in front of the fake OpenAI upstream, catalog prices read independently of the
-pricing engine, and the ledger and its hourly aggregates read straight from the database."""
+pricing engine, and the ledger and its hourly and daily aggregates read straight from the database."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from oneflow_ai.store.db import create_engine
 from oneflow_ai.store.tables import usage_hourly, usage_records
@@ -81,9 +81,11 @@ def ledger_for(database_url: str, end_user: str, *, expect: int, wait_s: float =
         time.sleep(0.1)
 
 
-def hourly_totals(database_url: str, end_user: str) -> dict[str, Any]:
+def aggregate_totals(database_url: str, end_user: str, table: Table = usage_hourly) -> dict[str, Any]:
+    """This end user's sums over all buckets of an aggregate table (`usage_hourly` or `usage_daily`)."""
+
     async def fetch(conn: Any) -> dict[str, Any]:
-        c = usage_hourly.c
+        c = table.c
         row = (
             await conn.execute(
                 select(

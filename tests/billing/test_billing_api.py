@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from oneflow_ai.billing.usage import UsageQuery, grain_for
+from oneflow_ai.store.aggregates import DAILY, HOURLY, day_of
 from tests.billing.conftest import config, expected_cost, ledger_for
 from tests.conftest import MASTER_KEY
 from tests.fakes import openai_upstream as fake
@@ -67,6 +70,34 @@ def test_usage_totals_and_groups(gw: tuple[str, str], tag: str) -> None:
         },
         "groups": [],
     }
+
+
+def test_usage_answers_alike_from_the_daily_and_the_hourly_buckets(gw: tuple[str, str], tag: str) -> None:
+    """Whole UTC days are read from `usage_daily`; the same buckets with ragged ends from `usage_hourly`."""
+    url, db = gw
+    assert [chat(url, m, tag).status_code for m in ("mini", "mini", "broken")] == [200, 200, 502]
+    rows = ledger_for(db, tag, expect=3)
+    first = min(day_of(r["created_at"]) for r in rows)
+    end = max(day_of(r["created_at"]) for r in rows) + timedelta(days=1)
+    # start's hour is the first bucket counted, buckets before end are: the same hours as [first, end)
+    ranges = {"aligned": (first, end), "ragged": (first + timedelta(minutes=30), end - timedelta(minutes=30))}
+    for group_by in ((), ("day",), ("model",), ("day", "provider")):
+        answers = {}
+        for name, (start, stop) in ranges.items():
+            grain = grain_for(UsageQuery({"end_user": tag}, start, stop, group_by))
+            assert grain is (DAILY if name == "aligned" else HOURLY)
+            params = {
+                "end_user": tag,
+                "start": start.isoformat(),
+                "end": stop.isoformat(),
+                "group_by": ",".join(group_by),
+            }
+            r = httpx.get(url + "/api/v1/usage", headers=AUTH, params=params)
+            assert r.status_code == 200, r.text
+            answers[name] = r.json()
+        assert answers["aligned"] == answers["ragged"], group_by
+        assert answers["aligned"]["totals"]["requests"] == 3
+        assert Decimal(answers["aligned"]["totals"]["cost_usd"]) == 2 * ONE_CALL
 
 
 def test_usage_refuses_bad_input_and_non_admins(gw: tuple[str, str]) -> None:

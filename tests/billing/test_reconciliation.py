@@ -3,7 +3,7 @@
 500 concurrent requests over real HTTP against the fake OpenAI upstream: plain ones, streamed ones (a third),
 streams the client abandons after their first chunk, and calls whose upstream fails. Every request id the
 client saw has exactly one ledger record; the ledger's total cost is the sum, computed here from the catalog's
-prices, of each call's usage; the hourly aggregates add up to the raw records.
+prices, of each call's usage; the hourly and the daily aggregates each add up to the raw records.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 
 from oneflow_ai.pricing import TokenCounter
-from tests.billing.conftest import config, expected_cost, hourly_totals, ledger_for
+from oneflow_ai.store.tables import usage_daily, usage_hourly
+from tests.billing.conftest import aggregate_totals, config, expected_cost, ledger_for
 from tests.conftest import MASTER_KEY
 
 N = 500
@@ -106,11 +107,14 @@ def test_ledger_reconciles_to_the_last_decimal(
     ledger_total = sum((r["cost_usd"] for r in rows), Decimal(0))
     assert ledger_total == expected_total and ledger_total > 0
 
-    hourly = hourly_totals(database_url, tag)
-    assert hourly["requests"] == N and hourly["errors"] == len(by_kind["broken"]) + len(by_kind["aborted"])
-    for column in ("input_tokens", "output_tokens", "cached_tokens"):
-        assert hourly[column] == sum(r[column] for r in rows)
-    assert Decimal(hourly["cost_usd"]) == ledger_total
-    assert Decimal(hourly["credits"]) == sum((r["credits"] for r in rows), Decimal(0))
+    hourly = aggregate_totals(database_url, tag, usage_hourly)
+    daily = aggregate_totals(database_url, tag, usage_daily)
+    for sums in (hourly, daily):
+        assert sums["requests"] == N and sums["errors"] == len(by_kind["broken"]) + len(by_kind["aborted"])
+        for column in ("input_tokens", "output_tokens", "cached_tokens"):
+            assert sums[column] == sum(r[column] for r in rows)
+        assert Decimal(sums["cost_usd"]) == ledger_total
+        assert Decimal(sums["credits"]) == sum((r["credits"] for r in rows), Decimal(0))
+    assert {k: Decimal(v) for k, v in daily.items()} == {k: Decimal(v) for k, v in hourly.items()}
     report = httpx.get(gw.url + "/api/v1/usage", headers=AUTH, params={"end_user": tag}).json()["totals"]
     assert Decimal(report["cost_usd"]) == ledger_total and report["requests"] == N
