@@ -2,17 +2,17 @@
 
 Times select hourly buckets: a bucket counts when its hour is at or after `start`'s hour and before `end`.
 
-Which table answers: `usage_daily` when the report is not grouped by hour (grouped by day, or by no time at all)
-and each of `start` and `end` is either absent or a UTC midnight; `usage_hourly` otherwise. On those conditions
-the day buckets between `start` and `end` hold exactly the hour buckets between them, so both tables give the
-same answer and the daily one reads about 24 times fewer rows.
+Which table answers: a report grouped by hour reads `usage_hourly`. Any other report splits its range at UTC
+midnights (`spans`): the whole days in the middle come from `usage_daily`, the partial days at either edge
+from `usage_hourly`, and the parts are summed per group. A whole day's bucket holds exactly its hours'
+buckets, so the answer is the one the hourly table alone would give, from far fewer rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -56,13 +56,37 @@ class UsageQuery:
             raise ValueError("group by hour or by day, not both")
 
 
+Span = tuple[Grain, datetime | None, datetime | None]
+
+
 def grain_for(query: UsageQuery) -> Grain:
-    """The aggregate that answers `query`: daily when no hour is asked for and the range is whole UTC days."""
+    """The aggregate that answers `query` alone: daily when no hour is asked for and the range is whole UTC days."""
     if "hour" in query.group_by:
         return HOURLY
     if all(t is None or day_of(t) == t for t in (query.start, query.end)):
         return DAILY
     return HOURLY
+
+
+def spans(query: UsageQuery) -> list[Span]:
+    """The (table, start, end) parts that together cover the query's range, whole days read from the daily table."""
+    if grain_for(query) is DAILY:
+        return [(DAILY, query.start, query.end)]
+    if "hour" in query.group_by:
+        return [(HOURLY, query.start, query.end)]
+    start = hour_of(query.start) if query.start is not None else None
+    end = query.end.astimezone(UTC) if query.end is not None else None
+    first_midnight = None if start is None else (start if day_of(start) == start else day_of(start) + timedelta(days=1))
+    last_midnight = None if end is None else day_of(end)
+    if first_midnight is not None and last_midnight is not None and first_midnight >= last_midnight:
+        return [(HOURLY, start, end)]
+    parts: list[Span] = []
+    if start is not None and first_midnight is not None and start < first_midnight:
+        parts.append((HOURLY, start, first_midnight))
+    parts.append((DAILY, first_midnight, last_midnight))
+    if end is not None and last_midnight is not None and last_midnight < end:
+        parts.append((HOURLY, last_midnight, end))
+    return parts
 
 
 def _time_key(name: str, grain: Grain, dialect: str) -> ColumnElement[Any]:
@@ -101,10 +125,8 @@ def _add(into: dict[str, Any], more: dict[str, Any]) -> None:
             into[k] = into.get(k, 0) + v
 
 
-async def usage(engine: AsyncEngine, query: UsageQuery, inr_per_usd: Decimal) -> dict[str, Any]:
-    """`{"totals": {...}, "groups": [{<dimension values>, <the same sums>}, ...]}`; money as decimal strings."""
-    dialect = engine.dialect.name
-    grain = grain_for(query)
+def _statement(query: UsageQuery, span: Span, dialect: str) -> Any:
+    grain, start, end = span
     table = grain.table
     keys: Sequence[tuple[str, ColumnElement[Any]]] = [
         (g, _time_key(g, grain, dialect) if g in TIME_GROUPS else table.c[DIMENSIONS[g]]) for g in query.group_by
@@ -113,21 +135,31 @@ async def usage(engine: AsyncEngine, query: UsageQuery, inr_per_usd: Decimal) ->
     stmt = select(*(k.label(f"g_{name}") for name, k in keys), *sums)
     for name, value in query.filters.items():
         stmt = stmt.where(table.c[DIMENSIONS[name]] == value)
-    if query.start is not None:  # daily: `start` is a midnight, so its hour and its day are itself
-        stmt = stmt.where(grain.column >= hour_of(query.start))
-    if query.end is not None:
-        stmt = stmt.where(grain.column < query.end.astimezone(UTC))
+    if start is not None:  # daily parts start at a midnight, so its hour and its day are itself
+        stmt = stmt.where(grain.column >= hour_of(start))
+    if end is not None:
+        stmt = stmt.where(grain.column < end.astimezone(UTC))
     if keys:
-        stmt = stmt.group_by(*(k for _, k in keys)).order_by(*(k for _, k in keys))
+        stmt = stmt.group_by(*(k for _, k in keys))
+    return stmt
+
+
+async def usage(engine: AsyncEngine, query: UsageQuery, inr_per_usd: Decimal) -> dict[str, Any]:
+    """`{"totals": {...}, "groups": [{<dimension values>, <the same sums>}, ...]}`; money as decimal strings."""
+    dialect = engine.dialect.name
+    by_group: dict[tuple[Any, ...], dict[str, Any]] = {}
     async with engine.connect() as conn:
-        rows = [r._mapping for r in await conn.execute(stmt)]
+        for span in spans(query):
+            for r in await conn.execute(_statement(query, span, dialect)):
+                row = r._mapping
+                if query.group_by and row["requests"] is None:
+                    continue
+                key = tuple(_label(name, row[f"g_{name}"]) for name in query.group_by)
+                _add(by_group.setdefault(key, {}), _totals(dict(row), inr_per_usd))
     totals: dict[str, Any] = {c: 0 for c in COUNTS} | {c: Decimal(0) for c in (*MONEY, "cost_inr")}
     groups = []
-    for row in rows:
-        if keys and row["requests"] is None:
-            continue
-        sums_ = _totals(dict(row), inr_per_usd)
-        _add(totals, sums_)
-        if keys:
-            groups.append({name: _label(name, row[f"g_{name}"]) for name, _ in keys} | _json(sums_))
+    for key in sorted(by_group, key=lambda k: tuple((v is None, str(v)) for v in k)):
+        _add(totals, by_group[key])
+        if query.group_by:
+            groups.append(dict(zip(query.group_by, key, strict=True)) | _json(by_group[key]))
     return {"totals": _json(totals), "groups": groups}

@@ -99,3 +99,22 @@ def test_daily_and_hourly_buckets_agree_over_days(database_url: str, tag: str) -
     hourly = aggregate_totals(database_url, tag, usage_hourly)
     assert {k: Decimal(v) for k, v in daily.items()} == {k: Decimal(v) for k, v in hourly.items()}
     assert daily["requests"] == len(records) and daily["errors"] == sum(r.status != "ok" for r in records)
+
+
+def test_spans_cover_the_range_with_whole_days_from_the_daily_table() -> None:
+    from oneflow_ai.billing.usage import spans
+
+    start = datetime(2026, 3, 1, 7, 30, tzinfo=UTC)
+    end = datetime(2026, 3, 31, 5, 0, tzinfo=UTC)
+    assert spans(UsageQuery(start=start, end=end, group_by=("model",))) == [
+        (HOURLY, datetime(2026, 3, 1, 7, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)),
+        (DAILY, datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC)),
+        (HOURLY, datetime(2026, 3, 31, tzinfo=UTC), end),
+    ]
+    assert spans(UsageQuery(start=start, end=end, group_by=("hour",))) == [(HOURLY, start, end)]
+    same_day = UsageQuery(start=start, end=datetime(2026, 3, 1, 20, tzinfo=UTC))
+    assert spans(same_day) == [(HOURLY, datetime(2026, 3, 1, 7, tzinfo=UTC), datetime(2026, 3, 1, 20, tzinfo=UTC))]
+    assert spans(UsageQuery(start=start)) == [
+        (HOURLY, datetime(2026, 3, 1, 7, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)),
+        (DAILY, datetime(2026, 3, 2, tzinfo=UTC), None),
+    ]
