@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,6 +32,9 @@ from oneflow_ai.identity.rate_limits import RateLimits
 from oneflow_ai.identity.sessions import Sessions
 from oneflow_ai.identity.signing import AccessTokens, Keyring, looks_like_jwt
 
+REDIS_POOL_SIZE = 100
+"""Connections of the rate-limit client; past this, a call waits (up to `REDIS_POOL_WAIT_S`) for a free one."""
+REDIS_POOL_WAIT_S = 1.0
 SHORT_TTL_S = 0.9
 """Without Redis pub/sub, a cached key is re-read this often, so any change reaches every replica within 1 s."""
 LONG_TTL_S = 30.0
@@ -49,9 +52,20 @@ class Identity:
             else Keyring.load_or_create(data_dir)
         )
         self.tokens = AccessTokens(keyring, settings.access_ttl_s)
-        # Rate limits and invalidations get their own client: tight timeouts and no retries on the hot path.
+        # Rate limits and invalidations get their own client: tight timeouts and no retries on the hot path. Its pool
+        # blocks when all its connections are busy: a burst must queue for Redis, not be taken for a Redis outage (the
+        # default pool raises MaxConnectionsError, which failed the limiter open under load).
         self.redis = (
-            Redis.from_url(redis_url, socket_connect_timeout=0.5, socket_timeout=3.0, retry=Retry(NoBackoff(), 0))
+            Redis.from_pool(  # the client owns the pool: `aclose()` closes it too
+                BlockingConnectionPool.from_url(
+                    redis_url,
+                    max_connections=REDIS_POOL_SIZE,
+                    timeout=REDIS_POOL_WAIT_S,
+                    socket_connect_timeout=0.5,
+                    socket_timeout=3.0,
+                    retry=Retry(NoBackoff(), 0),
+                )
+            )
             if redis_url
             else None
         )
