@@ -27,6 +27,7 @@ from oneflow_ai.api import (
     observability_routes,
     openai_routes,
     ops_routes,
+    pricing_routes,
     routing_routes,
 )
 from oneflow_ai.api.edge import Edge
@@ -44,7 +45,7 @@ from oneflow_ai.identity.service import Identity
 from oneflow_ai.logs import configure_logging
 from oneflow_ai.observability.http_metrics import HTTPMetrics
 from oneflow_ai.observability.runtime import Observability
-from oneflow_ai.pricing import PricingEngine, TokenCounter
+from oneflow_ai.pricing import PriceCatalog, PricingEngine, TokenCounter
 from oneflow_ai.settings import Settings
 from oneflow_ai.store.db import create_engine, migrate
 from oneflow_ai.store.ledger import Ledger
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, environ: Mapping[str, str] | No
     settings = settings or Settings.from_env(environ)
     config = load_config(settings.config_path, environ)
     identity_settings = IdentitySettings.from_env(environ)
+    catalog = PriceCatalog.load(settings.price_catalog)  # a malformed file raises `CatalogError` here
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -87,11 +89,23 @@ def create_app(settings: Settings | None = None, environ: Mapping[str, str] | No
         transport = AiohttpTransport()
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         pricing = PricingEngine(
-            credits_per_usd=Decimal(settings.credits_per_usd), inr_per_usd=Decimal(settings.inr_per_usd)
+            catalog,
+            credits_per_usd=Decimal(settings.credits_per_usd),
+            inr_per_usd=Decimal(settings.inr_per_usd),
         )
         breakers = SharedBreakers(redis) if redis is not None else None
         gateway = Gateway(
-            config, identity.auth, ledger, pricing, TokenCounter(), transport, environ, engine, redis, breakers=breakers
+            config,
+            identity.auth,
+            ledger,
+            pricing,
+            TokenCounter(),
+            transport,
+            environ,
+            engine,
+            redis,
+            breakers=breakers,
+            price_catalog=settings.price_catalog,
         )
         identity.attach(gateway)
         if breakers is not None:
@@ -124,6 +138,7 @@ def create_app(settings: Settings | None = None, environ: Mapping[str, str] | No
         app.include_router(anthropic_routes.router, prefix=prefix)
     app.include_router(billing_routes.router, prefix="/api/v1")
     app.include_router(budget_routes.router, prefix="/api/v1")
+    app.include_router(pricing_routes.router, prefix="/api/v1")
     app.include_router(routing_routes.router, prefix="/api/v1")
     app.include_router(observability_routes.router, prefix="/api/v1")
     app.include_router(identity_routes.router, prefix="/api/v1")

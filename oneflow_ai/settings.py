@@ -22,6 +22,7 @@ class Settings:
     ledger_retention_days: int = 90
     credits_per_usd: str = "100"
     inr_per_usd: str = "83"
+    price_catalog: str | None = None
     # observability and the HTTP edge (README: "Observability")
     cors_origins: tuple[str, ...] = ()
     metrics_per_key: bool = False
@@ -52,6 +53,7 @@ class Settings:
             ledger_retention_days=int(get("ONEFLOW_LEDGER_RETENTION_DAYS") or 90),
             credits_per_usd=get("ONEFLOW_CREDITS_PER_USD") or "100",
             inr_per_usd=get("ONEFLOW_INR_PER_USD") or "83",
+            price_catalog=get("ONEFLOW_PRICE_CATALOG"),
             cors_origins=tuple(o.strip() for o in (get("ONEFLOW_CORS_ORIGINS") or "").split(",") if o.strip()),
             metrics_per_key=(get("ONEFLOW_METRICS_PER_KEY") or "").lower() in ("1", "true", "yes"),
             otel_enabled=(get("ONEFLOW_OTEL_ENABLED") or "").lower() in ("1", "true", "yes"),

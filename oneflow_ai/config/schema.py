@@ -30,6 +30,37 @@ class Timeouts(Frozen):
     stream_idle: float = Field(60.0, gt=0)
 
 
+class PriceOverride(Frozen):
+    """A deployment's own prices, USD per million tokens; a field left out keeps the catalog's."""
+
+    input_per_million: Decimal | None = None
+    output_per_million: Decimal | None = None
+    cached_input_per_million: Decimal | None = None
+
+    @field_validator("input_per_million", "output_per_million", "cached_input_per_million", mode="before")
+    @classmethod
+    def _exact(cls, v: object) -> object:
+        if isinstance(v, bool):
+            raise ValueError("a price is a decimal number, not true/false")
+        if isinstance(v, float):
+            return str(v)  # 2.5 -> "2.5": the number as written, not the binary float's expansion
+        return v
+
+    @field_validator("input_per_million", "output_per_million", "cached_input_per_million")
+    @classmethod
+    def _non_negative(cls, v: Decimal | None) -> Decimal | None:
+        if v is not None and (not v.is_finite() or v < 0):
+            raise ValueError(f"a price must be a finite amount >= 0, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _cached_at_most_input(self) -> PriceOverride:
+        inp, cached = self.input_per_million, self.cached_input_per_million
+        if inp is not None and cached is not None and cached > inp:
+            raise ValueError(f"cached_input_per_million {cached} is more than input_per_million {inp}")
+        return self
+
+
 class Deployment(Frozen):
     """One way to serve a public model: a provider, an upstream model, an endpoint and a key."""
 
@@ -46,6 +77,7 @@ class Deployment(Frozen):
     tpm: int | None = Field(None, gt=0)
     quality: float | None = Field(None, ge=0, le=1)
     context_window: int | None = Field(None, gt=0)
+    price: PriceOverride | None = Field(None, description="this deployment's prices, over the catalog's")
     id: str = ""
 
     @field_validator("provider")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.gateway.call import Call
-from oneflow_ai.pricing import PricingEngine, UnknownModelPrice
+from oneflow_ai.pricing import DeploymentPrices, PricingEngine
 from oneflow_ai.providers.base import Usage
 from oneflow_ai.store.ledger import UsageRecord
 
@@ -36,22 +36,22 @@ class Outcome:
 
 def finish(gw: Gateway, call: Call, outcome: Outcome) -> UsageRecord:
     """The pipeline's last stage: price the usage, write the ledger record, tell the observers."""
-    rec = record(call, outcome, gw.pricing)
+    rec = record(call, outcome, gw.pricing, gw.prices)
     gw.ledger.record(rec)
     gw.observers.recorded(call, rec)
     return rec
 
 
-def record(call: Call, outcome: Outcome, pricing: PricingEngine) -> UsageRecord:
+def record(call: Call, outcome: Outcome, pricing: PricingEngine, prices: DeploymentPrices) -> UsageRecord:
+    """The ledger record, priced at the serving deployment's price (its config override over the catalog)."""
     usage = outcome.usage or Usage()
     dep = outcome.deployment
     usd, credits = ZERO, ZERO
-    if dep is not None and (usage.prompt_tokens or usage.completion_tokens):
-        try:
-            cost = pricing.cost(dep.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
-            usd, credits = cost.usd, cost.credits
-        except UnknownModelPrice:
-            pass  # recorded at zero cost; `Gateway` warned once at start-up that this model has no price
+    price = prices.get(dep) if dep is not None else None
+    if price is not None and (usage.prompt_tokens or usage.completion_tokens):
+        cost = pricing.cost_of(price, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+        usd, credits = cost.usd, cost.credits
+    # no price: recorded at zero cost; `Gateway` warned once at start-up that this deployment has none
     p = call.principal
     return UsageRecord(
         request_id=call.request_id,

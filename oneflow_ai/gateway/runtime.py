@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.auth.principal import Authenticator
 from oneflow_ai.config.presets import ANTHROPIC_WIRE, AZURE_WIRE, DEMO_WIRE, OPENAI_WIRE
-from oneflow_ai.config.schema import GatewayConfig, ModelGroup
+from oneflow_ai.config.schema import Deployment, GatewayConfig, ModelGroup
 from oneflow_ai.errors import ModelNotFound
 from oneflow_ai.gateway.auto import AutoModel
 from oneflow_ai.gateway.routing import Routing
 from oneflow_ai.gateway.stages import Admission, Observer, Observers
-from oneflow_ai.pricing import PricingEngine, TokenCounter
+from oneflow_ai.pricing import DeploymentPrices, PriceCatalog, PricingEngine, TokenCounter
 from oneflow_ai.providers.anthropic import AnthropicProvider
 from oneflow_ai.providers.base import ChatProvider
 from oneflow_ai.providers.demo import DemoTransport
@@ -46,6 +46,9 @@ class Gateway:
     admission: tuple[Admission, ...] = ()
     breakers: BreakerStore | None = None
     """Where circuit breakers live: this process's own board unless a shared (Redis) store is given."""
+    price_catalog: str | None = None
+    """The price catalog file (re)loaded by the pricing admin API; None: the one shipped with OneFlow."""
+    prices: DeploymentPrices = field(init=False)
     observers: Observers = field(init=False)
     routing: Routing = field(init=False)
     auto: AutoModel = field(init=False)
@@ -57,7 +60,10 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self.models = self.config.by_name()
-        self.routing = Routing(self.config.routing, self.models, self.pricing, self.tokens, breakers=self.breakers)
+        self.prices = DeploymentPrices(self.pricing.catalog, self.deployments())
+        self.routing = Routing(
+            self.config.routing, self.models, self.pricing, self.tokens, breakers=self.breakers, prices=self.prices
+        )
         self.auto = AutoModel(self.models, self.pricing)
         self.observers = Observers([self.routing])
         openai = OpenAIProvider()
@@ -72,9 +78,19 @@ class Gateway:
         self.keys = {d.id: d.resolve_key(dict(self.environ)) for g in self.config.models for d in g.deployments}
         cards = [model_card(n, g) for n, g in self.models.items()]
         self.models_listing = orjson.dumps({"object": "list", "data": cards})
-        for model in sorted({d.model for g in self.config.models for d in g.deployments}):
-            if self.pricing.catalog.get(model) is None:
-                log.warning("no price for upstream model %r: its usage is recorded at zero cost", model)
+        for model in sorted({d.model for d in self.deployments() if self.prices.get(d) is None}):
+            log.warning("no price for upstream model %r: its usage is recorded at zero cost", model)
+
+    def deployments(self) -> list[Deployment]:
+        return [d for g in self.config.models for d in g.deployments]
+
+    def reload_prices(self, catalog: PriceCatalog) -> None:
+        """Price from `catalog` from now on: the new prices are built first, then swapped in together
+        (no await in between, so no request sees the new catalog with the old deployment prices)."""
+        prices = DeploymentPrices(catalog, self.deployments())
+        self.pricing.catalog = catalog
+        self.prices = prices
+        self.routing.prices = prices
 
     def group(self, name: str) -> ModelGroup:
         group = self.models.get(name)

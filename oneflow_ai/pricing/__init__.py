@@ -4,12 +4,14 @@ No I/O beyond reading the shipped catalog file (and the tokenizer's bundled data
 """
 
 from oneflow_ai.pricing.catalog import CatalogError, ModelPrice, PriceCatalog, UnknownModelPrice
+from oneflow_ai.pricing.deployments import DeploymentPrices
 from oneflow_ai.pricing.engine import Cost, PricingEngine, decimal_str, to_cents
 from oneflow_ai.pricing.tokens import TokenCounter
 
 __all__ = [
     "CatalogError",
     "Cost",
+    "DeploymentPrices",
     "ModelPrice",
     "PriceCatalog",
     "PricingEngine",

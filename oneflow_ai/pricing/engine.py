@@ -101,10 +101,13 @@ class PricingEngine:
     def cost(self, model: str, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> Cost:
         """The cost of a call that used these tokens. `cached_tokens` is the part of `input_tokens` read from
         the provider's prompt cache: billed at the cached rate where the model has one, else as input."""
+        return self.cost_of(self.price(model), input_tokens, output_tokens, cached_tokens)
+
+    def cost_of(self, p: ModelPrice, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> Cost:
+        """`cost` at the given price (e.g. a deployment's, with its config override applied)."""
         _check_counts(input_tokens=input_tokens, output_tokens=output_tokens, cached_tokens=cached_tokens)
         if cached_tokens > input_tokens:
             raise ValueError(f"cached_tokens ({cached_tokens}) is more than input_tokens ({input_tokens})")
-        p = self.price(model)
         cached_rate = p.input_per_token if p.cached_input_per_token is None else p.cached_input_per_token
         with exact():
             usd = (
