@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -22,9 +23,11 @@ from oneflow_ai.api.schemas import (
 )
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import InvalidRequest
-from oneflow_ai.gateway.call import chat_call, embeddings_call
+from oneflow_ai.gateway.call import Call, chat_call, embeddings_call
 from oneflow_ai.gateway.pipeline import complete
 from oneflow_ai.gateway.runtime import Gateway, model_card
+
+CallParser = Callable[[str, Principal, Any, str | None, str | None], Call]
 
 router = APIRouter(tags=["OpenAI-compatible"], responses=ERRORS)
 
@@ -52,31 +55,22 @@ async def _json(request: Request) -> Any:
     summary="Create a chat completion (streamed as server-sent events when stream is true)",
 )
 async def chat_completions(request: Request) -> Response:
-    gw, principal = await _authenticated(request)
-    headers = request.headers
-    call = chat_call(
-        request.state.request_id,
-        principal,
-        await _json(request),
-        headers.get("x-user-id"),
-        headers.get("x-oneflow-strategy"),
-    )
-    return to_response(await complete(gw, call))
+    return await _serve(request, chat_call)
 
 
 @router.post(
     "/embeddings", response_model=Embeddings, openapi_extra=body_schema(EmbeddingsRequest), summary="Create embeddings"
 )
 async def embeddings(request: Request) -> Response:
+    return await _serve(request, embeddings_call)
+
+
+async def _serve(request: Request, parse: CallParser) -> Response:
+    """Authenticate, parse the body into a `Call`, run the pipeline, serialize its reply."""
     gw, principal = await _authenticated(request)
     headers = request.headers
-    call = embeddings_call(
-        request.state.request_id,
-        principal,
-        await _json(request),
-        headers.get("x-user-id"),
-        headers.get("x-oneflow-strategy"),
-    )
+    body = await _json(request)
+    call = parse(request.state.request_id, principal, body, headers.get("x-user-id"), headers.get("x-oneflow-strategy"))
     return to_response(await complete(gw, call))
 
 
