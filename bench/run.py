@@ -230,14 +230,16 @@ def main(argv: list[str] | None = None) -> int:
     skipped: list[str] = []
     try:
         direct = measure(direct_target(upstream), write_scripts(work, None, "direct"), plan, soak=False)
-        gateways = [
-            run_gateway(
-                lambda: start_oneflow(work, upstream, mode, port=GATEWAY_PORT, cpu=GATEWAY_CPU),
-                work,
-                plan,
-                mode.client_key,
-            )
-        ]
+        with mode.resources() as extra_env:
+            wired = replace(mode, env={**mode.env, **extra_env})
+            gateways = [
+                run_gateway(
+                    lambda: start_oneflow(work, upstream, wired, port=GATEWAY_PORT, cpu=GATEWAY_CPU),
+                    work,
+                    plan,
+                    mode.client_key,
+                )
+            ]
         if args.litellm:
             if litellm_binary() is None:
                 skipped.append("LiteLLM: not installed (pip install 'litellm[proxy]' or set BENCH_LITELLM), skipped.")

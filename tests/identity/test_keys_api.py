@@ -134,3 +134,11 @@ def test_last_used_is_written_behind_and_flushed_on_shutdown(start_gateway: Gate
     first.stop()
     again = Client(start_gateway(database_url=database_url, env=identity_env()).url)
     assert again.get(f"/api-keys/{key['id']}", MASTER).json()["last_used_at"] is not None
+
+
+def test_limits_beyond_the_column_range_are_a_400_not_a_500(client: Client) -> None:
+    """Limits are stored in INTEGER columns: PostgreSQL refused 2**31 with a 500 before the schema bounded it."""
+    for field in ("rpm_limit", "rph_limit", "tpm_limit"):
+        assert_error(client.post("/api-keys", MASTER, json={"name": "big", field: 2**31}), 400)
+    largest = client.post("/api-keys", MASTER, json={"name": "big", "tpm_limit": 2**31 - 1})
+    assert largest.status_code in (200, 201) and largest.json()["tpm_limit"] == 2**31 - 1
