@@ -13,11 +13,11 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from oneflow_ai.api.openai_routes import _authenticated, _json
-from oneflow_ai.api.responses import JSONBytes, SSEStream
+from oneflow_ai.api.fast_lane import Inbound, Reply, as_starlette
+from oneflow_ai.api.openai_routes import authenticated, parse_json
 from oneflow_ai.api.schemas import ANTHROPIC_ERRORS
 from oneflow_ai.errors import GatewayError
-from oneflow_ai.gateway.call import StreamReply, chat_call
+from oneflow_ai.gateway.call import JSONReply, StreamReply, chat_call
 from oneflow_ai.gateway.pipeline import complete
 from oneflow_ai.providers.anthropic_inbound import (
     MessagesStreamEncoder,
@@ -31,21 +31,25 @@ from oneflow_ai.upstream.sse import SSEParser
 router = APIRouter(tags=["Anthropic-compatible"], responses=ANTHROPIC_ERRORS)
 
 
+async def serve_messages(inbound: Inbound) -> Reply:
+    try:
+        principal = await authenticated(inbound)
+        body = parse_json(inbound.body)
+        openai_body = openai_request_from_messages(body if isinstance(body, dict) else {})
+        call = chat_call(inbound.request_id, principal, openai_body, inbound.header(b"x-user-id"))
+        call.endpoint = "messages"
+        reply = await complete(inbound.gateway, call)
+    except GatewayError as e:
+        return JSONReply(orjson.dumps(anthropic_error_body(e.status, e.message)), {}, e.status)
+    if isinstance(reply, StreamReply):
+        return StreamReply(_anthropic_events(reply, call.model), reply.headers)
+    translated = messages_response_from_openai(orjson.loads(reply.body), call.model)
+    return JSONReply(orjson.dumps(translated), reply.headers)
+
+
 @router.post("/messages", summary="Create a message (Anthropic Messages API), served by any configured provider")
 async def messages(request: Request) -> Response:
-    try:
-        gw, principal = await _authenticated(request)
-        body = await _json(request)
-        openai_body = openai_request_from_messages(body if isinstance(body, dict) else {})
-        call = chat_call(request.state.request_id, principal, openai_body, request.headers.get("x-user-id"))
-        call.endpoint = "messages"
-        reply = await complete(gw, call)
-    except GatewayError as e:
-        return JSONBytes(orjson.dumps(anthropic_error_body(e.status, e.message)), status_code=e.status)
-    if isinstance(reply, StreamReply):
-        return SSEStream(_anthropic_events(reply, call.model), reply.headers)
-    translated = messages_response_from_openai(orjson.loads(reply.body), call.model)
-    return JSONBytes(orjson.dumps(translated), headers=dict(reply.headers))
+    return await as_starlette(serve_messages, request)
 
 
 async def _anthropic_events(reply: StreamReply, model: str) -> AsyncIterator[bytes]:

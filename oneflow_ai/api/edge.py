@@ -1,17 +1,23 @@
-"""The ASGI edge in front of every route: a request id, the body size limit, security headers.
+"""The ASGI edge in front of every route: a request id, the body size limit, security headers, and the HTTP
+metrics (`http_requests_total`, `http_request_duration_seconds`).
 
-Pure ASGI (no per-request Request objects); the headers it adds are built once.
+Pure ASGI, one layer (each wrapper around `send` costs every response, so the edge does all of this in one).
+The headers it adds are built once. Being outermost, it also counts what it refuses itself (413).
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
+import time
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oneflow_ai.errors import PayloadTooLarge
+from oneflow_ai.observability.http_metrics import children
+from oneflow_ai.observability.metrics import Metrics
 
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
@@ -27,6 +33,9 @@ DOCS_CSP = (
 DOCS_HEADERS = [*SECURITY_HEADERS, (b"content-security-policy", DOCS_CSP)]
 """Swagger UI and ReDoc (served from packaged assets) need their inline bootstrap script and styles."""
 DOCS_PATHS = ("/docs", "/redoc", "/_docs/")
+MAX_REQUEST_ID = 128
+
+log = logging.getLogger("oneflow")
 
 
 class RequestIds:
@@ -52,30 +61,48 @@ class Edge:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _header(scope, b"x-request-id")
-        if not request_id or len(request_id) > 128:
+        started = time.perf_counter()
+        state = scope.setdefault("state", {})
+        request_id = declared = None
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                request_id = value.decode("latin-1")
+            elif key == b"content-length":
+                declared = value
+        if not request_id or len(request_id) > MAX_REQUEST_ID:
             request_id = self.new_request_id()
-        scope.setdefault("state", {})["request_id"] = request_id
-        rid = request_id.encode()
-        security = DOCS_HEADERS if scope["path"].startswith(DOCS_PATHS) else API_HEADERS
+        state["request_id"] = request_id
+        added = [
+            (b"x-request-id", request_id.encode("latin-1")),
+            *(DOCS_HEADERS if scope["path"].startswith(DOCS_PATHS) else API_HEADERS),
+        ]
+        metrics: Metrics | None = state.get("metrics")
+        status = 0
 
-        async def send_with_headers(message: Message) -> None:
+        async def edge_send(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid), *security]
+                headers = message.get("headers")
+                message["headers"] = [*headers, *added] if headers else added
+                status = message["status"]
+                if metrics is not None:  # the route is known by now (the router set it, or the fast lane did)
+                    children(metrics, scope).duration.observe(time.perf_counter() - started)
             await send(message)
 
-        declared = _header(scope, b"content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _too_large(send_with_headers, self.max_body_bytes)
-            return
-        await self.app(scope, _limited(receive, self.max_body_bytes), send_with_headers)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+        try:
+            if declared is not None:
+                if declared.isdigit() and int(declared) > self.max_body_bytes:
+                    await _too_large(edge_send, self.max_body_bytes)
+                    return
+                await self.app(scope, receive, edge_send)  # the server enforces the declared length
+            else:
+                await self.app(scope, _limited(receive, self.max_body_bytes), edge_send)
+        finally:
+            if metrics is not None:
+                bound = children(metrics, scope)
+                if status == 0:  # no response started: the app failed, the server answers 500
+                    bound.duration.observe(time.perf_counter() - started)
+                bound.counter(status or 500).inc()
 
 
 def _limited(receive: Receive, limit: int) -> Receive:

@@ -1,26 +1,52 @@
 """The fast lane: the hot OpenAI-compatible routes served straight from ASGI, in front of FastAPI.
 
 FastAPI's routing and dependency layer costs about half of a relay's throughput (bench/probes/RESULTS.md),
-so the handful of per-request routes skip it: the lane looks up `(method, path)` in a table and calls the
-very same handler functions FastAPI exposes (and documents in the OpenAPI schema), with the same error
-rendering. Every other path goes to the FastAPI application.
+and Starlette's `Request`/`Response` objects a good part of the rest, so the handful of per-request routes
+skip both: the lane looks up `(method, path)` in a table, reads the body, hands the handler an `Inbound`
+(raw headers, body, request id, gateway) and sends the `JSONReply` or `StreamReply` it returns as ASGI
+messages. FastAPI documents the same routes in the OpenAPI schema (`as_starlette` runs a handler there).
+Every other path goes to the FastAPI application.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from oneflow_ai.api.responses import error_response
 from oneflow_ai.errors import GatewayError
-
-Handler = Callable[[Request], Awaitable[Response]]
+from oneflow_ai.gateway.call import JSONReply, StreamReply
+from oneflow_ai.gateway.runtime import Gateway
 
 log = logging.getLogger("oneflow")
+
+JSON_TYPE = (b"content-type", b"application/json")
+
+
+@dataclass(slots=True)
+class Inbound:
+    """One request on a hot route, as its handler sees it."""
+
+    gateway: Gateway
+    request_id: str
+    headers: dict[bytes, bytes]
+    """Raw header names (lowercase, as ASGI gives them) to values; the last one wins when a name repeats."""
+    body: bytes
+
+    def header(self, name: bytes) -> str | None:
+        value = self.headers.get(name)
+        return None if value is None else value.decode("latin-1")
+
+
+Reply = JSONReply | StreamReply
+Handler = Callable[[Inbound], Awaitable[Reply]]
 
 
 class FastLane:
@@ -34,18 +60,105 @@ class FastLane:
             await self.app(scope, receive, send)
             return
         scope["oneflow.route"] = scope["path"]  # the route label of metrics and traces (a fixed table, so bounded)
-        request = Request(scope, receive)
+        state = scope["state"]
+        request_id: str = state["request_id"]
         try:
-            response = await handler(request)
+            inbound = Inbound(state["gateway"], request_id, dict(scope["headers"]), await read_body(receive))
+            reply = await handler(inbound)
         except GatewayError as e:
-            response = error_response(e)
+            reply = error_reply(e)
         except Exception:
-            response = unexpected_error(request)
-        await response(scope, receive, send)
+            reply = unexpected_error(request_id)
+        await send_reply(reply, receive, send)
 
 
-def unexpected_error(request: Request) -> Response:
+async def read_body(receive: Receive) -> bytes:
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body
+    chunks = [body]
+    while message.get("more_body", False):
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+    return b"".join(chunks)
+
+
+def error_reply(error: GatewayError) -> JSONReply:
+    """The OpenAI error JSON. (The edge adds `x-request-id` to every response.)"""
+    return JSONReply(orjson.dumps(error.body()), error.headers, error.status)
+
+
+def unexpected_error(request_id: str | None) -> JSONReply:
     """A bug: logged with its traceback, answered as OpenAI error JSON without one."""
-    rid = getattr(request.state, "request_id", None)
-    log.exception("unhandled error", extra={"request_id": rid})
-    return error_response(GatewayError(f"The server had an error while processing your request (request id {rid})."))
+    log.exception("unhandled error", extra={"request_id": request_id})
+    message = f"The server had an error while processing your request (request id {request_id})."
+    return error_reply(GatewayError(message))
+
+
+def raw_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
+async def send_reply(reply: Reply, receive: Receive, send: Send) -> None:
+    if isinstance(reply, StreamReply):
+        await send_stream(reply.frames, raw_headers(reply.headers), receive, send)
+        return
+    headers = [JSON_TYPE, (b"content-length", b"%d" % len(reply.body))]
+    if reply.headers:
+        headers += raw_headers(reply.headers)
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})
+
+
+async def send_stream(
+    frames: AsyncIterator[bytes], headers: list[tuple[bytes, bytes]], receive: Receive, send: Send
+) -> None:
+    """Relay frames as they come. A client disconnect cancels the relay, which closes the upstream."""
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    pump = asyncio.ensure_future(_pump(frames, send))
+    watch = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        if not pump.done():
+            pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, OSError):
+            await pump
+        await frames.aclose()  # type: ignore[attr-defined]
+
+
+async def _pump(frames: AsyncIterator[bytes], send: Send) -> None:
+    async for chunk in frames:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class ReplyResponse(Response):
+    """A fast-lane reply sent from a Starlette/FastAPI route."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.status_code = reply.status if isinstance(reply, JSONReply) else 200
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send_reply(self.reply, receive, send)
+
+
+async def as_starlette(handler: Handler, request: Request) -> Response:
+    """Run a fast-lane handler for a FastAPI route (the same handler, documented in the OpenAPI schema)."""
+    request_id = request.state.request_id
+    inbound = Inbound(request.state.gateway, request_id, dict(request.scope["headers"]), await request.body())
+    try:
+        return ReplyResponse(await handler(inbound))
+    except GatewayError as e:
+        return ReplyResponse(error_reply(e))

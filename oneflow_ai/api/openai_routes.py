@@ -1,4 +1,8 @@
-"""The OpenAI-compatible API. Handlers are thin: authenticate, parse, call the pipeline, serialize."""
+"""The OpenAI-compatible API. Handlers are thin: authenticate, parse, call the pipeline, return its reply.
+
+The per-request handlers run in the fast lane (`fast_lane.py`) on an `Inbound`; the FastAPI routes below
+document them in the OpenAPI schema and run the same handlers.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from oneflow_ai.api.fast_lane import Inbound, Reply, as_starlette
 from oneflow_ai.api.json_limits import check_depth
-from oneflow_ai.api.responses import JSONBytes, to_response
+from oneflow_ai.api.responses import JSONBytes
 from oneflow_ai.api.schemas import (
     ERRORS,
     ChatCompletion,
@@ -23,7 +28,7 @@ from oneflow_ai.api.schemas import (
 )
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import InvalidRequest
-from oneflow_ai.gateway.call import Call, chat_call, embeddings_call
+from oneflow_ai.gateway.call import Call, JSONReply, chat_call, embeddings_call
 from oneflow_ai.gateway.pipeline import complete
 from oneflow_ai.gateway.runtime import Gateway, model_card
 
@@ -32,20 +37,40 @@ CallParser = Callable[[str, Principal, Any, str | None, str | None], Call]
 router = APIRouter(tags=["OpenAI-compatible"], responses=ERRORS)
 
 
-async def _authenticated(request: Request) -> tuple[Gateway, Principal]:
-    gw: Gateway = request.state.gateway
-    headers = request.headers
-    return gw, await gw.auth.authenticate(headers.get("authorization"), headers.get("x-api-key"))
+async def authenticated(inbound: Inbound) -> Principal:
+    return await inbound.gateway.auth.authenticate(inbound.header(b"authorization"), inbound.header(b"x-api-key"))
 
 
-async def _json(request: Request) -> Any:
-    raw = await request.body()
+def parse_json(raw: bytes) -> Any:
     try:
         return check_depth(raw, orjson.loads(raw))
     except orjson.JSONDecodeError:
         raise InvalidRequest(
             "We could not parse the JSON body of your request. The body must be a JSON object.", code="invalid_json"
         ) from None
+
+
+async def serve_chat(inbound: Inbound) -> Reply:
+    return await _serve(inbound, chat_call)
+
+
+async def serve_embeddings(inbound: Inbound) -> Reply:
+    return await _serve(inbound, embeddings_call)
+
+
+async def _serve(inbound: Inbound, parse: CallParser) -> Reply:
+    """Authenticate, parse the body into a `Call`, run the pipeline."""
+    principal = await authenticated(inbound)
+    body = parse_json(inbound.body)
+    call = parse(
+        inbound.request_id, principal, body, inbound.header(b"x-user-id"), inbound.header(b"x-oneflow-strategy")
+    )
+    return await complete(inbound.gateway, call)
+
+
+async def serve_models(inbound: Inbound) -> Reply:
+    await authenticated(inbound)
+    return JSONReply(inbound.gateway.models_listing, {})
 
 
 @router.post(
@@ -55,32 +80,24 @@ async def _json(request: Request) -> Any:
     summary="Create a chat completion (streamed as server-sent events when stream is true)",
 )
 async def chat_completions(request: Request) -> Response:
-    return await _serve(request, chat_call)
+    return await as_starlette(serve_chat, request)
 
 
 @router.post(
     "/embeddings", response_model=Embeddings, openapi_extra=body_schema(EmbeddingsRequest), summary="Create embeddings"
 )
 async def embeddings(request: Request) -> Response:
-    return await _serve(request, embeddings_call)
-
-
-async def _serve(request: Request, parse: CallParser) -> Response:
-    """Authenticate, parse the body into a `Call`, run the pipeline, serialize its reply."""
-    gw, principal = await _authenticated(request)
-    headers = request.headers
-    body = await _json(request)
-    call = parse(request.state.request_id, principal, body, headers.get("x-user-id"), headers.get("x-oneflow-strategy"))
-    return to_response(await complete(gw, call))
+    return await as_starlette(serve_embeddings, request)
 
 
 @router.get("/models", response_model=ModelList, summary="List the models this gateway serves")
 async def list_models(request: Request) -> Response:
-    gw, _ = await _authenticated(request)
-    return JSONBytes(gw.models_listing)
+    return await as_starlette(serve_models, request)
 
 
 @router.get("/models/{model_id:path}", response_model=Model, summary="Describe one model")
 async def get_model(model_id: str, request: Request) -> Response:
-    gw, _ = await _authenticated(request)
+    gw: Gateway = request.state.gateway
+    headers = request.headers
+    await gw.auth.authenticate(headers.get("authorization"), headers.get("x-api-key"))
     return JSONBytes(orjson.dumps(model_card(model_id, gw.group(model_id))))

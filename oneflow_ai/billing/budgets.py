@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 from oneflow_ai.billing.book import BudgetBook, from_config
 from oneflow_ai.billing.budget import Budget, Slot, call_scopes, record_scopes
 from oneflow_ai.billing.counters import Counters, LocalCounters
-from oneflow_ai.billing.periods import EPOCH, crossed, remaining
+from oneflow_ai.billing.periods import EPOCH, crossed, period_end, remaining
 from oneflow_ai.billing.redis_counters import RedisCounters
 from oneflow_ai.billing.repository import BudgetRepository
 from oneflow_ai.config.schema import Deployment, ModelGroup
@@ -34,7 +34,7 @@ from oneflow_ai.errors import GatewayError, QuotaExceeded
 from oneflow_ai.gateway.call import Call, estimated_tokens
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.gateway.stages import QuietObserver
-from oneflow_ai.pricing import PricingEngine, TokenCounter, UnknownModelPrice, decimal_str
+from oneflow_ai.pricing import DeploymentPrices, PricingEngine, TokenCounter, decimal_str
 from oneflow_ai.store.ledger import UsageRecord
 
 log = logging.getLogger("oneflow.budgets")
@@ -53,6 +53,7 @@ class Budgets(QuietObserver):
         pricing: PricingEngine,
         tokens: TokenCounter,
         models: Mapping[str, ModelGroup],
+        prices: Callable[[], DeploymentPrices],
         *,
         shared: bool = False,
         hold_s: float = 900.0,
@@ -66,6 +67,8 @@ class Budgets(QuietObserver):
         self._pricing = pricing
         self._tokens = tokens
         self._models = models
+        self._prices = prices
+        """The gateway's current deployment prices (a catalog reload swaps them)."""
         self._shared = shared
         self._hold_s, self._tick_s, self._reload_s = hold_s, tick_s, reload_s
         self._wall = wall
@@ -74,7 +77,8 @@ class Budgets(QuietObserver):
         self._seeded: set[str] = set()
         self._fired: set[tuple[str, datetime, Decimal]] = set()
         self._events: list[dict[str, Any]] = []
-        self._settling: set[asyncio.Task[None]] = set()
+        self._slots: dict[str, tuple[Slot, datetime | None]] = {}
+        """Budget id -> its current slot and when that slot's period ends."""
         self._task: asyncio.Task[None] | None = None
 
     # -- the Admission seam ------------------------------------------------------------------------------------
@@ -86,21 +90,35 @@ class Budgets(QuietObserver):
         budgets = self.book.matching(call_scopes(call, dep.provider if dep is not None else None))
         if not budgets:
             return
-        slots = [b.slot(call.created_at) for b in budgets]
+        slots = [self._slot(b, call.created_at) for b in budgets]
         estimate = self._estimate(call, dep)
         refused = await self._counters.reserve(call.request_id, slots, estimate, self._hold_s)
         if refused is not None:
             raise await self._refusal(refused, estimate)
         self._holds[call.request_id] = (time.monotonic(), tuple(slots))
 
+    def _slot(self, budget: Budget, at: datetime) -> Slot:
+        """`budget.slot(at)`, kept until the period ends (a period's start is worked out once, not per call)."""
+        cached = self._slots.get(budget.id)
+        if cached is not None:
+            slot, end = cached
+            if slot.budget is budget and slot.start <= at and (end is None or at < end):
+                return slot
+        slot = budget.slot(at)
+        if len(self._slots) > 10_000:
+            self._slots.clear()
+        self._slots[budget.id] = (slot, period_end(budget.period, slot.start))
+        return slot
+
     def _estimate(self, call: Call, dep: Deployment | None) -> Decimal:
+        """The call's cost at the price of the deployment expected to serve it (its config override included)."""
         if dep is None:
             return ZERO
-        prompt, completion = estimated_tokens(call, self._tokens)
-        try:
-            return self._pricing.estimate(dep.model, prompt, completion).usd
-        except UnknownModelPrice:
+        price = self._prices().get(dep)
+        if price is None:
             return ZERO
+        prompt, completion = estimated_tokens(call, self._tokens)
+        return self._pricing.cost_of(price, prompt, completion).usd
 
     async def _refusal(self, slot: Slot, estimate: Decimal) -> GatewayError:
         b = slot.budget
@@ -117,21 +135,17 @@ class Budgets(QuietObserver):
         held = self._holds.pop(record.request_id, (0.0, ()))[1]
         charged: tuple[Slot, ...] = ()
         if record.cost_usd and self.book.index:
-            charged = tuple(b.slot(record.created_at) for b in self.book.matching(record_scopes(record)))
+            charged = tuple(self._slot(b, record.created_at) for b in self.book.matching(record_scopes(record)))
         if not held and not charged:
             return
-        task = asyncio.get_running_loop().create_task(self._settle(record, held, charged))
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
+        cost = record.cost_usd
 
-    async def _settle(self, record: UsageRecord, held: tuple[Slot, ...], charged: tuple[Slot, ...]) -> None:
-        try:
-            after = await self._counters.settle(record.request_id, held, charged, record.cost_usd)
-        except Exception:
-            log.exception("budget settlement failed", extra={"request_id": record.request_id})
-            return
-        for slot, spent in zip(charged, after, strict=True):
-            self._note_thresholds(slot, spent - record.cost_usd, spent)
+        def noted(after: list[Decimal]) -> None:
+            for slot, spent in zip(charged, after, strict=True):
+                self._note_thresholds(slot, spent - cost, spent)
+
+        # Written behind: at once in this process's counters, with the next round trip in Redis's.
+        self._counters.settle_behind(record.request_id, held, charged, cost, noted)
 
     def _note_thresholds(self, slot: Slot, before: Decimal, after: Decimal) -> None:
         b = slot.budget
@@ -193,8 +207,7 @@ class Budgets(QuietObserver):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._settling:
-            await asyncio.gather(*self._settling, return_exceptions=True)
+        await self._counters.drain()
         try:
             await self._flush_events()
         except Exception:  # shutdown goes on (the ledger still has to flush); the events are only lost
@@ -236,5 +249,12 @@ def build_budgets(gateway: Gateway, redis: Redis | None) -> Budgets:
     counters: Counters = RedisCounters(redis) if redis is not None else LocalCounters()
     book = BudgetBook(repository, from_config(gateway.config.budgets))
     return Budgets(
-        book, repository, counters, gateway.pricing, gateway.tokens, gateway.models, shared=redis is not None
+        book,
+        repository,
+        counters,
+        gateway.pricing,
+        gateway.tokens,
+        gateway.models,
+        lambda: gateway.prices,
+        shared=redis is not None,
     )

@@ -34,6 +34,19 @@ class Counters(Protocol):
     ) -> list[Decimal]:
         """Release this request's holds and add `cost` to the charged slots; their spend afterwards, in order."""
 
+    def settle_behind(
+        self,
+        request_id: str,
+        held: Sequence[Slot],
+        charged: Sequence[Slot],
+        cost: Decimal,
+        then: Callable[[list[Decimal]], None],
+    ) -> None:
+        """`settle` without waiting: `then` gets the spends afterwards (now, or after the next round trip)."""
+
+    async def drain(self) -> None:
+        """Until every settlement made behind is written."""
+
     async def read(self, slot: Slot) -> tuple[Decimal, Decimal]:
         """(spent, reserved) for a slot."""
 
@@ -83,6 +96,22 @@ class LocalCounters:
     async def settle(
         self, request_id: str, held: Sequence[Slot], charged: Sequence[Slot], cost: Decimal
     ) -> list[Decimal]:
+        return self._settle(request_id, held, charged, cost)
+
+    def settle_behind(
+        self,
+        request_id: str,
+        held: Sequence[Slot],
+        charged: Sequence[Slot],
+        cost: Decimal,
+        then: Callable[[list[Decimal]], None],
+    ) -> None:
+        then(self._settle(request_id, held, charged, cost))
+
+    async def drain(self) -> None:
+        return None
+
+    def _settle(self, request_id: str, held: Sequence[Slot], charged: Sequence[Slot], cost: Decimal) -> list[Decimal]:
         with exact():
             for slot in held:
                 tally = self._tallies.get(slot.key)

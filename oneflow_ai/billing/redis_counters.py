@@ -10,6 +10,7 @@ Amounts are integer nano-dollars, rounded up: Redis counts budgets to 1e-9 USD. 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -20,6 +21,9 @@ from redis.asyncio import Redis
 
 from oneflow_ai.billing.budget import Slot
 from oneflow_ai.billing.periods import period_end
+from oneflow_ai.store.coalesce import Coalescer
+
+log = logging.getLogger("oneflow.budgets")
 
 NANO = Decimal("1e-9")
 GRACE_S = 86_400
@@ -36,56 +40,84 @@ redis.call('EXPIRE', h, ARGV[2])
 return 1
 """
 
-# KEYS: hash1, zset1, hash2, zset2, ...  ARGV: now_ms, expires_ms, request_id, estimate, then limit, ttl per slot.
+# A batch of reservations, each all-or-nothing on its own, in order. KEYS: per call, hash and zset per slot.
+# ARGV: per call: now_ms, expires_ms, request_id, estimate, slot count, then limit and ttl per slot.
+# Returns per call: 0, or the 1-based index of the slot that had no room.
 _RESERVE = """
-local now, expires, rid, estimate = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local n = #KEYS / 2
-for i = 1, n do
-  local h, z = KEYS[2 * i - 1], KEYS[2 * i]
-  local lapsed = redis.call('ZRANGEBYSCORE', z, '-inf', now, 'LIMIT', 0, PURGE_BATCH)
-  for _, id in ipairs(lapsed) do
-    local amount = redis.call('HGET', h, 'r:' .. id)
-    if amount then
-      redis.call('HINCRBY', h, 'reserved', '-' .. amount)
-      redis.call('HDEL', h, 'r:' .. id)
+local out = {}
+local a, k = 1, 0
+while a <= #ARGV do
+  local now, expires, rid, estimate, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  local base = a + 5
+  local refused = 0
+  for i = 1, n do
+    local h, z = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
+    local lapsed = redis.call('ZRANGEBYSCORE', z, '-inf', now, 'LIMIT', 0, PURGE_BATCH)
+    for _, id in ipairs(lapsed) do
+      local amount = redis.call('HGET', h, 'r:' .. id)
+      if amount then
+        redis.call('HINCRBY', h, 'reserved', '-' .. amount)
+        redis.call('HDEL', h, 'r:' .. id)
+      end
+      redis.call('ZREM', z, id)
     end
-    redis.call('ZREM', z, id)
+    local spent = tonumber(redis.call('HGET', h, 'spent') or '0')
+    local reserved = tonumber(redis.call('HGET', h, 'reserved') or '0')
+    local limit = tonumber(ARGV[base + 2 * (i - 1)])
+    if spent + reserved >= limit or spent + reserved + estimate > limit then
+      refused = i
+      break
+    end
   end
-  local spent = tonumber(redis.call('HGET', h, 'spent') or '0')
-  local reserved = tonumber(redis.call('HGET', h, 'reserved') or '0')
-  local limit = tonumber(ARGV[3 + 2 * i])
-  if spent + reserved >= limit or spent + reserved + estimate > limit then return i end
+  if refused == 0 then
+    for i = 1, n do
+      local h, z, ttl = KEYS[k + 2 * i - 1], KEYS[k + 2 * i], ARGV[base + 2 * (i - 1) + 1]
+      redis.call('HINCRBY', h, 'reserved', ARGV[a + 3])
+      redis.call('HSET', h, 'r:' .. rid, ARGV[a + 3])
+      redis.call('ZADD', z, expires, rid)
+      redis.call('EXPIRE', h, ttl)
+      redis.call('EXPIRE', z, ttl)
+    end
+  end
+  out[#out + 1] = refused
+  a = base + 2 * n
+  k = k + 2 * n
 end
-for i = 1, n do
-  local h, z, ttl = KEYS[2 * i - 1], KEYS[2 * i], ARGV[4 + 2 * i]
-  redis.call('HINCRBY', h, 'reserved', ARGV[4])
-  redis.call('HSET', h, 'r:' .. rid, ARGV[4])
-  redis.call('ZADD', z, expires, rid)
-  redis.call('EXPIRE', h, ttl)
-  redis.call('EXPIRE', z, ttl)
-end
-return 0
+return out
 """.replace("PURGE_BATCH", str(PURGE_BATCH))
 
-# KEYS: held hash1, zset1, ..., then charged hashes.  ARGV: request_id, held count, cost, then ttl per charged.
+# A batch of settlements, in order. KEYS: per call, hash and zset per held slot, then the charged hashes.
+# ARGV: per call: request_id, held count, charged count, cost, then ttl per charged slot.
+# Returns per call: the spend of each charged slot afterwards.
 _SETTLE = """
-local rid, held, cost = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-for i = 1, held do
-  local h, z = KEYS[2 * i - 1], KEYS[2 * i]
-  local amount = redis.call('HGET', h, 'r:' .. rid)
-  if amount then
-    redis.call('HINCRBY', h, 'reserved', '-' .. amount)
-    redis.call('HDEL', h, 'r:' .. rid)
-    redis.call('ZREM', z, rid)
+local out = {}
+local a, k = 1, 0
+while a <= #ARGV do
+  local rid, held, charged, cost = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), ARGV[a + 3]
+  for i = 1, held do
+    local h, z = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
+    local amount = redis.call('HGET', h, 'r:' .. rid)
+    if amount then
+      redis.call('HINCRBY', h, 'reserved', '-' .. amount)
+      redis.call('HDEL', h, 'r:' .. rid)
+      redis.call('ZREM', z, rid)
+    end
   end
+  k = k + 2 * held
+  for j = 1, charged do
+    out[#out + 1] = redis.call('HINCRBY', KEYS[k + j], 'spent', cost)
+    redis.call('EXPIRE', KEYS[k + j], ARGV[a + 3 + j])
+  end
+  k = k + charged
+  a = a + 4 + charged
 end
-local after = {}
-for j = 2 * held + 1, #KEYS do
-  after[#after + 1] = redis.call('HINCRBY', KEYS[j], 'spent', cost)
-  redis.call('EXPIRE', KEYS[j], ARGV[3 + j - 2 * held])
-end
-return after
+return out
 """
+
+Reservation = tuple[str, Sequence[Slot], Decimal, float]
+"""request id, slots, estimate, hold seconds."""
+Settlement = tuple[str, Sequence[Slot], Sequence[Slot], Decimal]
+"""request id, held slots, charged slots, cost."""
 
 
 def to_nano(amount: Decimal, rounding: str = ROUND_CEILING) -> int:
@@ -97,6 +129,9 @@ def from_nano(value: Any) -> Decimal:
 
 
 class RedisCounters:
+    """Reservations and settlements of concurrent calls share round trips (`Coalescer`): one script run per
+    batch, each call in it still all-or-nothing. Settlements are written behind (`settle_behind`)."""
+
     def __init__(
         self, redis: Redis, prefix: str = "oneflow:budget", wall: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
@@ -106,40 +141,82 @@ class RedisCounters:
         self._seed = redis.register_script(_SEED)
         self._reserve = redis.register_script(_RESERVE)
         self._settle = redis.register_script(_SETTLE)
+        self._reservations: Coalescer[Reservation, int] = Coalescer(self._reserve_batch)
+        self._settlements: Coalescer[Settlement, list[Decimal]] = Coalescer(self._settle_batch)
+        self._ttls: dict[str, tuple[float, int]] = {}
 
     def _hash(self, slot: Slot) -> str:
         return f"{self._prefix}:{{{slot.key}}}"
 
     def _ttl(self, slot: Slot) -> int:
+        """Seconds the slot's keys live: to a day after its period ends (re-computed at most once a minute)."""
+        now = time.monotonic()
+        cached = self._ttls.get(slot.key)
+        if cached is not None and now - cached[0] < 60:
+            return cached[1]
         end = period_end(slot.budget.period, slot.start)
-        if end is None:
-            return TOTAL_TTL_S
-        return max(60, int((end - self._wall()).total_seconds()) + GRACE_S)
+        ttl = TOTAL_TTL_S if end is None else max(60, int((end - self._wall()).total_seconds()) + GRACE_S)
+        if len(self._ttls) > 10_000:
+            self._ttls.clear()
+        self._ttls[slot.key] = (now, ttl)
+        return ttl
 
     async def seed(self, slot: Slot, spent: Decimal) -> None:
         await self._seed(keys=[self._hash(slot)], args=[to_nano(spent), self._ttl(slot)])
 
     async def reserve(self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float) -> Slot | None:
-        keys: list[str] = []
-        args: list[int] = []
-        now_ms = int(time.time() * 1000)
-        for slot in slots:
-            keys += [self._hash(slot), self._hash(slot) + ":exp"]
-            args += [to_nano(slot.budget.limit_usd, ROUND_FLOOR), self._ttl(slot)]
-        refused = int(
-            await self._reserve(
-                keys=keys, args=[now_ms, now_ms + int(hold_s * 1000), request_id, to_nano(estimate), *args]
-            )
-        )
+        refused = await self._reservations.submit((request_id, slots, estimate, hold_s))
         return slots[refused - 1] if refused else None
+
+    async def _reserve_batch(self, batch: list[Reservation]) -> list[int]:
+        keys: list[str] = []
+        args: list[str | int] = []
+        now_ms = int(time.time() * 1000)
+        for request_id, slots, estimate, hold_s in batch:
+            args += [now_ms, now_ms + int(hold_s * 1000), request_id, to_nano(estimate), len(slots)]
+            for slot in slots:
+                h = self._hash(slot)
+                keys += [h, h + ":exp"]
+                args += [to_nano(slot.budget.limit_usd, ROUND_FLOOR), self._ttl(slot)]
+        return [int(v) for v in await self._reserve(keys=keys, args=args)]
 
     async def settle(
         self, request_id: str, held: Sequence[Slot], charged: Sequence[Slot], cost: Decimal
     ) -> list[Decimal]:
-        keys = [k for slot in held for k in (self._hash(slot), self._hash(slot) + ":exp")]
-        keys += [self._hash(slot) for slot in charged]
-        args: list[str | int] = [request_id, len(held), to_nano(cost), *(self._ttl(slot) for slot in charged)]
-        return [from_nano(v) for v in await self._settle(keys=keys, args=args)]
+        return await self._settlements.submit((request_id, held, charged, cost))
+
+    def settle_behind(
+        self,
+        request_id: str,
+        held: Sequence[Slot],
+        charged: Sequence[Slot],
+        cost: Decimal,
+        then: Callable[[list[Decimal]], None],
+    ) -> None:
+        self._settlements.post((request_id, held, charged, cost), then)
+
+    async def _settle_batch(self, batch: list[Settlement]) -> list[list[Decimal]]:
+        keys: list[str] = []
+        args: list[str | int] = []
+        for request_id, held, charged, cost in batch:
+            keys += [k for slot in held for k in (self._hash(slot), self._hash(slot) + ":exp")]
+            keys += [self._hash(slot) for slot in charged]
+            args += [request_id, len(held), len(charged), to_nano(cost), *(self._ttl(slot) for slot in charged)]
+        try:
+            reply = await self._settle(keys=keys, args=args)
+        except Exception:
+            log.exception("budget settlement failed for %d calls (their holds lapse on their own)", len(batch))
+            raise
+        out: list[list[Decimal]] = []
+        i = 0
+        for _, _, charged, _ in batch:
+            out.append([from_nano(v) for v in reply[i : i + len(charged)]])
+            i += len(charged)
+        return out
+
+    async def drain(self) -> None:
+        """Until every settlement queued so far is written (shutdown)."""
+        await self._settlements.drain()
 
     async def read(self, slot: Slot) -> tuple[Decimal, Decimal]:
         spent, reserved = await self._redis.hmget(self._hash(slot), ["spent", "reserved"])

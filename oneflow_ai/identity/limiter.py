@@ -1,7 +1,8 @@
 """Where the buckets live: in this process (`LocalLimiter`), or in Redis, shared by every replica (`RedisLimiter`).
 
 Both run `buckets.take_all`'s arithmetic; the Redis one as a Lua script, so one round trip checks and charges
-every bucket of a call atomically, on Redis's clock (replicas' clocks may differ; Redis has one).
+every bucket of a call atomically, on Redis's clock (replicas' clocks may differ; Redis has one). Concurrent calls
+share round trips: one script run checks a whole batch of them, each call still all-or-nothing on its own.
 
 When Redis cannot be reached, `fail_mode` decides: `open` admits the call on this replica's own buckets (the
 limits still hold per replica, not globally) and tries Redis again a second later; `closed` refuses the call
@@ -21,6 +22,7 @@ from redis.exceptions import RedisError
 
 from oneflow_ai.errors import GatewayError
 from oneflow_ai.identity.buckets import Bucket, Rate, Verdict, adjust, level_at, take_all, verdict
+from oneflow_ai.store.coalesce import Coalescer
 
 log = logging.getLogger("oneflow.ratelimit")
 
@@ -39,7 +41,8 @@ class Charge:
 class Limiter(Protocol):
     async def take(self, charges: Sequence[Charge]) -> list[Verdict]: ...
 
-    async def adjust(self, charges: Sequence[Charge]) -> None: ...
+    def adjust(self, charges: Sequence[Charge]) -> None:
+        """Charge more (or refund) after the fact; applied at once, or with the store's next round trip."""
 
 
 class LocalLimiter:
@@ -58,7 +61,7 @@ class LocalLimiter:
                 self._sweep(now)
         return verdicts
 
-    async def adjust(self, charges: Sequence[Charge]) -> None:
+    def adjust(self, charges: Sequence[Charge]) -> None:
         now = self._clock()
         for c in charges:
             self._buckets[c.key] = adjust(self._buckets.get(c.key), c.rate, c.cost, now)
@@ -75,47 +78,65 @@ def _rate_of(key: str) -> Rate:
     return Rate(int(capacity), float(period))
 
 
-# KEYS: the buckets. ARGV: now ('' = Redis's clock), mode ('take' | 'adjust'), then capacity, period_s, cost per key.
-# Returns {admitted (1/0), level per key}: after the charge when admitted, before it when not.
+# Every call of a batch, in order, each atomic on its own. KEYS: each call's buckets, one call after the other.
+# ARGV: per call: mode ('take' | 'adjust'), now ('' = Redis's clock), its bucket count, then capacity, period_s and
+# cost per bucket. Returns per call: admitted (1/0), then the level per bucket (after the charge when admitted,
+# before it when not).
 LUA = """
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
-local mode = ARGV[2]
-local levels, caps, rates, costs = {}, {}, {}, {}
-local ok = 1
-for i = 1, #KEYS do
-  local base = 2 + (i - 1) * 3
-  local cap, period, cost = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
-  local rate = cap / period
-  local level = cap
-  local state = redis.call('HMGET', KEYS[i], 'l', 't')
-  if state[1] then
-    local elapsed = now - tonumber(state[2])
-    if elapsed < 0 then elapsed = 0 end
-    level = math.min(cap, tonumber(state[1]) + elapsed * rate)
+local out = {}
+local a, k = 1, 0
+local clock
+while a <= #ARGV do
+  local mode, now, n = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  a = a + 3
+  if not now then
+    if not clock then
+      local t = redis.call('TIME')
+      clock = tonumber(t[1]) + tonumber(t[2]) / 1000000
+    end
+    now = clock
   end
-  levels[i], caps[i], rates[i], costs[i] = level, cap, rate, cost
-  if mode == 'take' and level + 1e-9 < math.min(cost, cap) then ok = 0 end
-end
-local out = {ok}
-for i = 1, #KEYS do
-  local level = levels[i]
-  if ok == 1 then
-    level = level - costs[i]
-    if level > caps[i] then level = caps[i] end
-    redis.call('HSET', KEYS[i], 'l', string.format('%.17g', level), 't', string.format('%.17g', now))
-    redis.call('PEXPIRE', KEYS[i], math.ceil((caps[i] - level) / rates[i] * 1000) + 1000)
+  local levels, caps, rates, costs = {}, {}, {}, {}
+  local ok = 1
+  for i = 1, n do
+    local cap, period, cost = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    a = a + 3
+    local rate = cap / period
+    local level = cap
+    local state = redis.call('HMGET', KEYS[k + i], 'l', 't')
+    if state[1] then
+      local elapsed = now - tonumber(state[2])
+      if elapsed < 0 then elapsed = 0 end
+      level = math.min(cap, tonumber(state[1]) + elapsed * rate)
+    end
+    levels[i], caps[i], rates[i], costs[i] = level, cap, rate, cost
+    if mode == 'take' and level + 1e-9 < math.min(cost, cap) then ok = 0 end
   end
-  out[i + 1] = string.format('%.17g', level)
+  out[#out + 1] = ok
+  for i = 1, n do
+    local level = levels[i]
+    if ok == 1 then
+      level = level - costs[i]
+      if level > caps[i] then level = caps[i] end
+      redis.call('HSET', KEYS[k + i], 'l', string.format('%.17g', level), 't', string.format('%.17g', now))
+      redis.call('PEXPIRE', KEYS[k + i], math.ceil((caps[i] - level) / rates[i] * 1000) + 1000)
+    end
+    out[#out + 1] = string.format('%.17g', level)
+  end
+  k = k + n
 end
 return out
 """
 
+Item = tuple[str, Sequence[Charge], float | None]
+"""One call of a batch: mode, its charges, and `now` (None: Redis's clock)."""
+
 
 class RedisLimiter:
+    """Checks and charges in Redis, one script run per batch of concurrent calls (`Coalescer`): under load a
+    request pays a share of one round trip instead of a round trip of its own. Adjustments are written behind,
+    with the next batch."""
+
     def __init__(
         self,
         redis: Redis,
@@ -128,33 +149,51 @@ class RedisLimiter:
         self._fail_mode = fail_mode
         self._clock = clock
         self._down_until = 0.0
+        self._batches: Coalescer[Item, tuple[bool, list[float]]] = Coalescer(self._run)
 
     async def take(self, charges: Sequence[Charge], now: float | None = None) -> list[Verdict]:
         if self._clock() < self._down_until:
             return await self._degraded(charges)
         try:
-            ok, levels = await self._run("take", charges, now)
+            ok, levels = await self._batches.submit(("take", charges, now))
         except (RedisError, OSError, TimeoutError) as e:
             self._failed(e)
             return await self._degraded(charges)
         return [verdict(level, c.rate, c.cost, ok) for level, c in zip(levels, charges, strict=True)]
 
-    async def adjust(self, charges: Sequence[Charge], now: float | None = None) -> None:
+    def adjust(self, charges: Sequence[Charge], now: float | None = None) -> None:
         if self._clock() < self._down_until:
-            await self._fallback.adjust(charges)
+            self._fallback.adjust(charges)
             return
-        try:
-            await self._run("adjust", charges, now)
-        except (RedisError, OSError, TimeoutError) as e:
-            self._failed(e)
-            await self._fallback.adjust(charges)
+        self._batches.post(("adjust", charges, now))
 
-    async def _run(self, mode: str, charges: Sequence[Charge], now: float | None) -> tuple[bool, list[float]]:
-        args: list[str | float | int] = ["" if now is None else repr(now), mode]
-        for c in charges:
-            args += [c.rate.capacity, repr(c.rate.period_s), c.cost]
-        reply = await self._script(keys=[c.key for c in charges], args=args)
-        return bool(reply[0]), [float(v) for v in reply[1:]]
+    async def drain(self) -> None:
+        """Until every adjustment queued so far is written (shutdown)."""
+        await self._batches.drain()
+
+    async def _run(self, batch: list[Item]) -> list[tuple[bool, list[float]]]:
+        keys: list[str] = []
+        args: list[str | float | int] = []
+        for mode, charges, now in batch:
+            args += [mode, "" if now is None else repr(now), len(charges)]
+            for c in charges:
+                keys.append(c.key)
+                args += [c.rate.capacity, repr(c.rate.period_s), c.cost]
+        try:
+            reply = await self._script(keys=keys, args=args)
+        except (RedisError, OSError, TimeoutError) as e:
+            for mode, charges, _ in batch:  # the adjustments nobody waits for: kept on this replica's buckets
+                if mode == "adjust":
+                    self._fallback.adjust(charges)
+            self._failed(e)
+            raise
+        out: list[tuple[bool, list[float]]] = []
+        i = 0
+        for _, charges, _ in batch:
+            n = len(charges)
+            out.append((bool(int(reply[i])), [float(v) for v in reply[i + 1 : i + 1 + n]]))
+            i += 1 + n
+        return out
 
     def _failed(self, error: BaseException) -> None:
         if self._clock() >= self._down_until:

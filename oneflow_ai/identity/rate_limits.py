@@ -9,10 +9,9 @@ reported in OpenAI's `x-ratelimit-*` headers; a refusal is a 429 `rate_limit_exc
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from oneflow_ai.auth.principal import Limit
 from oneflow_ai.errors import RateLimited
@@ -48,26 +47,43 @@ class RateLimits(QuietObserver):
         self._tokens = tokens
         self._settings = settings
         self._reserved: dict[int, _Reserved] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._per_end_user = bool(settings.end_user_rpm or settings.end_user_tpm)
+        models = {*settings.model_rpm, *settings.model_tpm}
+        self._per_model = {
+            m: _per_minute(f"model:{m}", settings.model_rpm.get(m), settings.model_tpm.get(m)) for m in models
+        }
+        self._buckets: dict[Limit, tuple[str, Rate, bool]] = {}
+        """Per limit: its bucket key, its rate, and whether it counts tokens (built once per limit)."""
 
     def limits(self, call: Call) -> list[Limit]:
         s = self._settings
         out = list(call.principal.limits)
-        if call.end_user:
+        if call.end_user and self._per_end_user:
             subject = f"eu:{call.principal.tenant_id or '-'}:{call.end_user[:256]}"
             out += _per_minute(subject, s.end_user_rpm, s.end_user_tpm)
-        out += _per_minute(f"model:{call.model}", s.model_rpm.get(call.model), s.model_tpm.get(call.model))
+        if self._per_model:
+            out += self._per_model.get(call.model, ())
         return out
+
+    def _bucket(self, limit: Limit) -> tuple[str, Rate, bool]:
+        found = self._buckets.get(limit)
+        if found is None:
+            if len(self._buckets) > 100_000:
+                self._buckets.clear()
+            found = self._buckets[limit] = (
+                bucket_key(limit),
+                Rate(limit.amount, limit.period_s),
+                limit.kind == "tokens",
+            )
+        return found
 
     async def admit(self, call: Call) -> None:
         limits = self.limits(call)
         if not limits:
             return
-        estimate = sum(estimated_tokens(call, self._tokens)) if any(lim.kind == "tokens" for lim in limits) else 0
-        charges = [
-            Charge(bucket_key(lim), Rate(lim.amount, lim.period_s), 1 if lim.kind == "requests" else estimate)
-            for lim in limits
-        ]
+        buckets = [self._bucket(lim) for lim in limits]
+        estimate = sum(estimated_tokens(call, self._tokens)) if any(b[2] for b in buckets) else 0
+        charges = [Charge(key, rate, estimate if tokens else 1) for key, rate, tokens in buckets]
         verdicts = await self._limiter.take(charges)
         headers = rate_headers(limits, verdicts)
         if not verdicts[0].allowed:
@@ -79,7 +95,7 @@ class RateLimits(QuietObserver):
                 headers={**headers, "retry-after": str(max(1, math.ceil(retry)))},
             )
         call.response_headers.update(headers)
-        tokens = [c for c, lim in zip(charges, limits, strict=True) if lim.kind == "tokens"]
+        tokens = [c for c, b in zip(charges, buckets, strict=True) if b[2]]
         if tokens:
             if len(self._reserved) > 10_000:
                 self._forget_stale()
@@ -91,11 +107,7 @@ class RateLimits(QuietObserver):
             return
         delta = record.input_tokens + record.output_tokens - reserved.estimate
         if delta:
-            task = asyncio.get_running_loop().create_task(
-                self._limiter.adjust([replace(c, cost=delta) for c in reserved.charges])
-            )
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._limiter.adjust([Charge(c.key, c.rate, delta) for c in reserved.charges])
 
     def _forget_stale(self) -> None:
         """Calls that never reached a record (cancelled mid-flight) must not pile up."""
@@ -132,11 +144,11 @@ def duration(seconds: float) -> str:
     return f"{h}h{m}m{s}s" if h else f"{m}m{s}s"
 
 
-def _per_minute(subject: str, rpm: int | None, tpm: int | None) -> list[Limit]:
-    return [
+def _per_minute(subject: str, rpm: int | None, tpm: int | None) -> tuple[Limit, ...]:
+    return (
         *([Limit(subject, "requests", rpm, 60)] if rpm else []),
         *([Limit(subject, "tokens", tpm, 60)] if tpm else []),
-    ]
+    )
 
 
 def _period(seconds: int) -> str:

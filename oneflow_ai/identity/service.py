@@ -93,6 +93,8 @@ class Identity:
         self.invalidations.start()
 
     async def close(self) -> None:
+        if isinstance(self.limiter, RedisLimiter):
+            await self.limiter.drain()  # the adjustments written behind
         await self.invalidations.close()
         await self.last_used.close()
         if self.redis is not None:

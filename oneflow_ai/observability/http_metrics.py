@@ -1,52 +1,20 @@
-"""`http_requests_total` and `http_request_duration_seconds`, from a pure ASGI middleware.
+"""The label children of `http_requests_total` and `http_request_duration_seconds` (`api.edge` observes them).
 
-It is the outermost layer, so it also counts what the edge refuses before routing (413). The route label
-is the matched route's template (`/v1/models/{model_id}`), never the raw path; a request no route matched
-is `unmatched`. The label children are bound once per (method, route, status) and kept, so a request costs
-two dict lookups, one counter increment and one histogram observation.
+The route label is the matched route's template (`/v1/models/{model_id}`), never the raw path; a request no
+route matched is `unmatched`. The label children are bound once per (method, route, status) and kept, so a
+request costs two dict lookups, one counter increment and one histogram observation.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from oneflow_ai.observability.metrics import Metrics
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
-
-
-class HTTPMetrics:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        metrics: Metrics | None = scope.get("state", {}).get("metrics") if scope["type"] == "http" else None
-        if metrics is None:
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        bound: RouteChildren | None = None
-        status = 500
-
-        async def timed_send(message: Message) -> None:
-            nonlocal bound, status
-            if message["type"] == "http.response.start" and bound is None:
-                bound = children(metrics, scope)
-                bound.duration.observe(time.perf_counter() - started)
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, timed_send)
-        finally:
-            if bound is None:
-                bound = children(metrics, scope)
-                bound.duration.observe(time.perf_counter() - started)
-            bound.counter(status).inc()
 
 
 class RouteChildren:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from oneflow_ai.gateway.call import Call
+from oneflow_ai.logs import FIELDS
 from oneflow_ai.gateway.stages import QuietObserver
 from oneflow_ai.store.ledger import UsageRecord
 
@@ -23,7 +24,7 @@ class RequestLog(QuietObserver):
         # `Logger.handle` of a record built here: `Logger.info` would also look for the caller's frame (a third
         # of its cost), which a request line does not need.
         line = logging.LogRecord(self.log.name, logging.INFO, "", 0, "request", None, None)
-        line.__dict__.update(fields(record))
+        setattr(line, FIELDS, fields(record))  # text formats ignore it; `JSONFormatter` spreads it in the line
         self.log.handle(line)
 
 

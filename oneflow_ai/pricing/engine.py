@@ -29,11 +29,13 @@ _PRECISION = 60
 _TRAPS = (InvalidOperation, DivisionByZero, Overflow, Inexact, Rounded, FloatOperation)
 """Anything that would make a result inexact (or mix in a float) raises."""
 _CENT = Decimal("0.01")
+_EXACT = Context(prec=_PRECISION, traps=list(_TRAPS))
+"""The template `exact()` copies (`localcontext` works on a copy, so this one is never changed)."""
 
 
 def exact() -> AbstractContextManager[Context]:
     """A decimal context in which any rounding raises instead of happening."""
-    return localcontext(Context(prec=_PRECISION, traps=list(_TRAPS)))
+    return localcontext(_EXACT)
 
 
 def to_cents(amount: Decimal) -> Decimal:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
@@ -77,7 +77,7 @@ def allow(b: Breaker, policy: BreakerPolicy, now: float) -> tuple[bool, Breaker]
         return True, Breaker(BreakerState.HALF_OPEN, opened_at=b.opened_at, probe_started_at=now)
     if b.probe_started_at is not None and now - b.probe_started_at < policy.cooldown_s:
         return False, b
-    return True, replace(b, probe_started_at=now)
+    return True, Breaker(b.state, b.window, b.opened_at, now)
 
 
 def on_success(b: Breaker, policy: BreakerPolicy, now: float) -> Breaker:
@@ -85,7 +85,7 @@ def on_success(b: Breaker, policy: BreakerPolicy, now: float) -> Breaker:
         return CLOSED
     if b.state is BreakerState.OPEN:
         return b  # a request sent before the breaker opened; it does not shorten the cooldown
-    return replace(b, window=_add(b.window, policy, now, ok=True))
+    return Breaker(b.state, _add(b.window, policy, now, ok=True), b.opened_at, b.probe_started_at)
 
 
 def on_failure(b: Breaker, policy: BreakerPolicy, now: float) -> Breaker:
@@ -98,7 +98,7 @@ def on_failure(b: Breaker, policy: BreakerPolicy, now: float) -> Breaker:
     total = ok + failed
     if total >= policy.min_requests and failed / total >= policy.failure_rate_threshold:
         return Breaker(BreakerState.OPEN, opened_at=now)
-    return replace(b, window=window)
+    return Breaker(b.state, window, b.opened_at, b.probe_started_at)
 
 
 def counts(window: tuple[Bucket, ...]) -> tuple[int, int]:
@@ -110,6 +110,11 @@ def _add(window: tuple[Bucket, ...], policy: BreakerPolicy, now: float, *, ok: b
     """The window with one more outcome at `now`, and without buckets that ended before the window."""
     start = math.floor(now / policy.bucket_s) * policy.bucket_s
     horizon = now - policy.window_s
+    if window and window[0].start + policy.bucket_s > horizon:  # nothing to drop (the common case): no copy
+        last = window[-1]
+        if last.start == start:
+            return (*window[:-1], Bucket(start, last.ok + ok, last.failed + (not ok)))
+        return (*window, Bucket(start, int(ok), int(not ok)))
     kept = [x for x in window if x.start + policy.bucket_s > horizon]
     if kept and kept[-1].start == start:
         last = kept[-1]

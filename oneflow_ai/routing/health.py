@@ -9,7 +9,7 @@ is the one mutable table, owned by the gateway's runtime, never a module global.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import MappingProxyType
 
 
@@ -43,28 +43,35 @@ def record_success(
     h: DeploymentHealth, latency_s: float, ttft_s: float | None, now: float, alpha: float = 0.2
 ) -> DeploymentHealth:
     """A completed request: `latency_s` is the whole response, `ttft_s` the first token (streams only)."""
-    return replace(
-        h,
-        ewma_latency_s=_ewma(h.ewma_latency_s, latency_s, alpha),
-        ewma_ttft_s=h.ewma_ttft_s if ttft_s is None else _ewma(h.ewma_ttft_s, ttft_s, alpha),
-        error_rate=_error_rate(h, 0.0, alpha),
-        samples=h.samples + 1,
-        last_updated=now,
+    return DeploymentHealth(
+        _ewma(h.ewma_latency_s, latency_s, alpha),
+        h.ewma_ttft_s if ttft_s is None else _ewma(h.ewma_ttft_s, ttft_s, alpha),
+        _error_rate(h, 0.0, alpha),
+        h.in_flight,
+        h.samples + 1,
+        now,
     )
 
 
 def record_failure(h: DeploymentHealth, now: float, alpha: float = 0.2) -> DeploymentHealth:
     """A failed request. Its latency says nothing about the deployment's speed, so it is not averaged."""
-    return replace(h, error_rate=_error_rate(h, 1.0, alpha), samples=h.samples + 1, last_updated=now)
+    return DeploymentHealth(
+        h.ewma_latency_s, h.ewma_ttft_s, _error_rate(h, 1.0, alpha), h.in_flight, h.samples + 1, now
+    )
+
+
+# The constructor, not `dataclasses.replace`: these run twice per request, and `replace` costs ~5 us a call.
 
 
 def started(h: DeploymentHealth) -> DeploymentHealth:
-    return replace(h, in_flight=h.in_flight + 1)
+    return DeploymentHealth(h.ewma_latency_s, h.ewma_ttft_s, h.error_rate, h.in_flight + 1, h.samples, h.last_updated)
 
 
 def finished(h: DeploymentHealth) -> DeploymentHealth:
     """The counterpart of `started`, called however the request ended (never below zero)."""
-    return replace(h, in_flight=max(0, h.in_flight - 1))
+    return DeploymentHealth(
+        h.ewma_latency_s, h.ewma_ttft_s, h.error_rate, max(0, h.in_flight - 1), h.samples, h.last_updated
+    )
 
 
 class HealthBoard:

@@ -35,7 +35,9 @@ SUMS = ("requests", "input_tokens", "output_tokens", "cached_tokens", "cost_usd"
 
 
 def _utc(ts: datetime) -> datetime:
-    return ts.astimezone(UTC) if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+    if ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC)
+    return ts if ts.tzinfo is UTC else ts.astimezone(UTC)
 
 
 def hour_of(ts: datetime) -> datetime:
@@ -69,33 +71,39 @@ GRAINS = (HOURLY, DAILY)
 
 def rollup(records: Iterable[UsageRecord], grain: Grain = HOURLY) -> list[dict[str, Any]]:
     """One row per (bucket, dimensions) with the records' sums, in bucket-key order; a missing dimension is ''."""
-    buckets: dict[tuple[Any, ...], dict[str, Any]] = {}
+    sums: dict[tuple[Any, ...], list[Any]] = {}
+    truncate = grain.truncate
     with exact():
         for r in records:
-            dims = {d: getattr(r, d) or "" for d in AGGREGATE_DIMENSIONS}
-            at = grain.truncate(r.created_at)
-            key = (at, *dims.values())
-            b = buckets.get(key)
-            if b is None:
-                b = buckets[key] = {
-                    grain.bucket: at,
-                    **dims,
-                    "requests": 0,
-                    "input_tokens": 0,
-                    "output_tokens": 0,
-                    "cached_tokens": 0,
-                    "cost_usd": Decimal(0),
-                    "credits": Decimal(0),
-                    "errors": 0,
-                }
-            b["requests"] += 1
-            b["input_tokens"] += r.input_tokens
-            b["output_tokens"] += r.output_tokens
-            b["cached_tokens"] += r.cached_tokens
-            b["cost_usd"] += r.cost_usd
-            b["credits"] += r.credits
-            b["errors"] += r.status != "ok"
-    return [buckets[k] for k in sorted(buckets)]
+            key = (
+                truncate(r.created_at),
+                r.key_id or "",
+                r.user_id or "",
+                r.end_user or "",
+                r.department_id or "",
+                r.tenant_id or "",
+                r.requested_model or "",
+                r.served_model or "",
+                r.provider or "",
+            )
+            s = sums.get(key)
+            if s is None:
+                s = sums[key] = [0, 0, 0, 0, Decimal(0), Decimal(0), 0]
+            s[0] += 1
+            s[1] += r.input_tokens
+            s[2] += r.output_tokens
+            s[3] += r.cached_tokens
+            s[4] += r.cost_usd
+            s[5] += r.credits
+            s[6] += r.status != "ok"
+    return [
+        {
+            grain.bucket: key[0],
+            **dict(zip(AGGREGATE_DIMENSIONS, key[1:], strict=True)),
+            **dict(zip(SUMS, s, strict=True)),
+        }
+        for key, s in sorted(sums.items())
+    ]
 
 
 class Aggregates:

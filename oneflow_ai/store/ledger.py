@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.store.aggregates import Aggregates
-from oneflow_ai.store.tables import usage_records
+from oneflow_ai.store.usage_insert import UsageInsert
 
 log = logging.getLogger("oneflow.ledger")
 
@@ -63,12 +61,7 @@ class Ledger:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
-        self._insert = (
-            dialect.insert(usage_records)
-            .on_conflict_do_nothing(index_elements=["request_id"])
-            .returning(usage_records.c.request_id)
-        )
+        self._insert = UsageInsert(engine.dialect.name)
         self._aggregates = Aggregates(engine.dialect.name)
 
     @property
@@ -97,7 +90,7 @@ class Ledger:
             batch, self._pending = self._pending[: self._batch_size], self._pending[self._batch_size :]
             try:
                 async with self._engine.begin() as conn:
-                    inserted = {row[0] for row in await conn.execute(self._insert, [_row(r) for r in batch])}
+                    inserted = await self._insert(conn, batch)
                     await self._aggregates.add(conn, (r for r in batch if r.request_id in inserted))
             except BaseException:
                 self._pending[:0] = batch
@@ -120,11 +113,3 @@ class Ledger:
                 failures += 1
                 log.exception("ledger flush failed; %d records kept for the next try", self.depth)
                 await asyncio.sleep(min(5.0, 0.1 * 2**failures))
-
-
-COLUMNS = tuple(f.name for f in fields(UsageRecord))
-
-
-def _row(rec: UsageRecord) -> dict[str, Any]:
-    """The record as insert parameters (a shallow read: `asdict` would deep-copy every value)."""
-    return {name: getattr(rec, name) for name in COLUMNS}

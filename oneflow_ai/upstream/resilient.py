@@ -32,7 +32,7 @@ from oneflow_ai.config.schema import Timeouts
 from oneflow_ai.errors import ContextWindowExceeded, UpstreamError, UpstreamRejected, UpstreamUnavailable
 from oneflow_ai.providers.openai import openai_style_error
 from oneflow_ai.routing import Breaker, BreakerBoard, BreakerPolicy, BreakerStore, admit, next_delay, record
-from oneflow_ai.upstream.http import AiohttpTransport
+from oneflow_ai.upstream.http import HTTPTransport
 from oneflow_ai.upstream.wire import Transport, UpstreamRequest
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -79,7 +79,7 @@ class ResilientHTTPClient:
         self.policy = breaker or BreakerPolicy()
         self.breakers = breakers or BreakerBoard()
         self._transport = transport
-        self._owned: AiohttpTransport | None = None
+        self._owned: HTTPTransport | None = None
         self._clock = clock
         self._rng = rng or random.Random()
         self._sleep = sleep
@@ -175,8 +175,8 @@ class ResilientHTTPClient:
         return err
 
     def _client(self) -> Transport:
-        if self._transport is None:  # made on first use: an aiohttp session needs a running event loop
-            self._transport = self._owned = AiohttpTransport()
+        if self._transport is None:  # made on first use
+            self._transport = self._owned = HTTPTransport()
         return self._transport
 
     async def close(self) -> None:

@@ -49,9 +49,10 @@ def test_the_lua_script_agrees_with_the_pure_core(rates: list[Rate], steps: list
                         assert math.isclose(g.retry_after_s, w.retry_after_s, abs_tol=1e-6)
                         assert math.isclose(g.reset_s, w.reset_s, abs_tol=1e-6)
                 else:
-                    await limiter.adjust([Charge(k, r, amount) for k, r in zip(keys, rates, strict=True)], now=now)
+                    limiter.adjust([Charge(k, r, amount) for k, r in zip(keys, rates, strict=True)], now=now)
                     model = [adjust(b, r, amount, now) for b, r in zip(model, rates, strict=True)]
         finally:
+            await limiter.drain()
             await redis.delete(*keys)
             await redis.aclose()
 

@@ -1,7 +1,7 @@
 """Micro-benchmark of what observability adds to one request: `python -m tests.observability.bench_overhead`.
 
-Times, per request, in one process: the HTTP metrics middleware around a trivial ASGI app (versus the bare
-app), the idempotency middleware without the header, the LLM metrics observer (one attempt and one record),
+Times, per request, in one process: the edge (request id, security headers, HTTP metrics) around a trivial
+ASGI app (versus the bare app), the idempotency middleware without the header, the LLM metrics observer (one attempt and one record),
 and the request log line (formatted as JSON, written to memory).
 """
 
@@ -17,12 +17,12 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+from oneflow_ai.api.edge import Edge
 from oneflow_ai.api.idempotency import Idempotency
 from oneflow_ai.auth.principal import MASTER
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.gateway.call import Call
 from oneflow_ai.logs import JSONFormatter
-from oneflow_ai.observability.http_metrics import HTTPMetrics
 from oneflow_ai.observability.llm_metrics import LLMMetrics
 from oneflow_ai.observability.metrics import Metrics
 from oneflow_ai.observability.request_log import RequestLog
@@ -79,10 +79,10 @@ async def main() -> None:
     metrics = Metrics(gateway)  # type: ignore[arg-type]
     state = {"metrics": metrics}
     bare = await per_request(app, state)
-    with_metrics = await per_request(HTTPMetrics(app), state)
+    with_metrics = await per_request(Edge(app, max_body_bytes=1 << 20), state)
     with_idempotency = await per_request(Idempotency(app), state)
     print(f"bare ASGI app                         {bare:6.2f} us/request")
-    print(f"+ HTTP metrics middleware             {with_metrics - bare:6.2f} us/request")
+    print(f"+ edge (ids, headers, HTTP metrics)   {with_metrics - bare:6.2f} us/request")
     print(f"+ idempotency middleware (no header)  {with_idempotency - bare:6.2f} us/request")
 
     dep = Deployment(provider="openai", model="gpt-4o-mini", id="mini/0")
