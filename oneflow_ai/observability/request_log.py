@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 
 from oneflow_ai.gateway.call import Call
-from oneflow_ai.logs import FIELDS
 from oneflow_ai.gateway.stages import QuietObserver
+from oneflow_ai.logs import FIELDS
 from oneflow_ai.store.ledger import UsageRecord
 
 

@@ -1,8 +1,8 @@
 """Micro-benchmark of what observability adds to one request: `python -m tests.observability.bench_overhead`.
 
 Times, per request, in one process: the edge (request id, security headers, HTTP metrics) around a trivial
-ASGI app (versus the bare app), the idempotency middleware without the header, the LLM metrics observer (one attempt and one record),
-and the request log line (formatted as JSON, written to memory).
+ASGI app (versus the bare app), the idempotency middleware without the header, the LLM metrics observer (one
+attempt and one record), and the request log line (formatted as JSON, written to memory).
 """
 
 from __future__ import annotations
