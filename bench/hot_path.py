@@ -31,6 +31,7 @@ from bench import canned
 from bench.gateway import CHAT_MODEL, STREAM_MODEL, UPSTREAM_KEY, oneflow_config
 from bench.modes import GENEROUS_LIMITS, MASTER_KEY, modes
 from bench.upstream import Upstream
+from oneflow_ai.logs import BufferedHandler, JSONFormatter
 from oneflow_ai.upstream.wire import UpstreamRequest
 
 
@@ -171,7 +172,8 @@ async def run(
         app = create_app(environ=environ, freeze_heap=True)
         import logging
 
-        handler = logging.FileHandler(work / "oneflow.log")
+        handler = BufferedHandler((work / "oneflow.log").open("a"))
+        handler.setFormatter(JSONFormatter())
         logging.getLogger("oneflow").handlers[:1] = [handler] if mode.env.get("ONEFLOW_LOG_LEVEL") else []
         async with Lifespan(app) as lifespan:
             state = lifespan.state

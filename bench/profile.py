@@ -94,9 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                 pid = worker_pids(gateway.server.pid)[0]
                 collapsed = out / "profile.txt"
                 cmd = [spy, "record", "--pid", str(pid), "--rate", str(args.rate), "--format", "raw"]
-                cmd += ["--duration", str(int(args.seconds) + 1), "--output", str(collapsed), "--nonblocking"]
-                if args.native:
-                    cmd.append("--native")
+                cmd += ["--duration", str(int(args.seconds) + 1), "--output", str(collapsed)]
+                cmd += ["--native"] if args.native else ["--nonblocking"]
                 spy_proc = subprocess.Popen(
                     ["taskset", "-c", LOAD_CPU, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
                 )

@@ -18,7 +18,7 @@ from oneflow_ai.billing.repository import BudgetRepository
 from oneflow_ai.config.schema import BudgetConfig
 from oneflow_ai.errors import InvalidRequest, NotFound, PermissionDenied
 
-Index = Mapping[tuple[str, str], tuple[Budget, ...]]
+Index = Mapping[tuple[str, str | None], tuple[Budget, ...]]
 
 
 def from_config(entries: Iterable[BudgetConfig]) -> list[Budget]:
@@ -61,7 +61,7 @@ class BudgetBook:
         self._rebuild()
 
     def _rebuild(self) -> None:
-        index: dict[tuple[str, str], tuple[Budget, ...]] = {}
+        index: dict[tuple[str, str | None], tuple[Budget, ...]] = {}
         for b in (*self._config.values(), *self._api.values()):
             index[(b.scope, b.scope_id)] = (*index.get((b.scope, b.scope_id), ()), b)
         self.index = index
@@ -70,7 +70,7 @@ class BudgetBook:
         yield from self._config.values()
         yield from self._api.values()
 
-    def matching(self, scopes: Iterable[tuple[str, str]]) -> list[Budget]:
+    def matching(self, scopes: Iterable[tuple[str, str | None]]) -> list[Budget]:
         index = self.index
         return [b for pair in scopes for b in index.get(pair, ())]
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -47,10 +47,11 @@ class Slot:
 
     budget: Budget
     start: datetime
+    key: str = field(init=False, compare=False)
+    """`<budget id>:<period start as UNIX seconds>`: where the counters keep it."""
 
-    @property
-    def key(self) -> str:
-        return f"{self.budget.id}:{int(self.start.timestamp())}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.budget.id}:{int(self.start.timestamp())}")
 
 
 def config_budget_id(scope: str, scope_id: str, period: str) -> str:
@@ -58,10 +59,11 @@ def config_budget_id(scope: str, scope_id: str, period: str) -> str:
     return "cfg_" + hashlib.sha256(f"{scope}\0{scope_id}\0{period}".encode()).hexdigest()[:20]
 
 
-def call_scopes(call: Call, provider: str | None) -> Iterator[tuple[str, str]]:
-    """(scope, id) pairs a call falls under before it is made; `provider` is the one expected to serve it."""
+def call_scopes(call: Call, provider: str | None) -> list[tuple[str, str | None]]:
+    """(scope, id) pairs a call falls under before it is made; `provider` is the one expected to serve it.
+    An id may be None (the call has no user, say): it matches no budget."""
     p = call.principal
-    for scope, value in (
+    return [
         ("key", p.key_id),
         ("user", p.user_id),
         ("end_user", call.end_user),
@@ -69,14 +71,17 @@ def call_scopes(call: Call, provider: str | None) -> Iterator[tuple[str, str]]:
         ("tenant", p.tenant_id),
         ("provider", provider),
         ("model", call.model),
-    ):
-        if value:
-            yield scope, value
+    ]
 
 
-def record_scopes(record: UsageRecord) -> Iterator[tuple[str, str]]:
+def record_scopes(record: UsageRecord) -> list[tuple[str, str | None]]:
     """(scope, id) pairs a ledger record is charged to (the provider is the one that served it)."""
-    for scope, column in SCOPE_COLUMNS.items():
-        value = getattr(record, column)
-        if value:
-            yield scope, value
+    return [
+        ("key", record.key_id),
+        ("user", record.user_id),
+        ("end_user", record.end_user),
+        ("department", record.department_id),
+        ("tenant", record.tenant_id),
+        ("provider", record.provider),
+        ("model", record.requested_model),
+    ]

@@ -78,6 +78,8 @@ class Budgets(QuietObserver):
         self._fired: set[tuple[str, datetime, Decimal]] = set()
         self._events: list[dict[str, Any]] = []
         self._slots: dict[str, tuple[Slot, datetime | None]] = {}
+        self._amounts: dict[str, tuple[Budget, tuple[Decimal, ...]]] = {}
+        """Budget id -> the budget and its thresholds in dollars (to tell quickly that a spend crossed none)."""
         """Budget id -> its current slot and when that slot's period ends."""
         self._task: asyncio.Task[None] | None = None
 
@@ -149,6 +151,11 @@ class Budgets(QuietObserver):
 
     def _note_thresholds(self, slot: Slot, before: Decimal, after: Decimal) -> None:
         b = slot.budget
+        amounts = self._amounts.get(b.id)
+        if amounts is None or amounts[0] is not b:
+            amounts = self._amounts[b.id] = (b, tuple(t * b.limit_usd for t in b.thresholds))
+        if not any(before < a <= after for a in amounts[1]):  # most calls cross none: no more work
+            return
         for threshold in crossed(b.thresholds, b.limit_usd, before, after):
             key = (b.id, slot.start, threshold)
             if key in self._fired:

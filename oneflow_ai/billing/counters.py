@@ -17,7 +17,7 @@ from typing import Protocol
 
 from oneflow_ai.billing.budget import Slot
 from oneflow_ai.billing.periods import admits, period_end
-from oneflow_ai.pricing.engine import exact
+from oneflow_ai.pricing.engine import exact_context
 
 ZERO = Decimal(0)
 
@@ -69,6 +69,8 @@ class LocalCounters:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._tallies: dict[str, _Tally] = {}
+        self._exact = exact_context()
+        """Sums through this context's methods: exact (any rounding raises), without a context switch per call."""
 
     def _tally(self, slot: Slot) -> _Tally:
         tally = self._tallies.get(slot.key)
@@ -87,10 +89,10 @@ class LocalCounters:
             if not admits(slot.budget.limit_usd, tally.spent, tally.reserved, estimate):
                 return slot
         expires = self._clock() + hold_s
-        with exact():
-            for tally in tallies:
-                tally.reserved += estimate
-                tally.holds[request_id] = (estimate, expires)
+        add = self._exact.add
+        for tally in tallies:
+            tally.reserved = add(tally.reserved, estimate)
+            tally.holds[request_id] = (estimate, expires)
         return None
 
     async def settle(
@@ -112,17 +114,17 @@ class LocalCounters:
         return None
 
     def _settle(self, request_id: str, held: Sequence[Slot], charged: Sequence[Slot], cost: Decimal) -> list[Decimal]:
-        with exact():
-            for slot in held:
-                tally = self._tallies.get(slot.key)
-                hold = tally.holds.pop(request_id, None) if tally is not None else None
-                if tally is not None and hold is not None:
-                    tally.reserved -= hold[0]
-            after = []
-            for slot in charged:
-                tally = self._tally(slot)
-                tally.spent += cost
-                after.append(tally.spent)
+        ctx = self._exact
+        for slot in held:
+            tally = self._tallies.get(slot.key)
+            hold = tally.holds.pop(request_id, None) if tally is not None else None
+            if tally is not None and hold is not None:
+                tally.reserved = ctx.subtract(tally.reserved, hold[0])
+        after = []
+        for slot in charged:
+            tally = self._tally(slot)
+            tally.spent = ctx.add(tally.spent, cost)
+            after.append(tally.spent)
         return after
 
     async def read(self, slot: Slot) -> tuple[Decimal, Decimal]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 EPSILON = 1e-9
 
@@ -28,14 +29,12 @@ class Rate:
         return self.capacity / self.period_s
 
 
-@dataclass(frozen=True, slots=True)
-class Bucket:
+class Bucket(NamedTuple):  # tuples, not dataclasses: a call makes one of each per bucket, on the hot path
     level: float
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     allowed: bool
     limit: int
     remaining: int
@@ -48,7 +47,9 @@ class Verdict:
 def level_at(bucket: Bucket | None, rate: Rate, now: float) -> float:
     if bucket is None:
         return float(rate.capacity)
-    return min(float(rate.capacity), bucket.level + max(0.0, now - bucket.at) * rate.per_s)
+    elapsed = now - bucket.at
+    level = bucket.level + elapsed * (rate.capacity / rate.period_s) if elapsed > 0 else bucket.level
+    return level if level < rate.capacity else float(rate.capacity)
 
 
 def admits(level: float, rate: Rate, cost: int) -> bool:
@@ -57,15 +58,12 @@ def admits(level: float, rate: Rate, cost: int) -> bool:
 
 def verdict(level: float, rate: Rate, cost: int, allowed: bool) -> Verdict:
     """The verdict for a bucket at `level` (after the charge when `allowed`, before it when not)."""
-    need = min(cost, rate.capacity)
-    retry = 0.0 if allowed or level + EPSILON >= need else (need - level) / rate.per_s
-    return Verdict(
-        allowed=allowed,
-        limit=rate.capacity,
-        remaining=max(0, math.floor(level + EPSILON)),
-        retry_after_s=retry,
-        reset_s=max(0.0, (rate.capacity - level) / rate.per_s),
-    )
+    capacity = rate.capacity
+    per_s = capacity / rate.period_s
+    need = cost if cost < capacity else capacity
+    retry = 0.0 if allowed or level + EPSILON >= need else (need - level) / per_s
+    reset = (capacity - level) / per_s
+    return Verdict(allowed, capacity, max(0, math.floor(level + EPSILON)), retry, reset if reset > 0 else 0.0)
 
 
 def take(bucket: Bucket | None, rate: Rate, cost: int, now: float) -> tuple[Bucket | None, Verdict]:
@@ -76,15 +74,22 @@ def take(bucket: Bucket | None, rate: Rate, cost: int, now: float) -> tuple[Buck
 
 def take_all(buckets: list[tuple[Bucket | None, Rate, int]], now: float) -> tuple[list[Bucket | None], list[Verdict]]:
     levels = [level_at(b, r, now) for b, r, _ in buckets]
-    allowed = all(admits(level, r, cost) for level, (_, r, cost) in zip(levels, buckets, strict=True))
+    allowed = True
+    for level, (_, r, cost) in zip(levels, buckets, strict=True):
+        if level + EPSILON < min(cost, r.capacity):  # `admits`, inlined
+            allowed = False
+            break
     if not allowed:
         return [b for b, _, _ in buckets], [
             verdict(level, r, cost, False) for level, (_, r, cost) in zip(levels, buckets, strict=True)
         ]
-    after = [level - cost for level, (_, _, cost) in zip(levels, buckets, strict=True)]
-    return [Bucket(level, now) for level in after], [
-        verdict(level, r, cost, True) for level, (_, r, cost) in zip(after, buckets, strict=True)
-    ]
+    after: list[Bucket | None] = []
+    verdicts: list[Verdict] = []
+    for level, (_, r, cost) in zip(levels, buckets, strict=True):
+        left = level - cost
+        after.append(Bucket(left, now))
+        verdicts.append(verdict(left, r, cost, True))
+    return after, verdicts
 
 
 def adjust(bucket: Bucket | None, rate: Rate, delta: int, now: float) -> Bucket:

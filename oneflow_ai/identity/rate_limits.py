@@ -121,14 +121,19 @@ def bucket_key(limit: Limit) -> str:
 
 
 def rate_headers(limits: list[Limit], verdicts: list[Verdict]) -> dict[str, str]:
+    """OpenAI's `x-ratelimit-*` headers: per kind, the bucket with the least left (the later reset on a tie)."""
+    worst: dict[str, Verdict] = {}
+    for lim, v in zip(limits, verdicts, strict=True):
+        w = worst.get(lim.kind)
+        if w is None or v.remaining < w.remaining or (v.remaining == w.remaining and v.reset_s > w.reset_s):
+            worst[lim.kind] = v
     headers: dict[str, str] = {}
     for kind in ("requests", "tokens"):
-        mine = [v for lim, v in zip(limits, verdicts, strict=True) if lim.kind == kind]
-        if mine:
-            v = min(mine, key=lambda v: (v.remaining, -v.reset_s))
-            headers[f"x-ratelimit-limit-{kind}"] = str(v.limit)
-            headers[f"x-ratelimit-remaining-{kind}"] = str(v.remaining)
-            headers[f"x-ratelimit-reset-{kind}"] = duration(v.reset_s)
+        found = worst.get(kind)
+        if found is not None:
+            headers[f"x-ratelimit-limit-{kind}"] = str(found.limit)
+            headers[f"x-ratelimit-remaining-{kind}"] = str(found.remaining)
+            headers[f"x-ratelimit-reset-{kind}"] = duration(found.reset_s)
     return headers
 
 

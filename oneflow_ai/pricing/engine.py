@@ -38,6 +38,12 @@ def exact() -> AbstractContextManager[Context]:
     return localcontext(_EXACT)
 
 
+def exact_context() -> Context:
+    """`exact()`'s context as an object of one's own, for arithmetic through its methods (`ctx.add(a, b)`):
+    the same exactness without entering a context per operation, on paths that run per request."""
+    return _EXACT.copy()
+
+
 def to_cents(amount: Decimal) -> Decimal:
     """`amount` rounded half-up to the cent (or paisa), for display; never for storage or arithmetic."""
     with localcontext(prec=_PRECISION):
@@ -95,6 +101,8 @@ class PricingEngine:
         self.catalog = catalog if catalog is not None else PriceCatalog.load()
         self.credits_per_usd = credits_per_usd
         self.inr_per_usd = inr_per_usd
+        self._exact = exact_context()
+        """`exact()`'s context, used through its methods on the per-request path (no context switch)."""
 
     def price(self, model: str) -> ModelPrice:
         """The catalog entry for `model`; `UnknownModelPrice` if there is none."""
@@ -107,17 +115,20 @@ class PricingEngine:
 
     def cost_of(self, p: ModelPrice, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> Cost:
         """`cost` at the given price (e.g. a deployment's, with its config override applied)."""
-        _check_counts(input_tokens=input_tokens, output_tokens=output_tokens, cached_tokens=cached_tokens)
+        for value in (input_tokens, output_tokens, cached_tokens):
+            if type(value) is not int or value < 0:
+                _check_counts(input_tokens=input_tokens, output_tokens=output_tokens, cached_tokens=cached_tokens)
         if cached_tokens > input_tokens:
             raise ValueError(f"cached_tokens ({cached_tokens}) is more than input_tokens ({input_tokens})")
         cached_rate = p.input_per_token if p.cached_input_per_token is None else p.cached_input_per_token
-        with exact():
-            usd = (
-                (input_tokens - cached_tokens) * p.input_per_token
-                + cached_tokens * cached_rate
-                + output_tokens * p.output_per_token
-            )
-        return self._cost(usd)
+        ctx = self._exact  # the same exact arithmetic as `with exact():`, without entering a context per call
+        usd = ctx.add(
+            ctx.add(
+                ctx.multiply(input_tokens - cached_tokens, p.input_per_token), ctx.multiply(cached_tokens, cached_rate)
+            ),
+            ctx.multiply(output_tokens, p.output_per_token),
+        )
+        return Cost(usd, ctx.multiply(usd, self.credits_per_usd))
 
     def estimate(self, model: str, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> Cost:
         """The cost a call is expected to have, before it is made (e.g. counted prompt, `max_tokens` out)."""

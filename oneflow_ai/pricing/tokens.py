@@ -33,6 +33,9 @@ IMAGE_TOKENS_HIGH = 765
 The real count depends on the image's size, which we do not decode on the hot path."""
 
 Counter = Callable[[str], int]
+SHORT = 64
+"""Texts up to this many characters (roles, names, short prompts: most of what is counted) are remembered."""
+REMEMBERED = 4096
 
 
 def count_by_characters(text: str) -> int:
@@ -46,6 +49,7 @@ class TokenCounter:
     def __init__(self, encoding: str = DEFAULT_ENCODING) -> None:
         self.encoding = encoding
         self._count: Counter | None = None
+        self._short: dict[str, int] = {}
 
     @property
     def uses_tokenizer(self) -> bool:
@@ -53,7 +57,14 @@ class TokenCounter:
         return self._counter() is not count_by_characters
 
     def count_text(self, text: str) -> int:
-        return self._counter()(text) if text else 0
+        if len(text) > SHORT:
+            return self._counter()(text)
+        n = self._short.get(text)
+        if n is None:
+            if len(self._short) >= REMEMBERED:
+                self._short.clear()
+            n = self._short[text] = self._counter()(text) if text else 0
+        return n
 
     def count_messages(
         self, messages: Iterable[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None = None
