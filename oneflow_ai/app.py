@@ -43,7 +43,7 @@ from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.gateway.shared_breakers import SharedBreakers
 from oneflow_ai.identity.config import IdentitySettings
 from oneflow_ai.identity.service import Identity
-from oneflow_ai.logs import configure_logging
+from oneflow_ai.logs import configure_logging, flush_logs
 from oneflow_ai.observability.runtime import Observability
 from oneflow_ai.pricing import PriceCatalog, PricingEngine, TokenCounter
 from oneflow_ai.settings import Settings
@@ -143,6 +143,7 @@ def create_app(
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
+            flush_logs()  # uvicorn ends by re-raising SIGTERM, so no exit handler would write what is buffered
 
     app = FastAPI(title="OneFlow AI Gateway", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     for prefix in ("/v1", "/api/v1"):

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -80,7 +81,11 @@ def _serve(args: argparse.Namespace) -> int:
         print(
             f"OneFlow generated a master key (shown once, kept in {settings.data_dir}/master_key):\n  {key}", flush=True
         )
-    asyncio.run(_migrate(settings))
+    # Migrations run in a child process, so that Alembic and what it loads never take memory in the server's.
+    migrated = subprocess.run([sys.executable, "-m", "oneflow_ai", "migrate"], check=False)
+    if migrated.returncode != 0:
+        print("oneflow: the database migration failed (see above)", file=sys.stderr)
+        return migrated.returncode
     print(f"OneFlow {__version__} listening on http://{args.host}:{args.port} (docs: /docs)", flush=True)
     # Slow clients: an idle keep-alive connection closes after `keep_alive_s` (uvicorn's own timeout); a request's
     # headers and body must arrive within `header_timeout_s` and `body_timeout_s` (our protocol; uvicorn has none).
@@ -95,6 +100,7 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             loop="uvloop",
+            ws="none",  # no WebSocket routes: do not load a WebSocket implementation
             http=cast(type[asyncio.Protocol], protocol),
             access_log=False,
             log_level="warning",

@@ -3,7 +3,7 @@
 The gateway logs a line per request, so writing costs: a handler that flushes after every record makes a
 `write` system call per request. `BufferedHandler` gathers lines and writes them in one call when a
 WARNING or worse arrives, when `max_buffered` lines have gathered, or every `interval_s` (a daemon thread),
-and at shutdown (`logging.shutdown` flushes every handler at exit). A crash may lose the last `interval_s`.
+and at shutdown (`flush_logs`, at the end of the app's lifespan). A crash may lose the last `interval_s`.
 """
 
 from __future__ import annotations
@@ -114,3 +114,9 @@ def configure_logging(level: str, fmt: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+
+
+def flush_logs() -> None:
+    """Write what the gateway's handlers hold now (at shutdown)."""
+    for handler in logging.getLogger("oneflow").handlers:
+        handler.flush()

@@ -111,7 +111,13 @@ async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JS
         raise
     gw.observers.attempt_finished(call, dep, None, time.perf_counter() - started, None)
     usage_source = "upstream" if result.usage is not None else "none"
-    finish(gw, call, Outcome("ok", 200, dep, result.usage, usage_source, result.model, attempts=attempt))
+    outcome = Outcome("ok", 200, dep, result.usage, usage_source, result.model, attempts=attempt)
+    if gw.record_behind:
+        # Recorded right after the reply is on its way (the next turn of the event loop), not before: pricing, the
+        # ledger and the observers cost the client no latency. Nothing awaits in between, so nothing is lost.
+        asyncio.get_running_loop().call_soon(finish, gw, call, outcome)
+    else:
+        finish(gw, call, outcome)
     return JSONReply(result.body, served_headers(dep, attempt))
 
 

@@ -66,15 +66,18 @@ async def _relay(
 ) -> AsyncIterator[bytes]:
     parser = SSEParser()
     try:
-        for out in _translate(parser.feed(first), translator):
-            yield out
+        # What one upstream read carried goes out as one write (not one per event): the same bytes at the same
+        # moment, with a system call per read instead of per frame.
+        out = _translate(parser.feed(first), translator)
+        if out:
+            yield b"".join(out)
         async for chunk in chunks:
-            for out in _translate(parser.feed(chunk), translator):
-                yield out
-        for out in _translate(parser.flush(), translator):
-            yield out
-        for out in translator.finish():
-            yield out
+            out = _translate(parser.feed(chunk), translator)
+            if out:
+                yield b"".join(out)
+        out = _translate(parser.flush(), translator) + translator.finish()
+        if out:
+            yield b"".join(out)
     except GatewayError as e:
         outcome.status, outcome.http_status = "upstream_error", e.status
         yield frame(orjson.dumps(e.body()))

@@ -48,6 +48,9 @@ class Gateway:
     """Where circuit breakers live: this process's own board unless a shared (Redis) store is given."""
     price_catalog: str | None = None
     """The price catalog file (re)loaded by the pricing admin API; None: the one shipped with OneFlow."""
+    record_behind: bool = True
+    """Record a served call just after its reply is sent (False: before, as tracing needs: the attempt's span
+    must carry the usage before the request's span ends)."""
     prices: DeploymentPrices = field(init=False)
     observers: Observers = field(init=False)
     routing: Routing = field(init=False)

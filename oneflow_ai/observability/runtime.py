@@ -56,6 +56,7 @@ def _traced(settings: Settings, gateway: Gateway) -> Tracing:
 
     t = tracing.Tracing(tracing.span_processor(settings))
     gateway.observe(AttemptSpans(t))
+    gateway.record_behind = False
     gateway.auth = TracedAuth(gateway.auth, t)
     gateway.transports = {wire: TracedTransport(transport, t) for wire, transport in gateway.transports.items()}
     return t

