@@ -117,7 +117,7 @@ def create_app(
         identity.attach(gateway)
         if breakers is not None:
             await breakers.start()
-        budgets = build_budgets(gateway, redis)
+        budgets = build_budgets(gateway, redis, identity.batches)
         await budgets.start()
         gateway.admission = (*gateway.admission, budgets)
         gateway.observe(budgets)

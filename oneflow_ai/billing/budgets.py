@@ -36,6 +36,7 @@ from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.gateway.stages import QuietObserver
 from oneflow_ai.pricing import DeploymentPrices, PricingEngine, TokenCounter, decimal_str
 from oneflow_ai.store.ledger import UsageRecord
+from oneflow_ai.store.redis_batches import RedisBatches
 
 log = logging.getLogger("oneflow.budgets")
 
@@ -70,6 +71,8 @@ class Budgets(QuietObserver):
         self._prices = prices
         """The gateway's current deployment prices (a catalog reload swaps them)."""
         self._shared = shared
+        self.remote = shared
+        """An admission that waits on Redis (see `gateway.stages`)."""
         self._hold_s, self._tick_s, self._reload_s = hold_s, tick_s, reload_s
         self._wall = wall
         self._holds: dict[str, tuple[float, tuple[Slot, ...]]] = {}
@@ -250,10 +253,15 @@ class Budgets(QuietObserver):
                 log.exception("budget upkeep failed; trying again in %ss", self._tick_s)
 
 
-def build_budgets(gateway: Gateway, redis: Redis | None) -> Budgets:
-    """The gateway's budgets: the config file's and the database's, counted in Redis when there is one."""
+def build_budgets(gateway: Gateway, redis: Redis | None, batches: RedisBatches | None = None) -> Budgets:
+    """The gateway's budgets: the config file's and the database's, counted in Redis when there is one (the hot
+    path's calls through `batches`, the round trips it shares with the rate limits)."""
     repository = BudgetRepository(gateway.engine)
-    counters: Counters = RedisCounters(redis) if redis is not None else LocalCounters()
+    counters: Counters = LocalCounters()
+    if redis is not None:
+        if batches is None:
+            raise ValueError("budgets counted in Redis need the hot path's Redis batches")
+        counters = RedisCounters(redis, batches)
     book = BudgetBook(repository, from_config(gateway.config.budgets))
     return Budgets(
         book,

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 
 from oneflow_ai.billing.budget import Slot
 from oneflow_ai.billing.periods import period_end
-from oneflow_ai.store.coalesce import Coalescer
+from oneflow_ai.store.redis_batches import BatchScript, RedisBatches
 
 log = logging.getLogger("oneflow.budgets")
 
@@ -41,13 +41,13 @@ return 1
 """
 
 # A batch of reservations, each all-or-nothing on its own, in order. KEYS: per call, hash and zset per slot.
-# ARGV: per call: now_ms, expires_ms, request_id, estimate, slot count, then limit and ttl per slot.
+# ARGS: per call: now_ms, expires_ms, request_id, estimate, slot count, then limit and ttl per slot.
 # Returns per call: 0, or the 1-based index of the slot that had no room.
 _RESERVE = """
 local out = {}
 local a, k = 1, 0
-while a <= #ARGV do
-  local now, expires, rid, estimate, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+while a <= #ARGS do
+  local now, expires, rid, estimate, n = ARGS[a], ARGS[a + 1], ARGS[a + 2], tonumber(ARGS[a + 3]), tonumber(ARGS[a + 4])
   local base = a + 5
   local refused = 0
   for i = 1, n do
@@ -63,7 +63,7 @@ while a <= #ARGV do
     end
     local spent = tonumber(redis.call('HGET', h, 'spent') or '0')
     local reserved = tonumber(redis.call('HGET', h, 'reserved') or '0')
-    local limit = tonumber(ARGV[base + 2 * (i - 1)])
+    local limit = tonumber(ARGS[base + 2 * (i - 1)])
     if spent + reserved >= limit or spent + reserved + estimate > limit then
       refused = i
       break
@@ -71,9 +71,9 @@ while a <= #ARGV do
   end
   if refused == 0 then
     for i = 1, n do
-      local h, z, ttl = KEYS[k + 2 * i - 1], KEYS[k + 2 * i], ARGV[base + 2 * (i - 1) + 1]
-      redis.call('HINCRBY', h, 'reserved', ARGV[a + 3])
-      redis.call('HSET', h, 'r:' .. rid, ARGV[a + 3])
+      local h, z, ttl = KEYS[k + 2 * i - 1], KEYS[k + 2 * i], ARGS[base + 2 * (i - 1) + 1]
+      redis.call('HINCRBY', h, 'reserved', ARGS[a + 3])
+      redis.call('HSET', h, 'r:' .. rid, ARGS[a + 3])
       redis.call('ZADD', z, expires, rid)
       redis.call('EXPIRE', h, ttl)
       redis.call('EXPIRE', z, ttl)
@@ -87,13 +87,13 @@ return out
 """.replace("PURGE_BATCH", str(PURGE_BATCH))
 
 # A batch of settlements, in order. KEYS: per call, hash and zset per held slot, then the charged hashes.
-# ARGV: per call: request_id, held count, charged count, cost, then ttl per charged slot.
+# ARGS: per call: request_id, held count, charged count, cost, then ttl per charged slot.
 # Returns per call: the spend of each charged slot afterwards.
 _SETTLE = """
 local out = {}
 local a, k = 1, 0
-while a <= #ARGV do
-  local rid, held, charged, cost = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), ARGV[a + 3]
+while a <= #ARGS do
+  local rid, held, charged, cost = ARGS[a], tonumber(ARGS[a + 1]), tonumber(ARGS[a + 2]), ARGS[a + 3]
   for i = 1, held do
     local h, z = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
     local amount = redis.call('HGET', h, 'r:' .. rid)
@@ -106,7 +106,7 @@ while a <= #ARGV do
   k = k + 2 * held
   for j = 1, charged do
     out[#out + 1] = redis.call('HINCRBY', KEYS[k + j], 'spent', cost)
-    redis.call('EXPIRE', KEYS[k + j], ARGV[a + 3 + j])
+    redis.call('EXPIRE', KEYS[k + j], ARGS[a + 3 + j])
   end
   k = k + charged
   a = a + 4 + charged
@@ -114,10 +114,8 @@ end
 return out
 """
 
-Reservation = tuple[str, Sequence[Slot], Decimal, float]
-"""request id, slots, estimate, hold seconds."""
-Settlement = tuple[str, Sequence[Slot], Sequence[Slot], Decimal]
-"""request id, held slots, charged slots, cost."""
+RESERVE = BatchScript(_RESERVE)
+SETTLE = BatchScript(_SETTLE)
 
 
 def to_nano(amount: Decimal, rounding: str = ROUND_CEILING) -> int:
@@ -129,20 +127,21 @@ def from_nano(value: Any) -> Decimal:
 
 
 class RedisCounters:
-    """Reservations and settlements of concurrent calls share round trips (`Coalescer`): one script run per
-    batch, each call in it still all-or-nothing. Settlements are written behind (`settle_behind`)."""
+    """Reservations and settlements of concurrent calls share round trips with each other and with the rate
+    limits' (`RedisBatches`); each call is still all-or-nothing. Settlements are written behind (`settle_behind`)."""
 
     def __init__(
-        self, redis: Redis, prefix: str = "oneflow:budget", wall: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        redis: Redis,
+        batches: RedisBatches,
+        prefix: str = "oneflow:budget",
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._redis = redis
+        self._batches = batches
         self._prefix = prefix
         self._wall = wall
         self._seed = redis.register_script(_SEED)
-        self._reserve = redis.register_script(_RESERVE)
-        self._settle = redis.register_script(_SETTLE)
-        self._reservations: Coalescer[Reservation, int] = Coalescer(self._reserve_batch)
-        self._settlements: Coalescer[Settlement, list[Decimal]] = Coalescer(self._settle_batch)
         self._ttls: dict[str, tuple[float, int]] = {}
 
     def _hash(self, slot: Slot) -> str:
@@ -165,25 +164,30 @@ class RedisCounters:
         await self._seed(keys=[self._hash(slot)], args=[to_nano(spent), self._ttl(slot)])
 
     async def reserve(self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float) -> Slot | None:
-        refused = await self._reservations.submit((request_id, slots, estimate, hold_s))
+        now_ms = int(time.time() * 1000)
+        keys: list[str] = []
+        args: list[str | int] = [now_ms, now_ms + int(hold_s * 1000), request_id, to_nano(estimate), len(slots)]
+        for slot in slots:
+            h = self._hash(slot)
+            keys += [h, h + ":exp"]
+            args += [to_nano(slot.budget.limit_usd, ROUND_FLOOR), self._ttl(slot)]
+        refused = int((await self._batches.call(RESERVE, keys, args, 1))[0])
         return slots[refused - 1] if refused else None
 
-    async def _reserve_batch(self, batch: list[Reservation]) -> list[int]:
-        keys: list[str] = []
-        args: list[str | int] = []
-        now_ms = int(time.time() * 1000)
-        for request_id, slots, estimate, hold_s in batch:
-            args += [now_ms, now_ms + int(hold_s * 1000), request_id, to_nano(estimate), len(slots)]
-            for slot in slots:
-                h = self._hash(slot)
-                keys += [h, h + ":exp"]
-                args += [to_nano(slot.budget.limit_usd, ROUND_FLOOR), self._ttl(slot)]
-        return [int(v) for v in await self._reserve(keys=keys, args=args)]
+    def _settlement(
+        self, request_id: str, held: Sequence[Slot], charged: Sequence[Slot], cost: Decimal
+    ) -> tuple[list[str], list[str | int]]:
+        keys = [k for slot in held for k in (self._hash(slot), self._hash(slot) + ":exp")]
+        keys += [self._hash(slot) for slot in charged]
+        args: list[str | int] = [request_id, len(held), len(charged), to_nano(cost)]
+        args += [self._ttl(slot) for slot in charged]
+        return keys, args
 
     async def settle(
         self, request_id: str, held: Sequence[Slot], charged: Sequence[Slot], cost: Decimal
     ) -> list[Decimal]:
-        return await self._settlements.submit((request_id, held, charged, cost))
+        keys, args = self._settlement(request_id, held, charged, cost)
+        return [from_nano(v) for v in await self._batches.call(SETTLE, keys, args, len(charged))]
 
     def settle_behind(
         self,
@@ -193,30 +197,16 @@ class RedisCounters:
         cost: Decimal,
         then: Callable[[list[Decimal]], None],
     ) -> None:
-        self._settlements.post((request_id, held, charged, cost), then)
+        keys, args = self._settlement(request_id, held, charged, cost)
 
-    async def _settle_batch(self, batch: list[Settlement]) -> list[list[Decimal]]:
-        keys: list[str] = []
-        args: list[str | int] = []
-        for request_id, held, charged, cost in batch:
-            keys += [k for slot in held for k in (self._hash(slot), self._hash(slot) + ":exp")]
-            keys += [self._hash(slot) for slot in charged]
-            args += [request_id, len(held), len(charged), to_nano(cost), *(self._ttl(slot) for slot in charged)]
-        try:
-            reply = await self._settle(keys=keys, args=args)
-        except Exception:
-            log.exception("budget settlement failed for %d calls (their holds lapse on their own)", len(batch))
-            raise
-        out: list[list[Decimal]] = []
-        i = 0
-        for _, _, charged, _ in batch:
-            out.append([from_nano(v) for v in reply[i : i + len(charged)]])
-            i += len(charged)
-        return out
+        def failed(error: Exception) -> None:
+            log.warning("budget settlement failed (%s); its holds lapse on their own", type(error).__name__)
+
+        self._batches.post(SETTLE, keys, args, len(charged), lambda reply: then([from_nano(v) for v in reply]), failed)
 
     async def drain(self) -> None:
         """Until every settlement queued so far is written (shutdown)."""
-        await self._settlements.drain()
+        await self._batches.drain()
 
     async def read(self, slot: Slot) -> tuple[Decimal, Decimal]:
         spent, reserved = await self._redis.hmget(self._hash(slot), ["spent", "reserved"])

@@ -27,6 +27,7 @@ from oneflow_ai.gateway.auto import resolve
 from oneflow_ai.gateway.call import Call, JSONReply, StreamReply
 from oneflow_ai.gateway.relay import open_stream
 from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.gateway.stages import Admission, is_remote
 from oneflow_ai.providers.base import ProviderResult
 
 
@@ -34,8 +35,7 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
     """Serve a chat completion or an embeddings call; every outcome is recorded exactly once."""
     group = resolve(gw, call)
     try:
-        for admission in gw.admission:
-            await admission.admit(call)
+        await _admit(gw.admission, call)
     except GatewayError as e:
         gw.observers.rejected(call, e)
         finish(gw, call, Outcome("rejected", e.status, attempts=0))
@@ -82,6 +82,29 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
     if not errors:
         errors.append(UpstreamUnavailable(f"No healthy deployment can serve '{call.model}' right now."))
     raise _failed(gw, call, errors, last, attempt)
+
+
+async def _admit(admissions: tuple[Admission, ...], call: Call) -> None:
+    together: list[Admission] = []
+    for admission in admissions:
+        if is_remote(admission):
+            together.append(admission)
+            continue
+        await _together(together, call)
+        together = []
+        await admission.admit(call)
+    await _together(together, call)
+
+
+async def _together(admissions: list[Admission], call: Call) -> None:
+    if len(admissions) <= 1:
+        for admission in admissions:
+            await admission.admit(call)
+        return
+    outcomes = await asyncio.gather(*(a.admit(call) for a in admissions), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def _failed(

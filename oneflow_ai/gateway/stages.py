@@ -1,7 +1,9 @@
 """The pipeline's extension seams, composed in one visible place (`runtime.Gateway`).
 
 - An `Admission` runs before any upstream is called and may refuse the call by raising a `GatewayError`
-  (rate limits, budgets, input guardrails). It runs in the order the gateway lists them.
+  (rate limits, budgets, input guardrails). They run in the order the gateway lists them, except that
+  consecutive admissions that wait on a remote store (`remote = True`: Redis-backed rate limits and budgets)
+  run together, so that they share one round trip; the first refusal (in list order) is the answer.
 - An `Observer` is told about each upstream attempt and about the final ledger record (health, circuit
   breakers, metrics, logs, traces, budget settlement). Observers must not raise and must not block.
 """
@@ -18,6 +20,10 @@ from oneflow_ai.store.ledger import UsageRecord
 
 class Admission(Protocol):
     async def admit(self, call: Call) -> None: ...
+
+
+def is_remote(admission: Admission) -> bool:
+    return bool(getattr(admission, "remote", False))
 
 
 class Observer(Protocol):

@@ -16,12 +16,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple, Protocol
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from oneflow_ai.errors import GatewayError
 from oneflow_ai.identity.buckets import Bucket, Rate, Verdict, adjust, level_at, take_all, verdict
-from oneflow_ai.store.coalesce import Coalescer
+from oneflow_ai.store.redis_batches import BatchScript, RedisBatches
 
 log = logging.getLogger("oneflow.ratelimit")
 
@@ -77,15 +76,15 @@ def _rate_of(key: str) -> Rate:
 
 
 # Every call of a batch, in order, each atomic on its own. KEYS: each call's buckets, one call after the other.
-# ARGV: per call: mode ('take' | 'adjust'), now ('' = Redis's clock), its bucket count, then capacity, period_s and
+# ARGS: per call: mode ('take' | 'adjust'), now ('' = Redis's clock), its bucket count, then capacity, period_s and
 # cost per bucket. Returns per call: admitted (1/0), then the level per bucket (after the charge when admitted,
 # before it when not).
 LUA = """
 local out = {}
 local a, k = 1, 0
 local clock
-while a <= #ARGV do
-  local mode, now, n = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+while a <= #ARGS do
+  local mode, now, n = ARGS[a], tonumber(ARGS[a + 1]), tonumber(ARGS[a + 2])
   a = a + 3
   if not now then
     if not clock then
@@ -97,7 +96,7 @@ while a <= #ARGV do
   local levels, caps, rates, costs = {}, {}, {}, {}
   local ok = 1
   for i = 1, n do
-    local cap, period, cost = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    local cap, period, cost = tonumber(ARGS[a]), tonumber(ARGS[a + 1]), tonumber(ARGS[a + 2])
     a = a + 3
     local rate = cap / period
     local level = cap
@@ -126,72 +125,61 @@ end
 return out
 """
 
-Item = tuple[str, Sequence[Charge], float | None]
-"""One call of a batch: mode, its charges, and `now` (None: Redis's clock)."""
+SCRIPT = BatchScript(LUA)
+
+
+def _call(mode: str, charges: Sequence[Charge], now: float | None) -> tuple[list[str], list[str | int | float]]:
+    keys = [c.key for c in charges]
+    args: list[str | int | float] = [mode, "" if now is None else repr(now), len(charges)]
+    for c in charges:
+        args += [c.rate.capacity, repr(c.rate.period_s), c.cost]
+    return keys, args
 
 
 class RedisLimiter:
-    """Checks and charges in Redis, one script run per batch of concurrent calls (`Coalescer`): under load a
-    request pays a share of one round trip instead of a round trip of its own. Adjustments are written behind,
-    with the next batch."""
+    """Checks and charges in Redis. The calls of concurrent requests share round trips (`RedisBatches`); the
+    adjustments are written behind, with the next round trip."""
 
     def __init__(
         self,
-        redis: Redis,
+        batches: RedisBatches,
         fallback: LocalLimiter,
         fail_mode: Literal["open", "closed"],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._script = redis.register_script(LUA)
+        self._batches = batches
         self._fallback = fallback
         self._fail_mode = fail_mode
         self._clock = clock
         self._down_until = 0.0
-        self._batches: Coalescer[Item, tuple[bool, list[float]]] = Coalescer(self._run)
 
     async def take(self, charges: Sequence[Charge], now: float | None = None) -> list[Verdict]:
         if self._clock() < self._down_until:
             return await self._degraded(charges)
+        keys, args = _call("take", charges, now)
         try:
-            ok, levels = await self._batches.submit(("take", charges, now))
+            reply = await self._batches.call(SCRIPT, keys, args, 1 + len(charges))
         except (RedisError, OSError, TimeoutError) as e:
             self._failed(e)
             return await self._degraded(charges)
-        return [verdict(level, c.rate, c.cost, ok) for level, c in zip(levels, charges, strict=True)]
+        ok = bool(int(reply[0]))
+        return [verdict(float(level), c.rate, c.cost, ok) for level, c in zip(reply[1:], charges, strict=True)]
 
     def adjust(self, charges: Sequence[Charge], now: float | None = None) -> None:
         if self._clock() < self._down_until:
             self._fallback.adjust(charges)
             return
-        self._batches.post(("adjust", charges, now))
+        keys, args = _call("adjust", charges, now)
+
+        def failed(error: Exception) -> None:  # kept on this replica's own buckets
+            self._failed(error)
+            self._fallback.adjust(charges)
+
+        self._batches.post(SCRIPT, keys, args, 1 + len(charges), failed=failed)
 
     async def drain(self) -> None:
         """Until every adjustment queued so far is written (shutdown)."""
         await self._batches.drain()
-
-    async def _run(self, batch: list[Item]) -> list[tuple[bool, list[float]]]:
-        keys: list[str] = []
-        args: list[str | float | int] = []
-        for mode, charges, now in batch:
-            args += [mode, "" if now is None else repr(now), len(charges)]
-            for c in charges:
-                keys.append(c.key)
-                args += [c.rate.capacity, repr(c.rate.period_s), c.cost]
-        try:
-            reply = await self._script(keys=keys, args=args)
-        except (RedisError, OSError, TimeoutError) as e:
-            for mode, charges, _ in batch:  # the adjustments nobody waits for: kept on this replica's buckets
-                if mode == "adjust":
-                    self._fallback.adjust(charges)
-            self._failed(e)
-            raise
-        out: list[tuple[bool, list[float]]] = []
-        i = 0
-        for _, charges, _ in batch:
-            n = len(charges)
-            out.append((bool(int(reply[i])), [float(v) for v in reply[i + 1 : i + 1 + n]]))
-            i += 1 + n
-        return out
 
     def _failed(self, error: BaseException) -> None:
         if self._clock() >= self._down_until:

@@ -19,7 +19,7 @@ from oneflow_ai.gateway.call import Call, estimated_tokens
 from oneflow_ai.gateway.stages import QuietObserver
 from oneflow_ai.identity.buckets import Rate, Verdict
 from oneflow_ai.identity.config import IdentitySettings
-from oneflow_ai.identity.limiter import Charge, Limiter
+from oneflow_ai.identity.limiter import Charge, Limiter, RedisLimiter
 from oneflow_ai.pricing import TokenCounter
 from oneflow_ai.store.ledger import UsageRecord
 
@@ -53,6 +53,8 @@ class RateLimits(QuietObserver):
             m: _per_minute(f"model:{m}", settings.model_rpm.get(m), settings.model_tpm.get(m)) for m in models
         }
         self._buckets: dict[Limit, tuple[str, Rate, bool]] = {}
+        self.remote = isinstance(limiter, RedisLimiter)
+        """An admission that waits on Redis (see `gateway.stages`)."""
         """Per limit: its bucket key, its rate, and whether it counts tokens (built once per limit)."""
 
     def limits(self, call: Call) -> list[Limit]:

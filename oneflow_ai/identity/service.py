@@ -31,6 +31,8 @@ from oneflow_ai.identity.passwords import Passwords
 from oneflow_ai.identity.rate_limits import RateLimits
 from oneflow_ai.identity.sessions import Sessions
 from oneflow_ai.identity.signing import AccessTokens, Keyring, looks_like_jwt
+from oneflow_ai.store.redis_batches import RedisBatches
+from oneflow_ai.store.resp import RespClient
 
 REDIS_POOL_SIZE = 100
 """Connections of the rate-limit client; past this, a call waits (up to `REDIS_POOL_WAIT_S`) for a free one."""
@@ -75,8 +77,10 @@ class Identity:
         )
         self.last_used = LastUsed(engine)
         self.auth = KeyAuthenticator(master_principal(settings), master_key, engine, cache, self.last_used)
+        self.batches = RedisBatches(RespClient(redis_url)) if redis_url else None
+        """The hot path's Redis round trips, shared with the budget counters (`build_budgets`)."""
         local = LocalLimiter()
-        self.limiter: Limiter = RedisLimiter(self.redis, local, settings.fail_mode) if self.redis else local
+        self.limiter: Limiter = RedisLimiter(self.batches, local, settings.fail_mode) if self.batches else local
         self.sessions = Sessions(engine, settings.refresh_ttl_s)
         self.accounts = Accounts(engine, Passwords(), self.sessions, self.tokens, open_signup=settings.signup == "open")
         self.directory = Directory(engine, self.invalidations)
@@ -93,8 +97,8 @@ class Identity:
         self.invalidations.start()
 
     async def close(self) -> None:
-        if isinstance(self.limiter, RedisLimiter):
-            await self.limiter.drain()  # the adjustments written behind
+        if self.batches is not None:
+            await self.batches.close()  # after writing what was written behind
         await self.invalidations.close()
         await self.last_used.close()
         if self.redis is not None:

@@ -84,18 +84,21 @@ class Ledger:
         await self.flush()
 
     async def flush(self) -> int:
-        """Insert everything pending now; on failure the records stay pending and the error is raised."""
+        """Insert what is pending now, in batches; on failure the records not written stay pending (ahead of newer
+        ones) and the error is raised. Records that arrive meanwhile wait for the next flush: under steady load a
+        flush that chased them would never end, writing a few rows per transaction."""
+        taken, self._pending = self._pending, []
         written = 0
-        while self._pending:
-            batch, self._pending = self._pending[: self._batch_size], self._pending[self._batch_size :]
-            try:
+        try:
+            while written < len(taken):
+                batch = taken[written : written + self._batch_size]
                 async with self._engine.begin() as conn:
                     inserted = await self._insert(conn, batch)
                     await self._aggregates.add(conn, (r for r in batch if r.request_id in inserted))
-            except BaseException:
-                self._pending[:0] = batch
-                raise
-            written += len(batch)
+                written += len(batch)
+        except BaseException:
+            self._pending[:0] = taken[written:]
+            raise
         return written
 
     async def _run(self) -> None:

@@ -15,6 +15,8 @@ from redis.asyncio import Redis
 
 from oneflow_ai.billing.budget import Budget
 from oneflow_ai.billing.redis_counters import RedisCounters
+from oneflow_ai.store.redis_batches import RedisBatches
+from oneflow_ai.store.resp import RespClient
 
 REDIS_URL = os.environ.get("ONEFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 NOW = datetime.now(UTC)
@@ -33,7 +35,7 @@ def with_counters(test: Callable[[RedisCounters, Redis], Awaitable[None]]) -> No
         client = Redis.from_url(REDIS_URL)
         prefix = f"oneflow-test:{uuid.uuid4().hex[:10]}"
         try:
-            await test(RedisCounters(client, prefix=prefix), client)
+            await test(RedisCounters(client, RedisBatches(RespClient(REDIS_URL)), prefix=prefix), client)
         finally:
             keys = [k async for k in client.scan_iter(f"{prefix}:*")]
             if keys:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,8 @@ from redis.asyncio import Redis
 from oneflow_ai.errors import GatewayError
 from oneflow_ai.identity.buckets import Bucket, Rate, adjust, take_all
 from oneflow_ai.identity.limiter import Charge, LocalLimiter, RedisLimiter
+from oneflow_ai.store.redis_batches import RedisBatches
+from oneflow_ai.store.resp import RespClient
 from tests.identity.conftest import DEAD_REDIS_URL, REDIS_URL
 
 steps = st.lists(
@@ -31,7 +34,7 @@ rates = st.lists(
 def test_the_lua_script_agrees_with_the_pure_core(rates: list[Rate], steps: list[tuple[float, str, int]]) -> None:
     async def scenario() -> None:
         redis = Redis.from_url(REDIS_URL)
-        limiter = RedisLimiter(redis, LocalLimiter(), "closed")
+        limiter = RedisLimiter(RedisBatches(RespClient(REDIS_URL)), LocalLimiter(), "closed")
         prefix = f"oneflow:test:{uuid.uuid4().hex}:"
         keys = [f"{prefix}{i}" for i in range(len(rates))]
         model: list[Bucket | None] = [None] * len(rates)
@@ -60,20 +63,41 @@ def test_the_lua_script_agrees_with_the_pure_core(rates: list[Rate], steps: list
 
 
 async def test_redis_down_fails_open_onto_this_replicas_own_buckets() -> None:
-    redis = Redis.from_url(DEAD_REDIS_URL)
-    limiter = RedisLimiter(redis, LocalLimiter(), "open")
+    limiter = RedisLimiter(RedisBatches(RespClient(DEAD_REDIS_URL)), LocalLimiter(), "open")
     charge = [Charge("k", Rate(2, 60), 1)]
     verdicts = [(await limiter.take(charge))[0].allowed for _ in range(3)]
     assert verdicts == [True, True, False]  # the limit still holds, per replica
-    await redis.aclose()
 
 
 async def test_redis_down_fails_closed_with_503() -> None:
-    redis = Redis.from_url(DEAD_REDIS_URL)
-    limiter = RedisLimiter(redis, LocalLimiter(), "closed")
+    limiter = RedisLimiter(RedisBatches(RespClient(DEAD_REDIS_URL)), LocalLimiter(), "closed")
     with pytest.raises(GatewayError) as e:
         await limiter.take([Charge("k", Rate(2, 60), 1)])
     assert e.value.status == 503 and e.value.code == "rate_limiter_unavailable"
+
+
+async def test_concurrent_calls_share_round_trips_and_each_stays_all_or_nothing() -> None:
+    """64 calls at once against a bucket of 10: exactly 10 admitted, in fewer round trips than calls."""
+    client = RespClient(REDIS_URL)
+    sent: list[int] = []
+    execute = client.execute
+
+    async def counting(commands: Any) -> list[Any]:
+        sent.append(len(commands))
+        return await execute(commands)
+
+    client.execute = counting  # type: ignore[method-assign]
+    limiter = RedisLimiter(RedisBatches(client), LocalLimiter(), "closed")
+    key = f"oneflow:test:{uuid.uuid4().hex}"
+    rate = Rate(10, 60)
+    verdicts = await asyncio.gather(
+        *(limiter.take([Charge(key, rate, 1), Charge(key + ":b", rate, 1)]) for _ in range(64))
+    )
+    assert sum(v[0].allowed for v in verdicts) == 10
+    assert all(v[0].allowed == v[1].allowed for v in verdicts)  # both buckets of a call, or neither
+    assert 1 <= len(sent) < 10
+    redis = Redis.from_url(REDIS_URL)
+    await redis.delete(key, key + ":b")
     await redis.aclose()
 
 
