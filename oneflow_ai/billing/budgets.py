@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -33,7 +33,7 @@ from oneflow_ai.config.schema import Deployment, ModelGroup
 from oneflow_ai.errors import GatewayError, QuotaExceeded
 from oneflow_ai.gateway.call import Call, estimated_tokens
 from oneflow_ai.gateway.runtime import Gateway
-from oneflow_ai.gateway.stages import QuietObserver
+from oneflow_ai.gateway.stages import DONE, QuietObserver
 from oneflow_ai.pricing import DeploymentPrices, PricingEngine, TokenCounter, decimal_str
 from oneflow_ai.store.ledger import UsageRecord
 from oneflow_ai.store.redis_batches import RedisBatches
@@ -87,17 +87,24 @@ class Budgets(QuietObserver):
         self._task: asyncio.Task[None] | None = None
 
     # -- the Admission seam ------------------------------------------------------------------------------------
-    async def admit(self, call: Call) -> None:
+    def admit(self, call: Call) -> Awaitable[None]:
         if not self.book.index:
-            return
+            return DONE
         group = self._models.get(call.model)
         dep = group.deployments[0] if group is not None else None
         budgets = self.book.matching(call_scopes(call, dep.provider if dep is not None else None))
         if not budgets:
-            return
+            return DONE
         slots = [self._slot(b, call.created_at) for b in budgets]
         estimate = self._estimate(call, dep)
-        refused = await self._counters.reserve(call.request_id, slots, estimate, self._hold_s)
+        return self._reserved(
+            call, slots, estimate, self._counters.reserve(call.request_id, slots, estimate, self._hold_s)
+        )
+
+    async def _reserved(
+        self, call: Call, slots: list[Slot], estimate: Decimal, pending: Awaitable[Slot | None]
+    ) -> None:
+        refused = await pending
         if refused is not None:
             raise await self._refusal(refused, estimate)
         self._holds[call.request_id] = (time.monotonic(), tuple(slots))

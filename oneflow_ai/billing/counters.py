@@ -9,7 +9,7 @@ ledger record settles it; a hold that is never settled (a crashed request) lapse
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -17,6 +17,7 @@ from typing import Protocol
 
 from oneflow_ai.billing.budget import Slot
 from oneflow_ai.billing.periods import admits, period_end
+from oneflow_ai.gateway.stages import Ready
 from oneflow_ai.pricing.engine import exact_context
 
 ZERO = Decimal(0)
@@ -26,8 +27,11 @@ class Counters(Protocol):
     async def seed(self, slot: Slot, spent: Decimal) -> None:
         """Start a slot's spend from what the ledger knows (kept if a larger count is already there)."""
 
-    async def reserve(self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float) -> Slot | None:
-        """Hold `estimate` in every slot, or in none: returns the slot that has no room, or None."""
+    def reserve(
+        self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float
+    ) -> Awaitable[Slot | None]:
+        """Hold `estimate` in every slot, or in none: the slot that has no room, or None. Done at once where the
+        counters are here; otherwise the round trip is queued now (to be shared) and the answer awaited."""
 
     async def settle(
         self, request_id: str, held: Sequence[Slot], charged: Sequence[Slot], cost: Decimal
@@ -83,17 +87,17 @@ class LocalCounters:
         if not tally.seeded:
             tally.spent, tally.seeded = max(tally.spent, spent), True
 
-    async def reserve(self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float) -> Slot | None:
+    def reserve(self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float) -> Ready[Slot | None]:
         tallies = [self._tally(s) for s in slots]
         for slot, tally in zip(slots, tallies, strict=True):
             if not admits(slot.budget.limit_usd, tally.spent, tally.reserved, estimate):
-                return slot
+                return Ready(slot)
         expires = self._clock() + hold_s
         add = self._exact.add
         for tally in tallies:
             tally.reserved = add(tally.reserved, estimate)
             tally.holds[request_id] = (estimate, expires)
-        return None
+        return Ready(None)
 
     async def settle(
         self, request_id: str, held: Sequence[Slot], charged: Sequence[Slot], cost: Decimal

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
@@ -119,7 +119,7 @@ SETTLE = BatchScript(_SETTLE)
 
 
 def to_nano(amount: Decimal, rounding: str = ROUND_CEILING) -> int:
-    return int((amount / NANO).to_integral_value(rounding=rounding))
+    return int(amount.scaleb(9).to_integral_value(rounding=rounding))
 
 
 def from_nano(value: Any) -> Decimal:
@@ -163,24 +163,29 @@ class RedisCounters:
     async def seed(self, slot: Slot, spent: Decimal) -> None:
         await self._seed(keys=[self._hash(slot)], args=[to_nano(spent), self._ttl(slot)])
 
-    async def reserve(self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float) -> Slot | None:
+    def reserve(
+        self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float
+    ) -> Awaitable[Slot | None]:
         now_ms = int(time.time() * 1000)
         keys: list[str] = []
-        args: list[str | int] = [now_ms, now_ms + int(hold_s * 1000), request_id, to_nano(estimate), len(slots)]
+        args = [str(now_ms), str(now_ms + int(hold_s * 1000)), request_id, str(to_nano(estimate)), str(len(slots))]
         for slot in slots:
             h = self._hash(slot)
             keys += [h, h + ":exp"]
-            args += [to_nano(slot.budget.limit_usd, ROUND_FLOOR), self._ttl(slot)]
-        refused = int((await self._batches.call(RESERVE, keys, args, 1))[0])
+            args += [str(to_nano(slot.budget.limit_usd, ROUND_FLOOR)), str(self._ttl(slot))]
+        return self._refused(self._batches.submit(RESERVE, keys, args, 1), slots)
+
+    async def _refused(self, pending: Awaitable[list[Any]], slots: Sequence[Slot]) -> Slot | None:
+        refused = int((await pending)[0])
         return slots[refused - 1] if refused else None
 
     def _settlement(
         self, request_id: str, held: Sequence[Slot], charged: Sequence[Slot], cost: Decimal
-    ) -> tuple[list[str], list[str | int]]:
+    ) -> tuple[list[str], list[str]]:
         keys = [k for slot in held for k in (self._hash(slot), self._hash(slot) + ":exp")]
         keys += [self._hash(slot) for slot in charged]
-        args: list[str | int] = [request_id, len(held), len(charged), to_nano(cost)]
-        args += [self._ttl(slot) for slot in charged]
+        args = [request_id, str(len(held)), str(len(charged)), str(to_nano(cost))]
+        args += [str(self._ttl(slot)) for slot in charged]
         return keys, args
 
     async def settle(

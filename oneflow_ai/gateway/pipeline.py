@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from oneflow_ai.config.schema import Deployment
@@ -85,26 +86,27 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
 
 
 async def _admit(admissions: tuple[Admission, ...], call: Call) -> None:
-    together: list[Admission] = []
+    started: list[Awaitable[None]] = []
     for admission in admissions:
         if is_remote(admission):
-            together.append(admission)
+            started.append(admission.admit(call))  # its round trip is queued; awaited with the others below
             continue
-        await _together(together, call)
-        together = []
+        await _finish_all(started)
+        started = []
         await admission.admit(call)
-    await _together(together, call)
+    await _finish_all(started)
 
 
-async def _together(admissions: list[Admission], call: Call) -> None:
-    if len(admissions) <= 1:
-        for admission in admissions:
-            await admission.admit(call)
-        return
-    outcomes = await asyncio.gather(*(a.admit(call) for a in admissions), return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
+async def _finish_all(started: list[Awaitable[None]]) -> None:
+    """Await every started admission (each must settle its own state), then raise the first refusal."""
+    refusal: BaseException | None = None
+    for pending in started:
+        try:
+            await pending
+        except GatewayError as e:
+            refusal = refusal or e
+    if refusal is not None:
+        raise refusal
 
 
 def _failed(

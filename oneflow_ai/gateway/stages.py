@@ -1,25 +1,46 @@
 """The pipeline's extension seams, composed in one visible place (`runtime.Gateway`).
 
 - An `Admission` runs before any upstream is called and may refuse the call by raising a `GatewayError`
-  (rate limits, budgets, input guardrails). They run in the order the gateway lists them, except that
+  (rate limits, budgets, input guardrails). `admit(call)` does at once what it can and returns what is left
+  to wait for (`DONE` when nothing is). They run in the order the gateway lists them, except that
   consecutive admissions that wait on a remote store (`remote = True`: Redis-backed rate limits and budgets)
-  run together, so that they share one round trip; the first refusal (in list order) is the answer.
+  are all started before any is awaited, so that they share one round trip; the first refusal (in list
+  order) is the answer.
 - An `Observer` is told about each upstream attempt and about the final ledger record (health, circuit
   breakers, metrics, logs, traces, budget settlement). Observers must not raise and must not block.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable, Generator
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import GatewayError
 from oneflow_ai.gateway.call import Call
 from oneflow_ai.store.ledger import UsageRecord
 
+T = TypeVar("T")
+
 
 class Admission(Protocol):
-    async def admit(self, call: Call) -> None: ...
+    def admit(self, call: Call) -> Awaitable[None]: ...
+
+
+class Ready(Generic[T]):
+    """An awaitable that is already finished, with its value: what a stage answering at once returns."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self.value
+        yield  # a generator that returns at once
+
+
+DONE: Awaitable[None] = Ready(None)
 
 
 def is_remote(admission: Admission) -> bool:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from typing import Literal, NamedTuple, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal, NamedTuple, Protocol
 
 from redis.exceptions import RedisError
 
 from oneflow_ai.errors import GatewayError
+from oneflow_ai.gateway.stages import Ready
 from oneflow_ai.identity.buckets import Bucket, Rate, Verdict, adjust, level_at, take_all, verdict
 from oneflow_ai.store.redis_batches import BatchScript, RedisBatches
 
@@ -36,7 +37,9 @@ class Charge(NamedTuple):
 
 
 class Limiter(Protocol):
-    async def take(self, charges: Sequence[Charge]) -> list[Verdict]: ...
+    def take(self, charges: Sequence[Charge]) -> Awaitable[list[Verdict]]:
+        """Check and charge at once where the buckets are here; otherwise queue the round trip now, so several
+        callers' round trips can be shared, and return what to wait for."""
 
     def adjust(self, charges: Sequence[Charge]) -> None:
         """Charge more (or refund) after the fact; applied at once, or with the store's next round trip."""
@@ -47,7 +50,7 @@ class LocalLimiter:
         self._buckets: dict[str, Bucket] = {}
         self._clock = clock
 
-    async def take(self, charges: Sequence[Charge]) -> list[Verdict]:
+    def take(self, charges: Sequence[Charge]) -> Ready[list[Verdict]]:
         now = self._clock()
         after, verdicts = take_all([(self._buckets.get(c.key), c.rate, c.cost) for c in charges], now)
         if verdicts and verdicts[0].allowed:
@@ -56,7 +59,7 @@ class LocalLimiter:
                     self._buckets[c.key] = b
             if len(self._buckets) > SWEEP_AT:
                 self._sweep(now)
-        return verdicts
+        return Ready(verdicts)
 
     def adjust(self, charges: Sequence[Charge]) -> None:
         now = self._clock()
@@ -128,11 +131,11 @@ return out
 SCRIPT = BatchScript(LUA)
 
 
-def _call(mode: str, charges: Sequence[Charge], now: float | None) -> tuple[list[str], list[str | int | float]]:
+def _call(mode: str, charges: Sequence[Charge], now: float | None) -> tuple[list[str], list[str]]:
     keys = [c.key for c in charges]
-    args: list[str | int | float] = [mode, "" if now is None else repr(now), len(charges)]
+    args = [mode, "" if now is None else repr(now), str(len(charges))]
     for c in charges:
-        args += [c.rate.capacity, repr(c.rate.period_s), c.cost]
+        args += [str(c.rate.capacity), repr(c.rate.period_s), str(c.cost)]
     return keys, args
 
 
@@ -153,12 +156,15 @@ class RedisLimiter:
         self._clock = clock
         self._down_until = 0.0
 
-    async def take(self, charges: Sequence[Charge], now: float | None = None) -> list[Verdict]:
+    def take(self, charges: Sequence[Charge], now: float | None = None) -> Awaitable[list[Verdict]]:
         if self._clock() < self._down_until:
-            return await self._degraded(charges)
+            return self._degraded(charges)
         keys, args = _call("take", charges, now)
+        return self._verdicts(self._batches.submit(SCRIPT, keys, args, 1 + len(charges)), charges)
+
+    async def _verdicts(self, pending: Awaitable[list[Any]], charges: Sequence[Charge]) -> list[Verdict]:
         try:
-            reply = await self._batches.call(SCRIPT, keys, args, 1 + len(charges))
+            reply = await pending
         except (RedisError, OSError, TimeoutError) as e:
             self._failed(e)
             return await self._degraded(charges)

@@ -9,26 +9,28 @@ serve at all is still 404 `model_not_found`, as for every caller.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 
 from oneflow_ai.config.schema import ModelGroup
 from oneflow_ai.errors import PermissionDenied
 from oneflow_ai.gateway.call import Call
+from oneflow_ai.gateway.stages import DONE
 
 
 class ModelAccess:
     def __init__(self, models: Mapping[str, ModelGroup]) -> None:
         self._models = models
 
-    async def admit(self, call: Call) -> None:
+    def admit(self, call: Call) -> Awaitable[None]:
         allowed = call.principal.allowed_models
         if allowed is None:
-            return
+            return DONE
         for name in (call.model, *call.fallbacks):
             if not self.allows(allowed, name):
                 raise PermissionDenied(
                     f"This API key may not use the model '{name}'.", param="model", code="model_not_allowed"
                 )
+        return DONE
 
     def allows(self, allowed: frozenset[str], name: str) -> bool:
         if name in allowed:

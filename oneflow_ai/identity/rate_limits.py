@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from oneflow_ai.auth.principal import Limit
 from oneflow_ai.errors import RateLimited
 from oneflow_ai.gateway.call import Call, estimated_tokens
-from oneflow_ai.gateway.stages import QuietObserver
+from oneflow_ai.gateway.stages import DONE, QuietObserver
 from oneflow_ai.identity.buckets import Rate, Verdict
 from oneflow_ai.identity.config import IdentitySettings
 from oneflow_ai.identity.limiter import Charge, Limiter, RedisLimiter
@@ -79,14 +80,25 @@ class RateLimits(QuietObserver):
             )
         return found
 
-    async def admit(self, call: Call) -> None:
+    def admit(self, call: Call) -> Awaitable[None]:
         limits = self.limits(call)
         if not limits:
-            return
+            return DONE
         buckets = [self._bucket(lim) for lim in limits]
         estimate = sum(estimated_tokens(call, self._tokens)) if any(b[2] for b in buckets) else 0
         charges = [Charge(key, rate, estimate if tokens else 1) for key, rate, tokens in buckets]
-        verdicts = await self._limiter.take(charges)
+        return self._checked(call, limits, buckets, charges, estimate, self._limiter.take(charges))
+
+    async def _checked(
+        self,
+        call: Call,
+        limits: list[Limit],
+        buckets: list[tuple[str, Rate, bool]],
+        charges: list[Charge],
+        estimate: int,
+        pending: Awaitable[list[Verdict]],
+    ) -> None:
+        verdicts = await pending
         headers = rate_headers(limits, verdicts)
         if not verdicts[0].allowed:
             retry = max(v.retry_after_s for v in verdicts)

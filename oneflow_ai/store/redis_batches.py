@@ -30,7 +30,8 @@ from oneflow_ai.store.resp import RespClient
 
 log = logging.getLogger("oneflow")
 
-Value = str | int | float
+Value = str
+"""Arguments are strings (the scripts read them as such; numbers formatted by the caller)."""
 Then = Callable[[list[Any]], None]
 Failed = Callable[[Exception], None]
 
@@ -64,10 +65,16 @@ class RedisBatches:
 
     async def call(self, script: BatchScript, keys: Sequence[str], args: Sequence[Value], size: int) -> list[Any]:
         """This call's `size` reply values, from the next round trip (or the round trip's error, raised)."""
+        return await self.submit(script, keys, args, size)
+
+    def submit(
+        self, script: BatchScript, keys: Sequence[str], args: Sequence[Value], size: int
+    ) -> asyncio.Future[list[Any]]:
+        """`call`, queued now: the future of its reply (several callers can queue before any of them waits)."""
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         self._queue.append(_Call(script, keys, args, size, future))
         self._wake()
-        return await future
+        return future
 
     def post(
         self,
@@ -137,7 +144,7 @@ class RedisBatches:
         commands: list[list[str | int | bytes]] = []
         for script, calls in scripts.items():
             keys = [k for c in calls for k in c.keys]
-            args = orjson.dumps([str(a) for c in calls for a in c.args])
+            args = orjson.dumps([a for c in calls for a in c.args])
             commands.append(["EVALSHA", script.sha, len(keys), *keys, args])
         results = await self._redis.execute(commands)
         missing = [s for s, r in zip(scripts, results, strict=True) if _no_script(r)]
