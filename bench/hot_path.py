@@ -63,6 +63,7 @@ class CannedTransport:
         self.stream = [stream[i : i + 4096] for i in range(0, len(stream), 4096)]
 
     async def send(self, request: UpstreamRequest, *, stream: bool) -> CannedResponse:
+        await asyncio.sleep(0)  # a real upstream call suspends: let the loop run what is due (as with real I/O)
         if stream:
             return CannedResponse(b"", self.stream)
         return CannedResponse(self.embeddings if request.url.endswith("/embeddings") else self.chat, None)

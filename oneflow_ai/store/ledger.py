@@ -17,8 +17,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from oneflow_ai.store.aggregates import Aggregates
-from oneflow_ai.store.usage_insert import UsageInsert
+from oneflow_ai.store.ledger_writer import writer_for
 
 log = logging.getLogger("oneflow.ledger")
 
@@ -61,8 +60,7 @@ class Ledger:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self._insert = UsageInsert(engine.dialect.name)
-        self._aggregates = Aggregates(engine.dialect.name)
+        self._writer = writer_for(engine)
 
     @property
     def depth(self) -> int:
@@ -81,7 +79,10 @@ class Ledger:
         self._wake.set()
         if self._task is not None:
             await self._task
-        await self.flush()
+        try:
+            await self.flush()
+        finally:
+            await self._writer.close()
 
     async def flush(self) -> int:
         """Insert what is pending now, in batches; on failure the records not written stay pending (ahead of newer
@@ -92,9 +93,7 @@ class Ledger:
         try:
             while written < len(taken):
                 batch = taken[written : written + self._batch_size]
-                async with self._engine.begin() as conn:
-                    inserted = await self._insert(conn, batch)
-                    await self._aggregates.add(conn, (r for r in batch if r.request_id in inserted))
+                await self._writer.write(batch)
                 written += len(batch)
         except BaseException:
             self._pending[:0] = taken[written:]

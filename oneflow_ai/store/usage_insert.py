@@ -88,7 +88,7 @@ class UsageInsert:
             raise RuntimeError("UsageRecord's fields changed: update COLUMNS and the row functions in usage_insert.py")
         self._columns = COLUMNS
         self._sqlite = dialect_name == "sqlite"
-        self._statements: dict[int, str] = {}
+        self._statements: dict[tuple[int, bool], str] = {}
         names = ", ".join(self._columns)
         if not self._sqlite:
             arrays = ", ".join(f"${i}::{PG_TYPES.get(c, 'varchar')}[]" for i, c in enumerate(self._columns, 1))
@@ -110,22 +110,22 @@ class UsageInsert:
             chunk = records[start : start + SQLITE_ROWS]
             values: list[Any] = []
             for r in chunk:
-                values.extend(self._sqlite_row(r))
-            result = await conn.exec_driver_sql(self._sqlite_statement(len(chunk)), tuple(values))
+                values.extend(self.sqlite_row(r))
+            result = await conn.exec_driver_sql(self.sqlite_statement(len(chunk)), tuple(values))
             inserted.update(row[0] for row in result)
         return inserted
 
-    def _sqlite_statement(self, rows: int) -> str:
-        sql = self._statements.get(rows)
+    def sqlite_statement(self, rows: int, *, returning: bool = True) -> str:
+        sql = self._statements.get((rows, returning))
         if sql is None:
             one = "(" + ", ".join("?" * len(self._columns)) + ")"
-            sql = self._statements[rows] = (
+            sql = self._statements[(rows, returning)] = (
                 f"INSERT INTO usage_records ({self._names}) VALUES {', '.join([one] * rows)} "
-                "ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
+                "ON CONFLICT (request_id) DO NOTHING" + (" RETURNING request_id" if returning else "")
             )
         return sql
 
-    def _sqlite_row(self, r: UsageRecord) -> tuple[Any, ...]:
+    def sqlite_row(self, r: UsageRecord) -> tuple[Any, ...]:
         return (
             r.request_id,
             sqlite_time(r.created_at),
