@@ -77,7 +77,8 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "oneflow-ai": version("oneflow-ai"),
         "uvicorn": version("uvicorn"),
-        "aiohttp": version("aiohttp"),
+        "uvloop": version("uvloop"),
+        "httptools": version("httptools"),
         "orjson": version("orjson"),
         "nginx": nginx_version(),
         "wrk": wrk_version(),
@@ -144,11 +145,51 @@ def table(direct: TargetRun, gateways: list[TargetRun], frames: int) -> str:
     return "\n".join([head, rule, *(f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows)])
 
 
-def section(results_table: str, info: dict[str, str], command: str, notes: list[str]) -> str:
+MiB, MB = 1024 * 1024, 1_000_000
+
+
+def targets(direct: TargetRun, gateways: list[TargetRun]) -> list[str]:
+    """Issue 7's targets, each checked against this run's numbers (full modes; LiteLLM for the ratio)."""
+    litellm = next((g for g in gateways if g.name == "litellm"), None)
+    out: list[str] = []
+    for g in gateways:
+        if not g.name.startswith("oneflow full"):
+            continue
+        checks = [
+            (g.saturation.rps >= 3000, f"{g.saturation.rps:,.0f} req/s at 64 connections (>= 3,000)"),
+            (
+                g.one_connection.p50_us - direct.one_connection.p50_us <= 500,
+                f"+{_ms(g.one_connection.p50_us - direct.one_connection.p50_us)} ms p50 at 1 connection (<= 0.5)",
+            ),
+        ]
+        if 1000 in g.rates:
+            r = g.rates[1000]
+            checks.append(
+                (r.errors == 0 and r.p99_us <= 8000, f"{_ms(r.p99_us)} ms p99, {r.errors} errors at 1000 req/s")
+            )
+        added_ttfb = g.ttfb.ttfb_p50_us - direct.ttfb.ttfb_p50_us
+        checks.append((added_ttfb <= 1000, f"+{_ms(added_ttfb)} ms time to first byte p50 (<= 1)"))
+        peak = max(g.rss_kib.values(), default=0) * 1024
+        checks.append((peak <= 150 * MB, f"{peak / MiB:.0f} MiB = {peak / MB:.0f} MB peak RSS (<= 150 MB)"))
+        if "soak" in g.rss_kib and "loaded" in g.rss_kib:
+            growth = g.rss_kib["soak"] / g.rss_kib["loaded"] - 1
+            checks.append((growth < 0.10, f"{growth:+.1%} RSS over the soak (< 10%)"))
+        if litellm is not None and litellm.saturation.rps > 0:
+            ratio = g.saturation.rps / litellm.saturation.rps
+            checks.append((ratio >= 10, f"{ratio:.0f}x LiteLLM's req/s (>= 10x)"))
+        out.append(f"{g.name}: " + "; ".join(("holds: " if ok else "MISSED: ") + text for ok, text in checks))
+    return out
+
+
+def section(
+    results_table: str, info: dict[str, str], command: str, notes: list[str], verdicts: list[str] | None = None
+) -> str:
     machine_line = f"{info['cpus']} × {info['cpu']}, Linux {info['kernel']}"
     machine_line += f"; CPUs busy with other work just before the run: {info['busy']}"
     versions = ", ".join(
-        f"{k} {info[k]}" for k in ("python", "oneflow-ai", "uvicorn", "aiohttp", "orjson", "nginx", "wrk")
+        f"{k} {info[k]}"
+        for k in ("python", "oneflow-ai", "uvicorn", "uvloop", "httptools", "orjson", "nginx", "wrk")
+        if k in info
     )
     parts = [
         START,
@@ -161,6 +202,11 @@ def section(results_table: str, info: dict[str, str], command: str, notes: list[
         "",
         *(f"- {n}" for n in notes),
         "",
+        *(
+            ["Targets (issue 7), checked against the numbers above:", "", *(f"- {v}" for v in verdicts), ""]
+            if verdicts
+            else []
+        ),
         END,
     ]
     return "\n".join(parts)

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -27,7 +28,7 @@ from bench.gateway import CHAT_MODEL, EMBED_MODEL, STREAM_MODEL, Gateway, litell
 from bench.modes import MASTER_KEY, KeyFactory, Mode, master_key, modes
 from bench.openloop import OpenLoopResult, open_loop
 from bench.procs import rss_kib, worker_pids
-from bench.report import TargetRun, machine, section, table, write_docs
+from bench.report import TargetRun, machine, section, table, targets, write_docs
 from bench.stream import measure_ttfb
 from bench.upstream import MissingTool, Upstream, require, start_upstream
 from bench.wrk import WrkResult, run_wrk, write_script
@@ -172,7 +173,9 @@ def direct_target(upstream: Upstream) -> Target:
     )
 
 
-def run_gateway(start: Callable[[], Gateway], work: Path, plan: Plan, client_key: KeyFactory = master_key) -> TargetRun:
+def run_gateway(
+    start: Callable[[], Gateway], work: Path, plan: Plan, client_key: KeyFactory = master_key, *, soak: bool = True
+) -> TargetRun:
     """Start a gateway, get the key its clients send (the mode's hook), measure it, stop it."""
     gateway = start()
     try:
@@ -180,7 +183,7 @@ def run_gateway(start: Callable[[], Gateway], work: Path, plan: Plan, client_key
         target = replace(target, api_key=asyncio.run(client_key(gateway.base_url, MASTER_KEY)))
         log(f"{gateway.name} is up: {shlex.join(gateway.command)}")
         scripts = write_scripts(work, target.api_key, gateway.name.replace(" ", "-"))
-        return measure(target, scripts, plan, soak=True)
+        return measure(target, scripts, plan, soak=soak)
     finally:
         gateway.server.stop()
 
@@ -188,7 +191,11 @@ def run_gateway(start: Callable[[], Gateway], work: Path, plan: Plan, client_key
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds per measurement")
-    parser.add_argument("--mode", default="bare", help="gateway mode: " + ", ".join(modes()))
+    parser.add_argument(
+        "--mode",
+        default="all",
+        help="gateway modes, comma-separated, or all (default): " + ", ".join(modes()),
+    )
     parser.add_argument("--litellm", action="store_true", help="also measure LiteLLM's proxy (skipped if absent)")
     parser.add_argument("--soak-seconds", type=float, help="override the soak duration (600 s full, 2 s quick)")
     parser.add_argument("--write-docs", action="store_true", help="regenerate the section of docs/performance.md")
@@ -200,13 +207,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     mode_table = modes()
-    if args.mode not in mode_table:
-        print(f"unknown mode {args.mode!r}; known: {', '.join(mode_table)}", file=sys.stderr)
+    names = list(mode_table) if args.mode == "all" else [m.strip() for m in args.mode.split(",") if m.strip()]
+    unknown = [n for n in names if n not in mode_table]
+    if unknown or not names:
+        print(f"unknown mode {', '.join(unknown)!r}; known: {', '.join(mode_table)}", file=sys.stderr)
         return 2
-    mode: Mode = mode_table[args.mode]
-    if mode.not_wired:
-        print(f"mode {mode.name} is not wired yet: {mode.not_wired}", file=sys.stderr)
-        return 2
+    chosen: list[Mode] = [mode_table[n] for n in names]
     try:
         require("nginx", "nginx-light")
         require("wrk", "wrk")
@@ -230,23 +236,30 @@ def main(argv: list[str] | None = None) -> int:
     skipped: list[str] = []
     try:
         direct = measure(direct_target(upstream), write_scripts(work, None, "direct"), plan, soak=False)
-        with mode.resources() as extra_env:
-            wired = replace(mode, env={**mode.env, **extra_env})
-            gateways = [
-                run_gateway(
-                    lambda: start_oneflow(work, upstream, wired, port=GATEWAY_PORT, cpu=GATEWAY_CPU),
-                    work,
-                    plan,
-                    mode.client_key,
+        gateways = []
+        for mode in chosen:
+            with mode.resources() as extra_env:
+                wired = replace(mode, env={**mode.env, **extra_env})
+                gateways.append(
+                    run_gateway(
+                        partial(start_oneflow, work, upstream, wired, port=GATEWAY_PORT, cpu=GATEWAY_CPU),
+                        work,
+                        plan,
+                        mode.client_key,
+                    )
                 )
-            ]
         if args.litellm:
             if litellm_binary() is None:
                 skipped.append("LiteLLM: not installed (pip install 'litellm[proxy]' or set BENCH_LITELLM), skipped.")
                 log(skipped[-1])
             else:
                 gateways.append(
-                    run_gateway(lambda: start_litellm(work, upstream, port=LITELLM_PORT, cpu=GATEWAY_CPU), work, plan)
+                    run_gateway(
+                        lambda: start_litellm(work, upstream, port=LITELLM_PORT, cpu=GATEWAY_CPU),
+                        work,
+                        plan,
+                        soak=False,
+                    )
                 )
     finally:
         upstream.server.stop()
@@ -258,20 +271,24 @@ def main(argv: list[str] | None = None) -> int:
     frames = canned.stream_frame_count()
     results = table(direct, gateways, frames)
     command = ".venv/bin/python -m bench.run" + (" " + shlex.join(argv if argv is not None else sys.argv[1:])).rstrip()
-    notes = notes_for(plan, mode) + skipped + error_notes([direct, *gateways])
+    notes = notes_for(plan, chosen, litellm=args.litellm and not skipped) + skipped + error_notes([direct, *gateways])
+    verdicts = targets(direct, gateways)
     print(f"\n{results}\n")
     for note in notes:
         print(f"- {note}")
+    print("\nTargets (issue 7, full modes):")
+    for line in verdicts:
+        print(f"- {line}")
     if args.json:
         raw = {
             "machine": info,
-            "mode": mode.name,
+            "modes": [m.name for m in chosen],
             "plan": asdict(plan),
             "targets": [asdict(t) for t in (direct, *gateways)],
         }
         args.json.write_bytes(orjson.dumps(raw, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     if args.write_docs:
-        write_docs(ROOT / "docs" / "performance.md", section(results, info, command, notes))
+        write_docs(ROOT / "docs" / "performance.md", section(results, info, command, notes, verdicts))
         log("wrote docs/performance.md")
     return 0
 
@@ -288,9 +305,17 @@ def error_notes(runs: list[TargetRun]) -> list[str]:
     return notes
 
 
-def notes_for(plan: Plan, mode: Mode) -> list[str]:
+def notes_for(plan: Plan, chosen: list[Mode], *, litellm: bool) -> list[str]:
     return [
-        f"Mode `{mode.name}`: {mode.description}.",
+        *(f"Mode `{mode.name}`: {mode.description}." for mode in chosen),
+        *(
+            [
+                "LiteLLM: its proxy from PyPI in a virtual environment of its own, one worker, master key only, the"
+                " same upstream and models; measured without the soak (it cannot sustain 500 req/s)."
+            ]
+            if litellm
+            else []
+        ),
         f"Gateway pinned to core {GATEWAY_CPU} (one worker); nginx, wrk and the Python clients on core {LOAD_CPU}.",
         f"req/s and 64-connection latencies: wrk, closed loop, {plan.saturation_s:.0f} s"
         f" (streaming and embeddings {plan.stream_s:.0f} s);"

@@ -54,9 +54,11 @@ class RateLimits(QuietObserver):
             m: _per_minute(f"model:{m}", settings.model_rpm.get(m), settings.model_tpm.get(m)) for m in models
         }
         self._buckets: dict[Limit, tuple[str, Rate, bool]] = {}
+        """Per limit: its bucket key, its rate, and whether it counts tokens (built once per limit)."""
+        self._plans: dict[int, tuple[tuple[Limit, ...], list[Limit], list[tuple[str, Rate, bool]]]] = {}
+        """Per principal's limits (by identity; the tuple is kept, so its id is not reused): its limits' buckets."""
         self.remote = isinstance(limiter, RedisLimiter)
         """An admission that waits on Redis (see `gateway.stages`)."""
-        """Per limit: its bucket key, its rate, and whether it counts tokens (built once per limit)."""
 
     def limits(self, call: Call) -> list[Limit]:
         s = self._settings
@@ -80,11 +82,23 @@ class RateLimits(QuietObserver):
             )
         return found
 
+    def _planned(self, call: Call) -> tuple[list[Limit], list[tuple[str, Rate, bool]]]:
+        """The call's limits and their buckets; those of a key alone are worked out once per cached key."""
+        own = call.principal.limits
+        if (call.end_user and self._per_end_user) or call.model in self._per_model:
+            limits = self.limits(call)
+            return limits, [self._bucket(lim) for lim in limits]
+        plan = self._plans.get(id(own))
+        if plan is None or plan[0] is not own:
+            if len(self._plans) > 10_000:
+                self._plans.clear()
+            plan = self._plans[id(own)] = (own, list(own), [self._bucket(lim) for lim in own])
+        return plan[1], plan[2]
+
     def admit(self, call: Call) -> Awaitable[None]:
-        limits = self.limits(call)
+        limits, buckets = self._planned(call)
         if not limits:
             return DONE
-        buckets = [self._bucket(lim) for lim in limits]
         estimate = sum(estimated_tokens(call, self._tokens)) if any(b[2] for b in buckets) else 0
         charges = [Charge(key, rate, estimate if tokens else 1) for key, rate, tokens in buckets]
         return self._checked(call, limits, buckets, charges, estimate, self._limiter.take(charges))
