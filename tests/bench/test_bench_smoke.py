@@ -1,4 +1,4 @@
-"""Smoke test of the benchmark harness: `python -m bench.run --quick` against the real gateway (~20 s)."""
+"""Smoke test of the benchmark harness: `python -m bench.run --quick`, every mode, against the real gateway (~45 s)."""
 
 from __future__ import annotations
 
@@ -40,11 +40,16 @@ def test_quick_run_produces_a_table_with_throughput_and_no_errors(tmp_path: Path
         timeout=300,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "| measurement | direct nginx | oneflow bare |" in run.stdout
+    header = "| measurement | direct nginx | oneflow bare | oneflow full-sqlite | oneflow full-postgres |"
+    assert header in run.stdout
     assert "| chat, 64 connections: req/s |" in run.stdout
+    # the targets are checked for both full modes, each verdict naming its number
+    verdicts = [line for line in run.stdout.splitlines() if line.startswith("- oneflow full-")]
+    assert len(verdicts) == 2 and all("req/s at 64 connections" in v for v in verdicts)
 
     targets = orjson.loads(results.read_bytes())["targets"]
-    assert [t["name"] for t in targets] == ["direct nginx", "oneflow bare"]
+    names = ["direct nginx", "oneflow bare", "oneflow full-sqlite", "oneflow full-postgres"]
+    assert [t["name"] for t in targets] == names
     for target in targets:
         for load in ("saturation", "one_connection", "stream", "embeddings"):
             assert target[load]["requests"] > 0, (target["name"], load)
@@ -52,6 +57,6 @@ def test_quick_run_produces_a_table_with_throughput_and_no_errors(tmp_path: Path
         assert all(r["errors"] == 0 and r["sent"] > 0 for r in target["rates"].values())
         assert target["ttfb"]["errors"] == 0
         assert target["ttfb"]["frames_per_response"] == 24
-    gateway = targets[1]
-    assert gateway["rss_kib"]["rest"] > 0
-    assert gateway["soak"]["errors"] == 0
+    for gateway in targets[1:]:
+        assert gateway["rss_kib"]["rest"] > 0
+        assert gateway["soak"]["errors"] == 0
