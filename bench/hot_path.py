@@ -1,7 +1,8 @@
 """The gateway's own cost per request, without sockets: `.venv/bin/python -m bench.hot_path [--mode full-sqlite]`.
 
 The ASGI application is driven in-process (no HTTP server, no HTTP client): each request is an ASGI call whose
-upstream is a transport that answers at once with the benchmark's canned bodies. What is left is exactly the
+upstream is a transport that answers with the benchmark's canned bodies after one turn of the event loop (as a
+real upstream call would suspend). What is left is exactly the
 gateway's own work per request (edge, auth, limits, budgets, routing, pricing, ledger, metrics, logs), in
 microseconds of CPU, at a given concurrency. `--profile FILE` writes a cProfile dump of the measured part
 (`python -m pstats FILE`); `--top N` prints its N most expensive functions.

@@ -56,6 +56,7 @@ log = logging.getLogger("oneflow")
 
 EXPOSED_HEADERS = [
     "x-request-id",
+    "x-oneflow-request-id",
     "x-oneflow-model",
     "x-oneflow-provider",
     "x-oneflow-attempts",

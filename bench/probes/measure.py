@@ -48,7 +48,9 @@ def probes(port: int, work: Path, upstream: Upstream | None) -> list[Probe]:
                 "oneflow serve (bare)", [str(oneflow_binary()), "serve", "--config", str(config), "--port", str(port)]
             )
         ]
-    return [
+    every = [
+        Probe("raw ASGI + uvicorn, canned answer (no upstream)", [*uvicorn, "bench.probes.asgi_canned:app"]),
+        Probe("raw ASGI + uvicorn + OneFlow's HTTP client", [*uvicorn, "bench.probes.asgi_oneflow_client:app"]),
         Probe("raw ASGI + uvicorn + aiohttp", [*uvicorn, "bench.probes.asgi_aiohttp:app"]),
         Probe("raw ASGI + uvicorn + httpx", [*uvicorn, "bench.probes.asgi_httpx:app"]),
         Probe("raw ASGI + granian + aiohttp", [*GRANIAN, "--port", str(port), "bench.probes.asgi_aiohttp:app"]),
@@ -56,6 +58,7 @@ def probes(port: int, work: Path, upstream: Upstream | None) -> list[Probe]:
         Probe("Starlette + uvicorn + aiohttp", [*uvicorn, "bench.probes.starlette_aiohttp:app"]),
         *extra,
     ]
+    return [p for p in every if Path(p.command[0]).exists()]  # granian is not installed by default
 
 
 def row(name: str, runs: list[WrkResult]) -> str:

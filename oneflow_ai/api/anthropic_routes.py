@@ -38,6 +38,7 @@ async def serve_messages(inbound: Inbound) -> Reply:
         openai_body = openai_request_from_messages(body if isinstance(body, dict) else {})
         call = chat_call(inbound.request_id, principal, openai_body, inbound.header(b"x-user-id"))
         call.endpoint = "messages"
+        call.client_request_id = inbound.client_request_id
         reply = await complete(inbound.gateway, call)
     except GatewayError as e:
         return JSONReply(orjson.dumps(anthropic_error_body(e.status, e.message)), {}, e.status)

@@ -1,6 +1,11 @@
 """The ASGI edge in front of every route: a request id, the body size limit, security headers, and the HTTP
 metrics (`http_requests_total`, `http_request_duration_seconds`).
 
+Every request gets an id of the gateway's own, unique (the ledger's key, the budget holds', the logs'). A
+client's (or an ingress's) `x-request-id` is kept as the client's id: answered back in `x-request-id`, with the
+gateway's own in `x-oneflow-request-id`, and written in the request's log line. It is never the key of
+anything: a client that sent the same id twice would otherwise have its second call go unrecorded.
+
 Pure ASGI, one layer (each wrapper around `send` costs every response, so the edge does all of this in one).
 The headers it adds are built once. Being outermost, it also counts what it refuses itself (413).
 """
@@ -63,19 +68,20 @@ class Edge:
             return
         started = time.perf_counter()
         state = scope.setdefault("state", {})
-        request_id = declared = None
+        client_id = declared = None
         for key, value in scope["headers"]:
             if key == b"x-request-id":
-                request_id = value.decode("latin-1")
+                client_id = value
             elif key == b"content-length":
                 declared = value
-        if not request_id or len(request_id) > MAX_REQUEST_ID:
-            request_id = self.new_request_id()
+        request_id = self.new_request_id()
         state["request_id"] = request_id
-        added = [
-            (b"x-request-id", request_id.encode("latin-1")),
-            *(DOCS_HEADERS if scope["path"].startswith(DOCS_PATHS) else API_HEADERS),
-        ]
+        security = DOCS_HEADERS if scope["path"].startswith(DOCS_PATHS) else API_HEADERS
+        if client_id and len(client_id) <= MAX_REQUEST_ID:
+            state["client_request_id"] = client_id.decode("latin-1")
+            added = [(b"x-request-id", client_id), (b"x-oneflow-request-id", request_id.encode()), *security]
+        else:
+            added = [(b"x-request-id", request_id.encode()), *security]
         metrics: Metrics | None = state.get("metrics")
         status = 0
 

@@ -39,6 +39,8 @@ class Inbound:
     headers: dict[bytes, bytes]
     """Raw header names (lowercase, as ASGI gives them) to values; the last one wins when a name repeats."""
     body: bytes
+    client_request_id: str | None = None
+    """The client's own `x-request-id`, when it sent one (see `api.edge`)."""
 
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)
@@ -63,7 +65,10 @@ class FastLane:
         state = scope["state"]
         request_id: str = state["request_id"]
         try:
-            inbound = Inbound(state["gateway"], request_id, dict(scope["headers"]), await read_body(receive))
+            body = await read_body(receive)
+            inbound = Inbound(
+                state["gateway"], request_id, dict(scope["headers"]), body, state.get("client_request_id")
+            )
             reply = await handler(inbound)
         except GatewayError as e:
             reply = error_reply(e)
@@ -156,8 +161,11 @@ class ReplyResponse(Response):
 
 async def as_starlette(handler: Handler, request: Request) -> Response:
     """Run a fast-lane handler for a FastAPI route (the same handler, documented in the OpenAPI schema)."""
-    request_id = request.state.request_id
-    inbound = Inbound(request.state.gateway, request_id, dict(request.scope["headers"]), await request.body())
+    state = request.scope["state"]
+    body = await request.body()
+    inbound = Inbound(
+        state["gateway"], state["request_id"], dict(request.scope["headers"]), body, state.get("client_request_id")
+    )
     try:
         return ReplyResponse(await handler(inbound))
     except GatewayError as e:

@@ -65,6 +65,7 @@ async def _serve(inbound: Inbound, parse: CallParser) -> Reply:
     call = parse(
         inbound.request_id, principal, body, inbound.header(b"x-user-id"), inbound.header(b"x-oneflow-strategy")
     )
+    call.client_request_id = inbound.client_request_id
     return await complete(inbound.gateway, call)
 
 

@@ -31,6 +31,8 @@ class Call:
     tokens_estimate: tuple[int, int] | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     """Headers admissions add to the reply (e.g. `x-ratelimit-*`); the pipeline merges them into it."""
+    client_request_id: str | None = None
+    """The client's own `x-request-id`, for the logs (never a key: `request_id` is the gateway's, unique)."""
 
 
 @dataclass(slots=True)

@@ -24,7 +24,10 @@ class RequestLog(QuietObserver):
         # `Logger.handle` of a record built here: `Logger.info` would also look for the caller's frame (a third
         # of its cost), which a request line does not need.
         line = logging.LogRecord(self.log.name, logging.INFO, "", 0, "request", None, None)
-        setattr(line, FIELDS, fields(record))  # text formats ignore it; `JSONFormatter` spreads it in the line
+        values = fields(record)
+        if call.client_request_id is not None:
+            values["client_request_id"] = call.client_request_id
+        setattr(line, FIELDS, values)  # text formats ignore it; `JSONFormatter` spreads it in the line
         self.log.handle(line)
 
 

@@ -18,6 +18,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from oneflow_ai.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -149,7 +150,7 @@ class HTTPResponse:
                     await conn.wait_data()
         except BaseException as e:
             self._release(reuse=False)
-            raise mapped(e, self._provider) from e
+            _reraise(e, self._provider)
         self._release(reuse=True)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
@@ -167,7 +168,7 @@ class HTTPResponse:
                 else:
                     await conn.wait_data()
         except (ConnectionFailed, ReadTimeout) as e:
-            raise mapped(e, self._provider) from e
+            _reraise(e, self._provider)
         finally:
             self._release(reuse=reuse)
 
@@ -215,19 +216,19 @@ class HTTPTransport:
                 return HTTPResponse(conn, pool, request.provider)
             except ConnectionFailed as e:
                 if not e.sent_nothing:
-                    raise mapped(e, request.provider) from e
+                    _reraise(e, request.provider)
             except BaseException as e:
                 conn.abort()
-                raise mapped(e, request.provider) from e
+                _reraise(e, request.provider)
         try:
             conn = await pool.connect(t.connect)
         except BaseException as e:
-            raise mapped(e, request.provider, connecting=True) from e
+            _reraise(e, request.provider, connecting=True)
         try:
             await conn.request(data, read_timeout)
         except BaseException as e:
             conn.abort()
-            raise mapped(e, request.provider) from e
+            _reraise(e, request.provider)
         return HTTPResponse(conn, pool, request.provider)
 
     def _head(self, request: UpstreamRequest, target: Target) -> bytes:
@@ -258,6 +259,14 @@ class HTTPTransport:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+
+
+def _reraise(e: BaseException, provider: str, *, connecting: bool = False) -> NoReturn:
+    """Raise what `e` maps to, caused by `e` (or `e` itself when it is ours already, or a cancellation)."""
+    error = mapped(e, provider, connecting=connecting)
+    if error is e:
+        raise e
+    raise error from e
 
 
 def mapped(e: BaseException, provider: str, *, connecting: bool = False) -> BaseException:

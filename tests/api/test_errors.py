@@ -158,3 +158,24 @@ def test_sdk_sees_typed_errors(gateway: tuple[str, str]) -> None:
     assert info.value.status_code == 502
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(api_key="sk-bad", base_url=gateway[0] + "/v1", max_retries=0).models.list()
+
+
+def test_a_request_id_sent_twice_is_answered_back_and_both_calls_are_recorded(gateway: tuple[str, str]) -> None:
+    """A client's `x-request-id` is its own: answered back, logged, never the ledger's key (a reused one would
+    otherwise leave the second call unrecorded, and unbilled)."""
+    url, db = gateway
+    answers = [
+        httpx.post(
+            url + "/v1/chat/completions",
+            headers={**AUTH, "x-request-id": "the-same-id"},
+            json={"model": "demo", "messages": HI},
+        )
+        for _ in range(2)
+    ]
+    assert [r.status_code for r in answers] == [200, 200]
+    assert [r.headers["x-request-id"] for r in answers] == ["the-same-id", "the-same-id"]
+    ours = [r.headers["x-oneflow-request-id"] for r in answers]
+    assert ours[0] != ours[1] and all(i.startswith("req_") for i in ours)
+    rows = ledger_rows(db, ours)
+    assert sorted(r["request_id"] for r in rows) == sorted(ours)
+    assert all(r["status"] == "ok" and r["output_tokens"] > 0 for r in rows)

@@ -145,7 +145,8 @@ def test_one_json_line_per_request(serve: ServeFactory, openai_upstream: Any) ->
         ids.append(r.headers["x-request-id"])
         list(r.iter_lines())
     served.stop()
-    lines = {line["request_id"]: line for line in request_lines(served.output())}
+    # lines by the id the client saw: its own when it sent one (`client_request_id`), else the gateway's
+    lines = {line.get("client_request_id") or line["request_id"]: line for line in request_lines(served.output())}
     assert set(ids) <= set(lines) and len([i for i in lines if i in ids]) == 4
     line = lines[ids[0]]
     assert line["model"] == "mini" and line["provider"] == "openai_compatible" and line["status"] == "ok"
