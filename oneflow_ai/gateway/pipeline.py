@@ -35,6 +35,8 @@ from oneflow_ai.providers.base import ProviderResult
 async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
     """Serve a chat completion or an embeddings call; every outcome is recorded exactly once."""
     group = resolve(gw, call)
+    if gw.ledger.depth > gw.ledger.high_water:
+        await gw.ledger.room()  # overloaded: wait for the ledger rather than queue records without bound
     try:
         await _admit(gw.admission, call)
     except GatewayError as e:

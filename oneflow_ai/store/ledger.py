@@ -52,11 +52,21 @@ class UsageRecord:
 
 
 class Ledger:
-    def __init__(self, engine: AsyncEngine, *, batch_size: int = 500, interval_s: float = 0.25) -> None:
+    """`high_water` (default 20 batches) bounds what may wait to be written: above it, `room()` makes new calls
+    wait until the writer is back under half of it. Under overload the gateway slows down instead of holding an
+    ever longer queue of records in memory (and losing more of them in a crash)."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, batch_size: int = 500, interval_s: float = 0.25, high_water: int | None = None
+    ) -> None:
         self._engine = engine
         self._batch_size = batch_size
         self._interval_s = interval_s
+        self.high_water = high_water if high_water is not None else 20 * batch_size
         self._pending: list[UsageRecord] = []
+        self._writing = 0
+        """Records taken by the flush under way and not yet written."""
+        self._room: asyncio.Future[None] | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -64,7 +74,20 @@ class Ledger:
 
     @property
     def depth(self) -> int:
-        return len(self._pending)
+        """Records not yet written: pending, and in the flush under way."""
+        return len(self._pending) + self._writing
+
+    async def room(self) -> None:
+        """Until the records waiting to be written are back under half the high-water mark."""
+        while self.depth > self.high_water // 2:
+            if self._room is None or self._room.done():
+                self._room = asyncio.get_running_loop().create_future()
+            self._wake.set()
+            await asyncio.shield(self._room)
+
+    def _released(self) -> None:
+        if self._room is not None and not self._room.done() and self.depth <= self.high_water // 2:
+            self._room.set_result(None)
 
     def record(self, rec: UsageRecord) -> None:
         self._pending.append(rec)
@@ -90,14 +113,19 @@ class Ledger:
         flush that chased them would never end, writing a few rows per transaction."""
         taken, self._pending = self._pending, []
         written = 0
+        self._writing = len(taken)
         try:
             while written < len(taken):
                 batch = taken[written : written + self._batch_size]
                 await self._writer.write(batch)
                 written += len(batch)
+                self._writing = len(taken) - written
+                self._released()
         except BaseException:
             self._pending[:0] = taken[written:]
             raise
+        finally:
+            self._writing = 0
         return written
 
     async def _run(self) -> None:
