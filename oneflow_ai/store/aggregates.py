@@ -24,7 +24,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from oneflow_ai.pricing.engine import exact
+from oneflow_ai.pricing.engine import exact, exact_context
 from oneflow_ai.store.tables import AGGREGATE_DIMENSIONS, usage_daily, usage_hourly
 
 if TYPE_CHECKING:
@@ -104,6 +104,67 @@ def rollup(records: Iterable[UsageRecord], grain: Grain = HOURLY) -> list[dict[s
         }
         for key, s in sorted(sums.items())
     ]
+
+
+class Tally:
+    """`rollup` of every grain, kept as records come (one record at a time, the same arithmetic): the SQLite
+    ledger adds each record when it is made, so its writer has only SQL left to run."""
+
+    def __init__(self, grains: Sequence[Grain] = GRAINS) -> None:
+        self.grains = tuple(grains)
+        self._sums: list[dict[tuple[Any, ...], list[Any]]] = [{} for _ in self.grains]
+        self._ctx = exact_context()
+
+    def add(self, r: UsageRecord) -> None:
+        dims = (
+            r.key_id or "",
+            r.user_id or "",
+            r.end_user or "",
+            r.department_id or "",
+            r.tenant_id or "",
+            r.requested_model or "",
+            r.served_model or "",
+            r.provider or "",
+        )
+        add = self._ctx.add
+        failed = r.status != "ok"
+        for grain, sums in zip(self.grains, self._sums, strict=True):
+            key = (grain.truncate(r.created_at), *dims)
+            s = sums.get(key)
+            if s is None:
+                s = sums[key] = [0, 0, 0, 0, Decimal(0), Decimal(0), 0]
+            s[0] += 1
+            s[1] += r.input_tokens
+            s[2] += r.output_tokens
+            s[3] += r.cached_tokens
+            s[4] = add(s[4], r.cost_usd)
+            s[5] = add(s[5], r.credits)
+            s[6] += failed
+
+    def absorb(self, other: Tally) -> None:
+        """Add another tally's sums into this one (a batch that failed goes back in front of newer records)."""
+        add = self._ctx.add
+        for mine, theirs in zip(self._sums, other._sums, strict=True):
+            for key, t in theirs.items():
+                s = mine.get(key)
+                if s is None:
+                    mine[key] = list(t)
+                    continue
+                for i in (0, 1, 2, 3, 6):
+                    s[i] += t[i]
+                s[4], s[5] = add(s[4], t[4]), add(s[5], t[5])
+
+    def rows(self, grain: Grain) -> list[dict[str, Any]]:
+        """`rollup(records, grain)` of the records added so far."""
+        sums = self._sums[self.grains.index(grain)]
+        return [
+            {
+                grain.bucket: key[0],
+                **dict(zip(AGGREGATE_DIMENSIONS, key[1:], strict=True)),
+                **dict(zip(SUMS, s, strict=True)),
+            }
+            for key, s in sorted(sums.items())
+        ]
 
 
 class Aggregates:

@@ -70,7 +70,7 @@ class Ledger:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self._writer = writer_for(engine)
+        self._writer = writer_for(engine, batch_size)
 
     @property
     def depth(self) -> int:
@@ -91,6 +91,7 @@ class Ledger:
 
     def record(self, rec: UsageRecord) -> None:
         self._pending.append(rec)
+        self._writer.note(rec)
         if len(self._pending) >= self._batch_size:
             self._wake.set()
 
@@ -108,25 +109,22 @@ class Ledger:
             await self._writer.close()
 
     async def flush(self) -> int:
-        """Insert what is pending now, in batches; on failure the records not written stay pending (ahead of newer
-        ones) and the error is raised. Records that arrive meanwhile wait for the next flush: under steady load a
-        flush that chased them would never end, writing a few rows per transaction."""
+        """Insert what is pending now; on failure the records stay pending (ahead of newer ones) and the error is
+        raised (a retry skips what was written). Records that arrive meanwhile wait for the next flush: under
+        steady load a flush that chased them would never end, writing a few rows per transaction."""
         taken, self._pending = self._pending, []
-        written = 0
+        if not taken:
+            return 0
         self._writing = len(taken)
         try:
-            while written < len(taken):
-                batch = taken[written : written + self._batch_size]
-                await self._writer.write(batch)
-                written += len(batch)
-                self._writing = len(taken) - written
-                self._released()
+            await self._writer.write(taken)
         except BaseException:
-            self._pending[:0] = taken[written:]
+            self._pending[:0] = taken
             raise
         finally:
             self._writing = 0
-        return written
+            self._released()
+        return len(taken)
 
     async def _run(self) -> None:
         failures = 0

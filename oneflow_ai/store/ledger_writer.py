@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from oneflow_ai.store.aggregates import GRAINS, SUMS, Aggregates, Grain, rollup
+from oneflow_ai.store.aggregates import GRAINS, SUMS, Aggregates, Grain, Tally, rollup
 from oneflow_ai.store.tables import AGGREGATE_DIMENSIONS
 from oneflow_ai.store.usage_insert import SQLITE_ROWS, UsageInsert, sqlite_time
 
@@ -33,22 +33,32 @@ PRESENT = "SELECT request_id FROM usage_records WHERE request_id IN"
 
 
 class Writer(Protocol):
+    def note(self, record: UsageRecord) -> None:
+        """A record was made (it will come to `write`, in the order noted): prepare what can be prepared now."""
+
     async def write(self, records: Sequence[UsageRecord]) -> None:
-        """Insert the records and add the inserted ones to the aggregates, in one transaction (or raise)."""
+        """Insert the records and add the inserted ones to the aggregates (or raise: then nothing is kept, or
+        what was kept is skipped when the records come again)."""
 
     async def close(self) -> None: ...
 
 
 class EngineWriter:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, batch_size: int = 500) -> None:
         self._engine = engine
+        self.batch_size = batch_size
         self._insert = UsageInsert(engine.dialect.name)
         self._aggregates = Aggregates(engine.dialect.name)
 
+    def note(self, record: UsageRecord) -> None:
+        return None
+
     async def write(self, records: Sequence[UsageRecord]) -> None:
-        async with self._engine.begin() as conn:
-            inserted = await self._insert(conn, records)
-            await self._aggregates.add(conn, (r for r in records if r.request_id in inserted))
+        for start in range(0, len(records), self.batch_size):  # a transaction per batch
+            batch = records[start : start + self.batch_size]
+            async with self._engine.begin() as conn:
+                inserted = await self._insert(conn, batch)
+                await self._aggregates.add(conn, (r for r in batch if r.request_id in inserted))
 
     async def close(self) -> None:
         return None
@@ -62,14 +72,32 @@ class SQLiteWriter:
         self._conn: sqlite3.Connection | None = None  # made, used and closed in the writer's thread only
         self._insert = UsageInsert("sqlite")
         self._upserts = [(grain, _sqlite_upsert(grain)) for grain in GRAINS]
+        self._rows: list[tuple[Any, ...]] = []
+        self._tally = Tally()
+        """The rows and the aggregate sums of the records noted since the last write, made as they came."""
+
+    def note(self, record: UsageRecord) -> None:
+        self._rows.append(self._insert.sqlite_row(record))
+        self._tally.add(record)
 
     async def write(self, records: Sequence[UsageRecord]) -> None:
-        rows = [self._insert.sqlite_row(r) for r in records]  # built here, so the thread mostly runs SQLite
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._write, records, rows)
+        rows, tally = self._rows, self._tally
+        self._rows, self._tally = [], Tally()
+        if not _same(rows, records):  # records that were not noted, in that order: prepare them now
+            rows, tally = [self._insert.sqlite_row(r) for r in records], Tally()
+            for r in records:
+                tally.add(r)
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._write, records, rows, tally)
+        except BaseException:
+            self._rows[:0] = rows
+            tally.absorb(self._tally)
+            self._tally = tally
+            raise
 
-    def _write(self, records: Sequence[UsageRecord], rows: list[tuple[Any, ...]]) -> None:
-        """A few statements per batch, none stepping once per row: `sqlite3` gives up the GIL at every step, and
-        under load each step would wait for the event loop's thread to give it back."""
+    def _write(self, records: Sequence[UsageRecord], rows: list[tuple[Any, ...]], tally: Tally) -> None:
+        """One transaction of a few statements, all prepared beforehand, none stepping once per row: `sqlite3`
+        gives up the GIL around every step, and under load each step waits for the event loop to give it back."""
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")  # the write lock first: the check for present ids holds until the commit
         try:
@@ -82,9 +110,11 @@ class SQLiteWriter:
             for start in range(0, len(new), SQLITE_ROWS):
                 chunk = new[start : start + SQLITE_ROWS]
                 conn.execute(self._insert.sqlite_statement(len(chunk), returning=False), [v for r in chunk for v in r])
-            kept = [r for r in records if r.request_id not in present] if present else records
             for grain, (sql, order) in self._upserts:
-                buckets = rollup(kept, grain)
+                if present:  # some were written before (a batch tried again): add only the others' sums
+                    buckets = rollup([r for r in records if r.request_id not in present], grain)
+                else:
+                    buckets = tally.rows(grain)
                 if buckets:
                     conn.executemany(sql, [[_sqlite_value(b[name]) for name in order] for b in buckets])
             conn.execute("COMMIT")
@@ -110,10 +140,17 @@ class SQLiteWriter:
         self._thread.shutdown(wait=True)
 
 
-def writer_for(engine: AsyncEngine) -> Writer:
+def writer_for(engine: AsyncEngine, batch_size: int = 500) -> Writer:
     if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         return SQLiteWriter(str(engine.url.database))
-    return EngineWriter(engine)
+    return EngineWriter(engine, batch_size)
+
+
+def _same(rows: list[tuple[Any, ...]], records: Sequence[UsageRecord]) -> bool:
+    """Whether `rows` were made from exactly `records` (the ids at both ends, and the count)."""
+    if len(rows) != len(records):
+        return False
+    return not rows or (rows[0][0] == records[0].request_id and rows[-1][0] == records[-1].request_id)
 
 
 def _sqlite_upsert(grain: Grain) -> tuple[str, list[str]]:
