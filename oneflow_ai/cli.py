@@ -104,6 +104,11 @@ def _serve(args: argparse.Namespace) -> int:
             http=cast(type[asyncio.Protocol], protocol),
             access_log=False,
             log_level="warning",
+            # X-Forwarded-For/-Proto are believed only from the proxies named in ONEFLOW_TRUSTED_PROXIES (none by
+            # default: a client could otherwise set its own address in the audit log); no `server: uvicorn` header.
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies) or None,
+            server_header=False,
             timeout_graceful_shutdown=30,
             timeout_keep_alive=settings.keep_alive_s,
         )

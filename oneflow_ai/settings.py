@@ -32,6 +32,7 @@ class Settings:
     body_timeout_s: float = 30.0
     header_timeout_s: float = 10.0
     keep_alive_s: int = 5
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -62,6 +63,7 @@ class Settings:
             body_timeout_s=float(get("ONEFLOW_BODY_TIMEOUT_S") or 30.0),
             header_timeout_s=float(get("ONEFLOW_HEADER_TIMEOUT_S") or 10.0),
             keep_alive_s=int(get("ONEFLOW_KEEP_ALIVE_S") or 5),
+            trusted_proxies=tuple(p.strip() for p in (get("ONEFLOW_TRUSTED_PROXIES") or "").split(",") if p.strip()),
         )
 
     @property

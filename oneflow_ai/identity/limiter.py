@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from oneflow_ai.errors import GatewayError
 from oneflow_ai.gateway.stages import Ready
-from oneflow_ai.identity.buckets import Bucket, Rate, Verdict, adjust, level_at, take_all, verdict
+from oneflow_ai.identity.buckets import EPSILON, Bucket, Rate, Verdict, adjust, level_at, verdict
 from oneflow_ai.store.redis_batches import BatchScript, RedisBatches
 
 log = logging.getLogger("oneflow.ratelimit")
@@ -51,14 +51,33 @@ class LocalLimiter:
         self._clock = clock
 
     def take(self, charges: Sequence[Charge]) -> Ready[list[Verdict]]:
+        """`buckets.take_all` on this process's buckets, written out for the hot path (tested against it)."""
         now = self._clock()
-        after, verdicts = take_all([(self._buckets.get(c.key), c.rate, c.cost) for c in charges], now)
-        if verdicts and verdicts[0].allowed:
-            for c, b in zip(charges, after, strict=True):
-                if b is not None:
-                    self._buckets[c.key] = b
-            if len(self._buckets) > SWEEP_AT:
-                self._sweep(now)
+        buckets = self._buckets
+        levels: list[float] = []
+        allowed = True
+        for key, rate, cost in charges:
+            b = buckets.get(key)
+            capacity = rate.capacity
+            if b is None:
+                level = float(capacity)
+            else:
+                elapsed = now - b.at
+                level = b.level + elapsed * (capacity / rate.period_s) if elapsed > 0 else b.level
+                if level > capacity:
+                    level = float(capacity)
+            if level + EPSILON < (cost if cost < capacity else capacity):
+                allowed = False
+            levels.append(level)
+        if not allowed:
+            return Ready([verdict(level, c.rate, c.cost, False) for level, c in zip(levels, charges, strict=True)])
+        verdicts = []
+        for level, (key, rate, cost) in zip(levels, charges, strict=True):
+            left = level - cost
+            buckets[key] = Bucket(left, now)
+            verdicts.append(verdict(left, rate, cost, True))
+        if len(buckets) > SWEEP_AT:
+            self._sweep(now)
         return Ready(verdicts)
 
     def adjust(self, charges: Sequence[Charge]) -> None:

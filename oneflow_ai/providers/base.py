@@ -30,14 +30,13 @@ class Usage:
 
     @classmethod
     def from_openai(cls, usage: Mapping[str, Any] | None) -> Usage | None:
-        if not isinstance(usage, Mapping):
+        if type(usage) is not dict and not isinstance(usage, Mapping):  # parsed JSON is a dict: no ABC check
             return None
         details = usage.get("prompt_tokens_details") or {}
-        return cls(
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-            cached_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, Mapping) else 0,
-        )
+        cached = 0
+        if type(details) is dict or isinstance(details, Mapping):
+            cached = int(details.get("cached_tokens") or 0)
+        return cls(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), cached)
 
     def to_openai(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -50,7 +49,7 @@ class Usage:
         return out
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ProviderResult:
     """A parsed upstream answer: the OpenAI-format body to send to the client, and its usage."""
 

@@ -9,7 +9,7 @@ from typing import Protocol
 from oneflow_ai.config.schema import Timeouts
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)  # not frozen: built per upstream call, and a frozen one costs a microsecond more to make
 class UpstreamRequest:
     method: str
     url: str

@@ -110,3 +110,27 @@ async def test_the_local_store_forgets_full_buckets_when_it_grows(monkeypatch: p
     clock[0] = 1000.0  # everything has refilled
     await local.take([Charge("oneflow:rl:eu:x:r:5:60", Rate(5, 60), 1)])
     assert len(local._buckets) < 12
+
+
+@settings(max_examples=80, deadline=None)
+@given(rates, steps)
+def test_the_local_store_agrees_with_the_pure_core(rates: list[Rate], steps: list[tuple[float, str, int]]) -> None:
+    clock = [1_000.0]
+    local = LocalLimiter(clock=lambda: clock[0])
+    keys = [f"k{i}" for i in range(len(rates))]
+    model: list[Bucket | None] = [None] * len(rates)
+
+    async def scenario() -> None:
+        nonlocal model
+        for gap, mode, amount in steps:
+            clock[0] += gap
+            if mode == "take":
+                cost = abs(amount)
+                got = await local.take([Charge(k, r, cost) for k, r in zip(keys, rates, strict=True)])
+                model, want = take_all([(b, r, cost) for b, r in zip(model, rates, strict=True)], clock[0])
+                assert got == want
+            else:
+                local.adjust([Charge(k, r, amount) for k, r in zip(keys, rates, strict=True)])
+                model = [adjust(b, r, amount, clock[0]) for b, r in zip(model, rates, strict=True)]
+
+    asyncio.run(scenario())
