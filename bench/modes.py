@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -92,9 +93,18 @@ class Mode:
     # Entered around the gateway's run; yields more environment (a fresh database's URL) valid until exit.
     resources: Callable[[], AbstractContextManager[Mapping[str, str]]] = no_resources
     not_wired: str | None = None  # why the mode cannot run yet, or None when it can
+    services: tuple[int, ...] = ()
+    """TCP ports of the servers the gateway uses (PostgreSQL, Redis): the harness runs them on the load core, as
+    they would run on machines of their own, so that they never take the gateway's core."""
+
+
+def _port(url: str, default: int) -> int:
+    return urlsplit(url).port or default
 
 
 def modes(environ: Mapping[str, str] = os.environ) -> dict[str, Mode]:
+    database = environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    redis = environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     full_config = {"budgets": [ENDLESS_BUDGET]}
     full_env = {"ONEFLOW_LOG_LEVEL": "INFO"}
     return {
@@ -110,8 +120,9 @@ def modes(environ: Mapping[str, str] = os.environ) -> dict[str, Mode]:
             "full-postgres",
             "as full-sqlite, on a fresh PostgreSQL database + Redis ($BENCH_DATABASE_URL, $BENCH_REDIS_URL)",
             config=full_config,
-            env={**full_env, "REDIS_URL": environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")},
+            env={**full_env, "REDIS_URL": redis},
             client_key=virtual_key,
-            resources=fresh_postgres(environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")),
+            resources=fresh_postgres(database),
+            services=(_port(database, 5432), _port(redis, 6379)),
         ),
     }

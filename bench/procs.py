@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,3 +115,33 @@ def worker_pids(pid: int) -> list[int]:
     """The processes that serve requests: the children if `pid` supervises workers, else `pid` itself."""
     kids = [k for k in children(pid) if os.path.exists(f"/proc/{k}")]
     return kids or [pid]
+
+
+def listener_pids(port: int) -> list[int]:
+    """The processes listening on TCP `port` on this machine (from `ss`), with their children (a PostgreSQL
+    postmaster's backends, say)."""
+    out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, check=False).stdout
+    pids = {int(p) for p in re.findall(r"pid=(\d+)", out)}
+    for pid in list(pids):
+        pids.update(children(pid))
+    return sorted(pids)
+
+
+@contextmanager
+def pinned(pids: list[int], cpu: str) -> Iterator[list[int]]:
+    """Run these processes (all their threads) on `cpu` until the block ends, then give them back every CPU
+    they had. Processes that cannot be moved (not ours to move) are left as they are; yields the moved ones."""
+    moved: list[tuple[int, set[int]]] = []
+    for pid in pids:
+        try:
+            before = os.sched_getaffinity(pid)
+            subprocess.run(["taskset", "-a", "-p", "-c", cpu, str(pid)], capture_output=True, check=True)
+            moved.append((pid, before))
+        except (OSError, subprocess.CalledProcessError):
+            continue
+    try:
+        yield [pid for pid, _ in moved]
+    finally:
+        for pid, before in moved:
+            cpus = ",".join(str(c) for c in sorted(before))
+            subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], capture_output=True, check=False)

@@ -27,7 +27,7 @@ from bench import canned
 from bench.gateway import CHAT_MODEL, EMBED_MODEL, STREAM_MODEL, Gateway, litellm_binary, start_litellm, start_oneflow
 from bench.modes import MASTER_KEY, KeyFactory, Mode, master_key, modes
 from bench.openloop import OpenLoopResult, open_loop
-from bench.procs import rss_kib, worker_pids
+from bench.procs import listener_pids, pinned, rss_kib, worker_pids
 from bench.report import TargetRun, machine, section, table, targets, write_docs
 from bench.stream import measure_ttfb
 from bench.upstream import MissingTool, Upstream, require, start_upstream
@@ -115,7 +115,9 @@ def rss(target: Target) -> int:
     return sum(rss_kib(p) for p in worker_pids(target.pid)) if target.pid else 0
 
 
-def measure(target: Target, scripts: Scripts, plan: Plan, *, soak: bool) -> TargetRun:
+def measure(target: Target, scripts: Scripts, plan: Plan, *, soak: bool, rates_last: bool = False) -> TargetRun:
+    """Every measurement of one target. `rates_last`: the fixed rates after the rest, for a target that cannot
+    sustain them (LiteLLM): the backlog they leave would otherwise still be draining when wrk measures."""
     check_target(target)
     rss_kib: dict[str, int] = {"rest": rss(target)} if target.pid else {}
 
@@ -133,7 +135,7 @@ def measure(target: Target, scripts: Scripts, plan: Plan, *, soak: bool) -> Targ
         wrk(target.chat_url, scripts.chat, CONNECTIONS, plan.warmup_s)
     log(f"{target.name}: 1 connection for {plan.one_connection_s:.0f}s")
     one = wrk(target.chat_url, scripts.chat, 1, plan.one_connection_s)
-    rates = {rate: rate_run(rate, plan.rate_s) for rate in RATES}
+    rates = {} if rates_last else {rate: rate_run(rate, plan.rate_s) for rate in RATES}
     log(f"{target.name}: {CONNECTIONS} connections for {plan.saturation_s:.0f}s")
     saturation = wrk(target.chat_url, scripts.chat, CONNECTIONS, plan.saturation_s)
     log(f"{target.name}: streaming, {CONNECTIONS} connections, then time to first byte")
@@ -142,6 +144,8 @@ def measure(target: Target, scripts: Scripts, plan: Plan, *, soak: bool) -> Targ
     ttfb = asyncio.run(measure_ttfb(target.stream_url, stream_body, target.api_key, requests=plan.ttfb_requests))
     log(f"{target.name}: embeddings, {CONNECTIONS} connections")
     embeddings = wrk(target.embeddings_url, scripts.embeddings, CONNECTIONS, plan.stream_s)
+    if rates_last:
+        rates = {rate: rate_run(rate, plan.rate_s) for rate in RATES}
     soak_result = None
     if target.pid:
         rss_kib["loaded"] = rss(target)
@@ -174,7 +178,13 @@ def direct_target(upstream: Upstream) -> Target:
 
 
 def run_gateway(
-    start: Callable[[], Gateway], work: Path, plan: Plan, client_key: KeyFactory = master_key, *, soak: bool = True
+    start: Callable[[], Gateway],
+    work: Path,
+    plan: Plan,
+    client_key: KeyFactory = master_key,
+    *,
+    soak: bool = True,
+    rates_last: bool = False,
 ) -> TargetRun:
     """Start a gateway, get the key its clients send (the mode's hook), measure it, stop it."""
     gateway = start()
@@ -183,7 +193,7 @@ def run_gateway(
         target = replace(target, api_key=asyncio.run(client_key(gateway.base_url, MASTER_KEY)))
         log(f"{gateway.name} is up: {shlex.join(gateway.command)}")
         scripts = write_scripts(work, target.api_key, gateway.name.replace(" ", "-"))
-        return measure(target, scripts, plan, soak=soak)
+        return measure(target, scripts, plan, soak=soak, rates_last=rates_last)
     finally:
         gateway.server.stop()
 
@@ -238,7 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         direct = measure(direct_target(upstream), write_scripts(work, None, "direct"), plan, soak=False)
         gateways = []
         for mode in chosen:
-            with mode.resources() as extra_env:
+            services = [pid for port in mode.services for pid in listener_pids(port)]
+            with mode.resources() as extra_env, pinned(services, LOAD_CPU) as moved:
+                if mode.services and not moved:
+                    log(f"warning: could not move the servers on ports {mode.services} to core {LOAD_CPU}")
                 wired = replace(mode, env={**mode.env, **extra_env})
                 gateways.append(
                     run_gateway(
@@ -259,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                         work,
                         plan,
                         soak=False,
+                        rates_last=True,
                     )
                 )
     finally:
@@ -311,7 +325,8 @@ def notes_for(plan: Plan, chosen: list[Mode], *, litellm: bool) -> list[str]:
         *(
             [
                 "LiteLLM: its proxy from PyPI in a virtual environment of its own, one worker, master key only, the"
-                " same upstream and models; measured without the soak (it cannot sustain 500 req/s)."
+                " same upstream and models; its fixed-rate runs come last and it has no soak (it cannot sustain"
+                " 500 req/s)."
             ]
             if litellm
             else []
@@ -323,6 +338,7 @@ def notes_for(plan: Plan, chosen: list[Mode], *, litellm: bool) -> list[str]:
         f"Fixed-rate latency: bench/openloop.py (aiohttp, open loop, latency counted from each request's due time;"
         f" wrk2 is not packaged in Debian), {plan.rate_s:.0f} s per rate.",
         "Added latency = gateway minus direct-to-nginx, same run, same client.",
+        f"PostgreSQL and Redis (full-postgres) run on core {LOAD_CPU} for the run, as on machines of their own.",
         f"Time to first byte: {plan.ttfb_requests} sequential streamed requests over one connection.",
         f"RSS: VmRSS of the worker process; soak = {plan.soak_rate} req/s for {plan.soak_s:.0f} s.",
     ]

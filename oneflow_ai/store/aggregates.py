@@ -181,6 +181,13 @@ class Aggregates:
             )
             self._upserts.append((grain, upsert))
 
+    async def add_rows(self, conn: AsyncConnection, tally: Tally) -> None:
+        """Upsert sums already added up (a `Tally` of the records just inserted)."""
+        for grain, upsert in self._upserts:
+            rows = tally.rows(grain)
+            if rows:
+                await conn.execute(upsert, rows)
+
     async def add(self, conn: AsyncConnection, records: Iterable[UsageRecord]) -> int:
         """Upsert the records' sums on `conn` (the caller's transaction); returns how many buckets were touched."""
         records = list(records)

@@ -44,16 +44,45 @@ class Writer(Protocol):
 
 
 class EngineWriter:
+    """Writes on the event loop, so the aggregate sums are kept as records come (`Tally`): a flush is then the
+    statements alone, not a pass over every record in between two requests."""
+
     def __init__(self, engine: AsyncEngine, batch_size: int = 500) -> None:
         self._engine = engine
         self.batch_size = batch_size
         self._insert = UsageInsert(engine.dialect.name)
         self._aggregates = Aggregates(engine.dialect.name)
+        self._noted: list[UsageRecord] = []
+        self._tally = Tally()
 
     def note(self, record: UsageRecord) -> None:
-        return None
+        self._noted.append(record)
+        self._tally.add(record)
 
     async def write(self, records: Sequence[UsageRecord]) -> None:
+        noted, tally = self._noted, self._tally
+        self._noted, self._tally = [], Tally()
+        if len(noted) != len(records) or any(a is not b for a, b in zip(noted, records, strict=True)):
+            tally = Tally()  # records that were not noted, in that order: add them up now
+            for r in records:
+                tally.add(r)
+        try:
+            await self._write(records, tally)
+        except BaseException:
+            self._noted[:0] = records  # what `tally` now sums, ahead of the records noted meanwhile
+            tally.absorb(self._tally)
+            self._tally = tally
+            raise
+
+    async def _write(self, records: Sequence[UsageRecord], tally: Tally) -> None:
+        if len(records) <= self.batch_size:
+            async with self._engine.begin() as conn:
+                inserted = await self._insert(conn, records)
+                if len(inserted) == len(records):
+                    await self._aggregates.add_rows(conn, tally)
+                else:  # some were written before (a batch tried again): add only the others' sums
+                    await self._aggregates.add(conn, (r for r in records if r.request_id in inserted))
+            return
         for start in range(0, len(records), self.batch_size):  # a transaction per batch
             batch = records[start : start + self.batch_size]
             async with self._engine.begin() as conn:
