@@ -55,6 +55,19 @@ def cpu_busy(seconds: float = 1.0) -> float:
     return 1 - (idle1 - idle0) / max(1, total1 - total0)
 
 
+def python_speed(iterations: int = 2_000_000) -> float:
+    """Nanoseconds per iteration of a plain Python loop, best of three: how fast this machine runs Python, to
+    compare runs across machines (VMs of one kind differ, and a busy host slows them all)."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(iterations):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best / iterations * 1e9
+
+
 def machine() -> dict[str, str]:
     model = "unknown"
     try:
@@ -71,6 +84,7 @@ def machine() -> dict[str, str]:
 
     return {
         "busy": f"{cpu_busy():.0%}",
+        "python_ns": f"{python_speed():.0f}",
         "cpus": str(os.cpu_count()),
         "cpu": model,
         "kernel": platform.release(),
@@ -186,6 +200,8 @@ def section(
 ) -> str:
     machine_line = f"{info['cpus']} × {info['cpu']}, Linux {info['kernel']}"
     machine_line += f"; CPUs busy with other work just before the run: {info['busy']}"
+    if "python_ns" in info:
+        machine_line += f"; a plain Python loop (`bench/report.py: python_speed`) took {info['python_ns']} ns/iteration"
     versions = ", ".join(
         f"{k} {info[k]}"
         for k in ("python", "oneflow-ai", "uvicorn", "uvloop", "httptools", "orjson", "nginx", "wrk")
