@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.gateway import start_oneflow
 from bench.modes import MASTER_KEY, modes
-from bench.procs import listener_pids, pinned, worker_pids
+from bench.procs import worker_pids
 from bench.run import GATEWAY_CPU, GATEWAY_PORT, LOAD_CPU, UPSTREAM_PORT, check_target, gateway_target, write_scripts
 from bench.upstream import start_upstream
 from bench.wrk import run_wrk
@@ -80,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     upstream = start_upstream(work / "nginx", UPSTREAM_PORT, cpu=LOAD_CPU)
     try:
-        services = [pid for port in mode.services for pid in listener_pids(port)]
-        with mode.resources() as extra_env, pinned(services, LOAD_CPU):
+        with mode.resources() as extra_env:
             wired = replace(mode, env={**mode.env, **extra_env})
             gateway = start_oneflow(work, upstream, wired, port=GATEWAY_PORT, cpu=GATEWAY_CPU)
             try:

@@ -131,7 +131,14 @@ def table(direct: TargetRun, gateways: list[TargetRun], frames: int) -> str:
 
     def at_rate(rate: int) -> Callable[[TargetRun], str]:
         d = direct.rates[rate]
-        return lambda t: _pair(t.rates[rate].p50_us, t.rates[rate].p99_us, base(t, d.p50_us, d.p99_us))
+
+        def cell(t: TargetRun) -> str:
+            r = t.rates[rate]
+            if r.errors >= r.sent:  # no answer to time
+                return f"all {r.sent:,} failed"
+            return _pair(r.p50_us, r.p99_us, base(t, d.p50_us, d.p99_us))
+
+        return cell
 
     for rate in direct.rates:
         add(f"chat at {rate} req/s: p50 / p99 ms (added)", at_rate(rate))

@@ -208,6 +208,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--litellm", action="store_true", help="also measure LiteLLM's proxy (skipped if absent)")
     parser.add_argument("--soak-seconds", type=float, help="override the soak duration (600 s full, 2 s quick)")
+    parser.add_argument(
+        "--pin-services",
+        action="store_true",
+        help=f"run PostgreSQL and Redis on core {LOAD_CPU} with the load (default: where the OS puts them)",
+    )
     parser.add_argument("--write-docs", action="store_true", help="regenerate the section of docs/performance.md")
     parser.add_argument("--json", type=Path, help="also write the raw results as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs) and print its path")
@@ -248,9 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         direct = measure(direct_target(upstream), write_scripts(work, None, "direct"), plan, soak=False)
         gateways = []
         for mode in chosen:
-            services = [pid for port in mode.services for pid in listener_pids(port)]
+            services = [pid for port in mode.services for pid in listener_pids(port)] if args.pin_services else []
             with mode.resources() as extra_env, pinned(services, LOAD_CPU) as moved:
-                if mode.services and not moved:
+                if services and not moved:
                     log(f"warning: could not move the servers on ports {mode.services} to core {LOAD_CPU}")
                 wired = replace(mode, env={**mode.env, **extra_env})
                 gateways.append(
@@ -285,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     frames = canned.stream_frame_count()
     results = table(direct, gateways, frames)
     command = ".venv/bin/python -m bench.run" + (" " + shlex.join(argv if argv is not None else sys.argv[1:])).rstrip()
-    notes = notes_for(plan, chosen, litellm=args.litellm and not skipped) + skipped + error_notes([direct, *gateways])
+    notes = notes_for(plan, chosen, litellm=args.litellm and not skipped, pin_services=args.pin_services)
+    notes += skipped + error_notes([direct, *gateways])
     verdicts = targets(direct, gateways)
     print(f"\n{results}\n")
     for note in notes:
@@ -319,7 +325,7 @@ def error_notes(runs: list[TargetRun]) -> list[str]:
     return notes
 
 
-def notes_for(plan: Plan, chosen: list[Mode], *, litellm: bool) -> list[str]:
+def notes_for(plan: Plan, chosen: list[Mode], *, litellm: bool, pin_services: bool = False) -> list[str]:
     return [
         *(f"Mode `{mode.name}`: {mode.description}." for mode in chosen),
         *(
@@ -338,7 +344,11 @@ def notes_for(plan: Plan, chosen: list[Mode], *, litellm: bool) -> list[str]:
         f"Fixed-rate latency: bench/openloop.py (aiohttp, open loop, latency counted from each request's due time;"
         f" wrk2 is not packaged in Debian), {plan.rate_s:.0f} s per rate.",
         "Added latency = gateway minus direct-to-nginx, same run, same client.",
-        f"PostgreSQL and Redis (full-postgres) run on core {LOAD_CPU} for the run, as on machines of their own.",
+        (
+            f"PostgreSQL and Redis (full-postgres) run on core {LOAD_CPU}, beside the load (--pin-services)."
+            if pin_services
+            else "PostgreSQL and Redis (full-postgres) run where the OS puts them, either core."
+        ),
         f"Time to first byte: {plan.ttfb_requests} sequential streamed requests over one connection.",
         f"RSS: VmRSS of the worker process; soak = {plan.soak_rate} req/s for {plan.soak_s:.0f} s.",
     ]

@@ -12,6 +12,7 @@ and adds the inserted ones into the hourly and daily aggregates.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,13 +24,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.store.aggregates import GRAINS, SUMS, Aggregates, Grain, Tally, rollup
 from oneflow_ai.store.tables import AGGREGATE_DIMENSIONS
-from oneflow_ai.store.usage_insert import SQLITE_ROWS, UsageInsert, sqlite_time
+from oneflow_ai.store.usage_insert import UsageInsert, sqlite_chunks, sqlite_time
 
 if TYPE_CHECKING:
     from oneflow_ai.store.ledger import UsageRecord
 
 
 PRESENT = "SELECT request_id FROM usage_records WHERE request_id IN"
+
+
+@functools.cache
+def _present(n: int) -> str:
+    """The query for which of `n` ids are written already (`n` one of the few `SQLITE_SIZES`)."""
+    return f"{PRESENT} ({', '.join('?' * n)})"
 
 
 class Writer(Protocol):
@@ -131,13 +138,12 @@ class SQLiteWriter:
         conn.execute("BEGIN IMMEDIATE")  # the write lock first: the check for present ids holds until the commit
         try:
             present: set[str] = set()
-            for start in range(0, len(rows), SQLITE_ROWS):
-                ids = [row[0] for row in rows[start : start + SQLITE_ROWS]]
-                marks = ", ".join("?" * len(ids))
-                present.update(r[0] for r in conn.execute(f"{PRESENT} ({marks})", ids))
+            for start, stop in sqlite_chunks(len(rows)):
+                ids = [row[0] for row in rows[start:stop]]
+                present.update(r[0] for r in conn.execute(_present(len(ids)), ids))
             new = [row for row in rows if row[0] not in present] if present else rows
-            for start in range(0, len(new), SQLITE_ROWS):
-                chunk = new[start : start + SQLITE_ROWS]
+            for start, stop in sqlite_chunks(len(new)):
+                chunk = new[start:stop]
                 conn.execute(self._insert.sqlite_statement(len(chunk), returning=False), [v for r in chunk for v in r])
             for grain, (sql, order) in self._upserts:
                 if present:  # some were written before (a batch tried again): add only the others' sums

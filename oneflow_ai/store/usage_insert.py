@@ -10,7 +10,7 @@ inserted, so the aggregates count each record once however often a batch is retr
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -65,8 +65,21 @@ PG_TYPES = {
 }
 """PostgreSQL array element types of the non-text columns."""
 
-SQLITE_ROWS = 500 if sqlite3.sqlite_version_info >= (3, 32, 0) else 36
-"""Rows per statement: older SQLite builds allow at most 999 bound values in one statement."""
+SQLITE_ROWS = 256 if sqlite3.sqlite_version_info >= (3, 32, 0) else 16
+"""Most rows per statement: older SQLite builds allow at most 999 bound values in one statement."""
+SQLITE_SIZES = tuple(4**k for k in range(SQLITE_ROWS.bit_length() // 2, -1, -1))
+"""The only statement sizes used (256, 64, 16, 4, 1 rows): a statement of each size is prepared and cached once.
+Sized to each batch instead, every new size was a new statement, its text kept here and its prepared form in
+`sqlite3`'s cache: tens of MB after a few minutes of varied batches."""
+
+
+def sqlite_chunks(n: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) slices covering `n` rows, each of one of `SQLITE_SIZES`, largest first."""
+    start = 0
+    for size in SQLITE_SIZES:
+        while n - start >= size:
+            yield start, start + size
+            start += size
 
 
 def sqlite_time(ts: datetime) -> str:
@@ -106,8 +119,8 @@ class UsageInsert:
             result = await conn.exec_driver_sql(self._pg, tuple(list(c) for c in by_column))
             return {row[0] for row in result}
         inserted: set[str] = set()
-        for start in range(0, len(records), SQLITE_ROWS):
-            chunk = records[start : start + SQLITE_ROWS]
+        for start, stop in sqlite_chunks(len(records)):
+            chunk = records[start:stop]
             values: list[Any] = []
             for r in chunk:
                 values.extend(self.sqlite_row(r))

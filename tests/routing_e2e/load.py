@@ -20,10 +20,13 @@ HI = [{"role": "user", "content": "hi"}]
 @dataclass(frozen=True)
 class Result:
     t: float
+    """When the answer came (seconds since the load started)."""
     status: int
     attempts: int
     model: str | None
     error: str | None = None
+    sent: float = 0.0
+    """When the request was sent."""
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Load:
 
     async def _client(self, client: httpx.AsyncClient) -> None:
         while not self._stop.is_set():
+            sent = self.now()
             try:
                 r = await client.post("/v1/chat/completions", json=self.body)
                 self.results.append(
@@ -64,10 +68,11 @@ class Load:
                         int(r.headers.get("x-oneflow-attempts", 0)),
                         r.headers.get("x-oneflow-model"),
                         None if r.is_success else r.text,
+                        sent,
                     )
                 )
             except httpx.HTTPError as e:
-                self.results.append(Result(self.now(), 0, 0, None, repr(e)))
+                self.results.append(Result(self.now(), 0, 0, None, repr(e), sent))
 
     def now(self) -> float:
         return time.perf_counter() - self.started
