@@ -95,8 +95,8 @@ class Mode:
     not_wired: str | None = None  # why the mode cannot run yet, or None when it can
     services: tuple[int, ...] = ()
     """TCP ports of the servers the gateway uses (PostgreSQL, Redis): `--pin-services` runs them on the load core,
-    off the gateway's. Not the default: on 2 cores they then queue behind the load generator, and each round trip
-    to them pays an idle core's wake-up (measured: full-postgres TTFB +3.1 ms pinned)."""
+    off the gateway's. Not the default: on 2 cores they then queue behind the load generator; two runs, pinned and
+    not, differed by no more than these VMs vary between runs (full-postgres TTFB +3.1 and +3.3 ms)."""
 
 
 def _port(url: str, default: int) -> int:
