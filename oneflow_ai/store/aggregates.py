@@ -69,23 +69,39 @@ GRAINS = (HOURLY, DAILY)
 """Every grain the ledger keeps, in the order their tables are written."""
 
 
+def dimensions(r: UsageRecord) -> tuple[str, ...]:
+    """The record's values of `AGGREGATE_DIMENSIONS`, in that order; a missing one is ''."""
+    return (
+        r.key_id or "",
+        r.user_id or "",
+        r.end_user or "",
+        r.department_id or "",
+        r.tenant_id or "",
+        r.requested_model or "",
+        r.served_model or "",
+        r.provider or "",
+    )
+
+
+def _rows(grain: Grain, sums: dict[tuple[Any, ...], list[Any]]) -> list[dict[str, Any]]:
+    """Rows of an aggregate table from sums keyed by (bucket, *dimensions), in key order."""
+    return [
+        {
+            grain.bucket: key[0],
+            **dict(zip(AGGREGATE_DIMENSIONS, key[1:], strict=True)),
+            **dict(zip(SUMS, s, strict=True)),
+        }
+        for key, s in sorted(sums.items())
+    ]
+
+
 def rollup(records: Iterable[UsageRecord], grain: Grain = HOURLY) -> list[dict[str, Any]]:
     """One row per (bucket, dimensions) with the records' sums, in bucket-key order; a missing dimension is ''."""
     sums: dict[tuple[Any, ...], list[Any]] = {}
     truncate = grain.truncate
     with exact():
         for r in records:
-            key = (
-                truncate(r.created_at),
-                r.key_id or "",
-                r.user_id or "",
-                r.end_user or "",
-                r.department_id or "",
-                r.tenant_id or "",
-                r.requested_model or "",
-                r.served_model or "",
-                r.provider or "",
-            )
+            key = (truncate(r.created_at), *dimensions(r))
             s = sums.get(key)
             if s is None:
                 s = sums[key] = [0, 0, 0, 0, Decimal(0), Decimal(0), 0]
@@ -96,14 +112,7 @@ def rollup(records: Iterable[UsageRecord], grain: Grain = HOURLY) -> list[dict[s
             s[4] += r.cost_usd
             s[5] += r.credits
             s[6] += r.status != "ok"
-    return [
-        {
-            grain.bucket: key[0],
-            **dict(zip(AGGREGATE_DIMENSIONS, key[1:], strict=True)),
-            **dict(zip(SUMS, s, strict=True)),
-        }
-        for key, s in sorted(sums.items())
-    ]
+    return _rows(grain, sums)
 
 
 class Tally:
@@ -116,16 +125,7 @@ class Tally:
         self._ctx = exact_context()
 
     def add(self, r: UsageRecord) -> None:
-        dims = (
-            r.key_id or "",
-            r.user_id or "",
-            r.end_user or "",
-            r.department_id or "",
-            r.tenant_id or "",
-            r.requested_model or "",
-            r.served_model or "",
-            r.provider or "",
-        )
+        dims = dimensions(r)
         add = self._ctx.add
         failed = r.status != "ok"
         for grain, sums in zip(self.grains, self._sums, strict=True):
@@ -156,15 +156,7 @@ class Tally:
 
     def rows(self, grain: Grain) -> list[dict[str, Any]]:
         """`rollup(records, grain)` of the records added so far."""
-        sums = self._sums[self.grains.index(grain)]
-        return [
-            {
-                grain.bucket: key[0],
-                **dict(zip(AGGREGATE_DIMENSIONS, key[1:], strict=True)),
-                **dict(zip(SUMS, s, strict=True)),
-            }
-            for key, s in sorted(sums.items())
-        ]
+        return _rows(grain, self._sums[self.grains.index(grain)])
 
 
 class Aggregates:
