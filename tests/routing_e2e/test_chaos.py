@@ -57,8 +57,11 @@ async def scenario(gateway_url: str, break_it: Callable[[], Any], mend_it: Calla
 def assert_resilient(report: dict[str, Any], mended_model: str) -> None:
     assert report["failed"] == [], report["failed"][:3]
     assert report["requests"] > 100
-    first, second = report["openings"][:2]
-    assert COOLDOWN_S - 0.05 <= second - first < COOLDOWN_S + 2.0  # a probe after the cool-down re-opened it
+    openings = report["openings"]
+    if len(openings) >= 2:  # a probe after the cool-down failed and re-opened it
+        assert COOLDOWN_S - 0.05 <= openings[1] - openings[0] < COOLDOWN_S + 2.0
+    else:  # the scenario mended it while the first probe was out (it waits for either)
+        assert report["half_open_seen"]
     results: list[Result] = report["results"]
     assert any(r.model == mended_model for r in results[-CLIENTS * 3 :])  # traffic is back on the mended upstream
 
