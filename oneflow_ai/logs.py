@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -30,20 +31,21 @@ class JSONFormatter(logging.Formatter):
         self._second_text = ""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "time": self._time(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
         fields = record.__dict__.get(FIELDS)
-        if fields is not None:
-            line.update(fields)
+        line = self.line(record.created, record.levelname, record.name, record.getMessage(), fields)
         if fields is None or len(record.__dict__) > BARE + 1:  # there may be other extras (`extra=`)
             line.update({k: v for k, v in record.__dict__.items() if k not in STANDARD})
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()
+
+    def line(
+        self, created: float, level: str, logger: str, message: str, fields: dict[str, object] | None
+    ) -> dict[str, object]:
+        line: dict[str, object] = {"time": self._time(created), "level": level, "logger": logger, "message": message}
+        if fields is not None:
+            line.update(fields)
+        return line
 
     def _time(self, created: float) -> str:
         """ISO 8601 in UTC to the millisecond; the part up to the second is formatted once per second."""
@@ -79,6 +81,16 @@ class BufferedHandler(logging.StreamHandler):  # type: ignore[type-arg]
         with self.lock:  # type: ignore[union-attr]
             self._write()
 
+    def emit_info(self, logger: str, message: str, fields: dict[str, object]) -> None:
+        """An INFO line without a `LogRecord` (see `direct_handler`): what `emit` would buffer for it."""
+        formatter = self.formatter
+        assert isinstance(formatter, JSONFormatter)
+        text = orjson.dumps(formatter.line(time.time(), "INFO", logger, message, fields), default=str).decode()
+        with self.lock:  # type: ignore[union-attr]
+            self._lines.append(text + "\n")
+            if len(self._lines) >= self.max_buffered:
+                self._write()
+
     def _write(self) -> None:
         if not self._lines:
             return
@@ -97,6 +109,26 @@ class BufferedHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._stopping.set()
         self.flush()
         super().close()
+
+
+def direct_handler(logger: logging.Logger) -> BufferedHandler | None:
+    """The handler an INFO line of `logger` reaches, when that is all logging would do with it: one
+    `BufferedHandler` formatting JSON, on `logger` or the ancestors it propagates to, no filters on the way, no
+    handler elsewhere. A line per request then skips building and handling a `LogRecord` (`emit_info`); any
+    other set-up (a test's handler, a filter, text format) takes the standard way."""
+    found: BufferedHandler | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters:
+            return None
+        for handler in current.handlers:
+            if found is not None or type(handler) is not BufferedHandler or handler.filters:
+                return None
+            if handler.level > logging.INFO or type(handler.formatter) is not JSONFormatter:
+                return None
+            found = handler
+        current = current.parent if current.propagate else None
+    return found
 
 
 def configure_logging(level: str, fmt: str) -> None:

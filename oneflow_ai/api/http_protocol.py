@@ -8,6 +8,8 @@ timeouts: the headers must arrive within `header_timeout_s` of the connection (o
 first byte), the body within `body_timeout_s` of the headers; otherwise the client gets a 408 (unless a
 response already started) and the connection is closed.
 
+Each request's cycle is `http_cycle.Cycle`, uvicorn's with a cheaper `send`.
+
 The hot path pays two attribute writes per request: one timer per connection checks the deadline and
 reschedules itself when the deadline moved, instead of one timer per request.
 """
@@ -17,7 +19,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from oneflow_ai.api.http_cycle import Cycle
 
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
@@ -42,6 +46,10 @@ class SlowClientProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._reading(self.body_timeout_s)
         super().on_headers_complete()
+        # uvicorn builds its own cycle here and schedules its task, which has not run yet: the cycle becomes ours
+        # (`http_cycle.Cycle`: same state, a cheaper `send`) before the application can send anything.
+        if type(self.cycle) is RequestResponseCycle:
+            self.cycle.__class__ = Cycle
 
     def on_message_complete(self) -> None:
         self._deadline = None

@@ -10,7 +10,7 @@ import logging
 
 from oneflow_ai.gateway.call import Call
 from oneflow_ai.gateway.stages import QuietObserver
-from oneflow_ai.logs import FIELDS
+from oneflow_ai.logs import FIELDS, direct_handler
 from oneflow_ai.store.ledger import UsageRecord
 
 
@@ -21,12 +21,16 @@ class RequestLog(QuietObserver):
     def recorded(self, call: Call, record: UsageRecord) -> None:
         if not self.log.isEnabledFor(logging.INFO):
             return
-        # `Logger.handle` of a record built here: `Logger.info` would also look for the caller's frame (a third
-        # of its cost), which a request line does not need.
-        line = logging.LogRecord(self.log.name, logging.INFO, "", 0, "request", None, None)
         values = fields(record)
         if call.client_request_id is not None:
             values["client_request_id"] = call.client_request_id
+        handler = direct_handler(self.log)
+        if handler is not None:  # the usual set-up: the JSON line straight into the buffer, no `LogRecord`
+            handler.emit_info(self.log.name, "request", values)
+            return
+        # `Logger.handle` of a record built here: `Logger.info` would also look for the caller's frame (a third
+        # of its cost), which a request line does not need.
+        line = logging.LogRecord(self.log.name, logging.INFO, "", 0, "request", None, None)
         setattr(line, FIELDS, values)  # text formats ignore it; `JSONFormatter` spreads it in the line
         self.log.handle(line)
 

@@ -55,10 +55,12 @@ class AiohttpServer:
 
 
 class UvicornServer:
-    """The gateway itself, served by uvicorn over real HTTP (the same server `oneflow serve` uses)."""
+    """The gateway itself, served by uvicorn over real HTTP with the protocol `oneflow serve` uses."""
 
     def __init__(self, app_factory: Callable[[], Any]) -> None:
         import uvicorn
+
+        from oneflow_ai.api.http_protocol import SlowClientProtocol
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -67,7 +69,7 @@ class UvicornServer:
             host="127.0.0.1",
             port=self.port,
             loop="asyncio",
-            http="httptools",
+            http=SlowClientProtocol,  # type: ignore[arg-type]
             log_level="warning",
             lifespan="on",
             access_log=False,

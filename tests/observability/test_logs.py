@@ -164,3 +164,47 @@ def test_level_and_format_apply(serve: ServeFactory) -> None:
     chat(text.url, "demo", "hi")
     text.stop()
     assert " INFO oneflow.request request" in text.output() and request_lines(text.output()) == []
+
+
+def test_a_request_line_skips_log_records_only_where_nothing_else_would_see_them() -> None:
+    import io
+
+    from oneflow_ai.logs import FIELDS, BufferedHandler, direct_handler
+
+    root = logging.getLogger(f"t{uuid.uuid4().hex}")
+    child = logging.getLogger(root.name + ".request")
+    root.propagate = False
+    root.setLevel(logging.INFO)
+    stream = io.StringIO()
+    handler = BufferedHandler(stream, interval_s=60)
+    handler.setFormatter(JSONFormatter())
+    root.addHandler(handler)
+    try:
+        assert direct_handler(child) is handler
+        values: dict[str, object] = {"request_id": "req_1", "cost_usd": "0.000150", "latency_ms": 1.25}
+        handler.emit_info(child.name, "request", values)
+        record = logging.LogRecord(child.name, logging.INFO, "", 0, "request", None, None)
+        setattr(record, FIELDS, values)
+        child.handle(record)
+        handler.flush()
+        direct, standard = (json.loads(line) for line in stream.getvalue().splitlines())
+        assert direct.pop("time")[:4] == standard.pop("time")[:4]
+        assert direct == standard == {"level": "INFO", "logger": child.name, "message": "request", **values}
+
+        other = Records()
+        child.addHandler(other)  # someone else listens: the standard way
+        assert direct_handler(child) is None
+        child.removeHandler(other)
+        root.addFilter(lambda r: True)  # a filter could drop the line: the standard way
+        assert direct_handler(child) is None
+        root.filters.clear()
+        handler.setFormatter(logging.Formatter("%(message)s"))  # text lines
+        assert direct_handler(child) is None
+        handler.setFormatter(JSONFormatter())
+        root.propagate = True  # the root logger's handlers would see it too
+        logging.getLogger().addHandler(other)
+        assert direct_handler(child) is None
+        logging.getLogger().removeHandler(other)
+    finally:
+        root.removeHandler(handler)
+        handler.close()
