@@ -3,14 +3,16 @@
 Runs `bench.hot_path` (the ASGI app in-process, the upstream a canned transport) under valgrind's callgrind twice,
 with two request counts, and prints the difference per request: start-up and warm-up cancel out. Unlike seconds,
 an instruction count does not move with what else the VM does (these VMs vary by a quarter between runs, and
-stall for 5-20 ms a few times a second), so it can tell a 1 % change of the hot path from noise: run it on the
-change and on the commit before (`git worktree add /tmp/base HEAD`, then `--checkout /tmp/base`). It counts user
-space only: a saved system call shows in `bench.run`, not here. Needs valgrind; takes a few minutes.
+stall for 5-20 ms a few times a second), so it tells a change of a few per cent in the hot path from noise (the
+ledger's and the log's batches still depend on timing: the same code measured twice differed by up to 2 %).
+Run it on the change and on the commit before (`git worktree add /tmp/base HEAD`, then `--checkout /tmp/base`).
+It counts user space only: a saved system call shows in `bench.run`, not here. Needs valgrind; a few minutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -26,7 +28,8 @@ def instructions(checkout: Path, mode: str, requests: int, stream: bool) -> int:
     """Instructions callgrind counted for a whole `bench.hot_path` run (imported from `checkout`)."""
     cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-m", "bench.hot_path"]
     cmd += ["--mode", mode, "--requests", str(requests)] + (["--stream"] if stream else [])
-    out = subprocess.run(cmd, cwd=checkout, capture_output=True, text=True, check=False)
+    env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
+    out = subprocess.run(cmd, cwd=checkout, env=env, capture_output=True, text=True, check=False)
     found = REFS.search(out.stderr)
     if out.returncode != 0 or found is None:
         raise RuntimeError(f"failed ({out.returncode}): {' '.join(cmd)}\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")

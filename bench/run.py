@@ -28,6 +28,7 @@ from bench.gateway import CHAT_MODEL, EMBED_MODEL, STREAM_MODEL, Gateway, litell
 from bench.modes import MASTER_KEY, KeyFactory, Mode, master_key, modes
 from bench.openloop import OpenLoopResult, open_loop
 from bench.procs import listener_pids, pinned, rss_kib, worker_pids
+from bench.relay import measure_relay
 from bench.report import TargetRun, machine, section, table, targets, write_docs
 from bench.stream import measure_ttfb
 from bench.upstream import MissingTool, Upstream, require, start_upstream
@@ -251,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     skipped: list[str] = []
     try:
         direct = measure(direct_target(upstream), write_scripts(work, None, "direct"), plan, soak=False)
+        log("the minimal relay (uvicorn + aiohttp), 64 connections")
+        relay = measure_relay(work, upstream, cpu=GATEWAY_CPU, load_cpu=LOAD_CPU, seconds=plan.saturation_s)
+        info["relay_rps"] = f"{relay.rps:.0f}"
         gateways = []
         for mode in chosen:
             services = [pid for port in mode.services for pid in listener_pids(port)] if args.pin_services else []
@@ -292,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     command = ".venv/bin/python -m bench.run" + (" " + shlex.join(argv if argv is not None else sys.argv[1:])).rstrip()
     notes = notes_for(plan, chosen, litellm=args.litellm and not skipped, pin_services=args.pin_services)
     notes += skipped + error_notes([direct, *gateways])
-    verdicts = targets(direct, gateways)
+    verdicts = targets(direct, gateways, relay.rps)
     print(f"\n{results}\n")
     for note in notes:
         print(f"- {note}")
@@ -305,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             "modes": [m.name for m in chosen],
             "plan": asdict(plan),
             "targets": [asdict(t) for t in (direct, *gateways)],
+            "relay": asdict(relay),
         }
         args.json.write_bytes(orjson.dumps(raw, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     if args.write_docs:
