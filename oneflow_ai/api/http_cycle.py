@@ -11,8 +11,8 @@ regex calls per header, ~30 for a gateway answer with rate-limit headers. This c
 - checks all names in one regex call and all values in another (a forbidden byte is in the concatenation
   exactly when it is in one of the parts), and refuses the same bytes uvicorn does.
 
-Everything else (keep-alive, `connection: close`, HEAD, 204/304, flow control, length checks) is uvicorn's
-behaviour, kept; `tests/api/test_http_cycle.py` holds the cases.
+Everything else (keep-alive, `connection: close`, HEAD, 204/304, flow control, length checks, the access log) is
+uvicorn's behaviour, kept; `tests/api/test_http_cycle.py` holds the cases.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE, RequestResponseCycle
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 CRLF = b"\r\n"
 NO_BODY = (204, 304)
@@ -49,6 +50,16 @@ class Cycle(RequestResponseCycle):
     def _start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.response_started = True
         self.waiting_for_100_continue = False
+        if self.access_log:  # off in `oneflow serve` (the request log has a line per request)
+            scope = self.scope
+            self.access_logger.info(
+                '%s - "%s %s HTTP/%s" %d',
+                get_client_addr(scope),
+                scope["method"],
+                get_path_with_query_string(scope),
+                scope["http_version"],
+                status,
+            )
         content = [STATUS_LINE[status]]
         has_connection_close = False
         for name, value in headers:

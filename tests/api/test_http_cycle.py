@@ -176,9 +176,10 @@ class Flow:
     write_paused = False
 
 
-def cycle(transport: Transport) -> Cycle:
-    log = logging.getLogger("test")
-    return Cycle({"method": "POST"}, transport, Flow(), log, log, False, [], asyncio.Event(), False, True, lambda: None)  # type: ignore[arg-type]
+def cycle(transport: Transport, *, access_log: bool = False) -> Cycle:
+    log = logging.getLogger("test.access")
+    scope = {"method": "POST", "path": "/v1/x", "query_string": b"", "http_version": "1.1", "client": ("1.2.3.4", 5)}
+    return Cycle(scope, transport, Flow(), log, log, access_log, [], asyncio.Event(), False, True, lambda: None)  # type: ignore[arg-type]
 
 
 async def test_a_sized_answer_is_one_write_and_a_stream_starts_at_once() -> None:
@@ -192,3 +193,11 @@ async def test_a_sized_answer_is_one_write_and_a_stream_starts_at_once() -> None
     c = cycle(t)
     await c.send({"type": "http.response.start", "status": 200, "headers": []})
     assert t.writes == [b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"]
+
+
+async def test_the_access_log_is_uvicorns_when_it_is_on(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="test.access"):
+        await cycle(Transport()).send({"type": "http.response.start", "status": 200, "headers": []})
+        assert caplog.messages == []
+        await cycle(Transport(), access_log=True).send({"type": "http.response.start", "status": 201, "headers": []})
+    assert caplog.messages == ['1.2.3.4:5 - "POST /v1/x HTTP/1.1" 201']
