@@ -116,6 +116,18 @@ def test_the_server_protocol_serves_with_our_cycle(server: UvicornServer) -> Non
         assert read_exactly(s, rest, 5) == b"Cycle"
 
 
+def test_pipelined_requests_are_answered_in_order(server: UvicornServer) -> None:
+    with connect(server) as s:
+        s.sendall(b"GET /split HTTP/1.1\r\nhost: x\r\n\r\nGET /cycle HTTP/1.1\r\nhost: x\r\n\r\n")
+        data = b""
+        while not data.endswith(b"Cycle"):
+            chunk = s.recv(4096)
+            assert chunk, data
+            data += chunk
+    first, second = data.split(b"HTTP/1.1 200 OK\r\n")[1:]
+    assert first.endswith(b"\r\n\r\nhelloworld") and second.endswith(b"\r\n\r\nCycle")
+
+
 def test_head_request_gets_the_length_and_no_body(server: UvicornServer) -> None:
     with connect(server) as s:
         request(s, "/json", method="HEAD")
