@@ -9,23 +9,21 @@ cannot: `scaled` is what that share would be on the brief's machine.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from bench import canned
 from bench.gateway import CHAT_MODEL
+from bench.probes.measure import PROBE_PORT as PORT
+from bench.probes.measure import UVICORN
 from bench.procs import start_server
 from bench.upstream import Upstream
 from bench.wrk import WrkResult, run_wrk, write_script
 
 BRIEF_RELAY_RPS = 6000
-PORT = 18010
-UVICORN = Path(sys.executable).parent / "uvicorn"
 
 
 def measure_relay(work: Path, upstream: Upstream, *, cpu: str, load_cpu: str, seconds: float) -> WrkResult:
-    command = [str(UVICORN), "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
-    command += ["--port", str(PORT), "bench.probes.asgi_aiohttp:app"]
+    command = [*UVICORN, "--port", str(PORT), "bench.probes.asgi_aiohttp:app"]  # as the selection probe runs it
     env = {**os.environ, "PROBE_UPSTREAM": f"{upstream.base_url}/chat/completions"}
     server = start_server("minimal relay", ["taskset", "-c", cpu, *command], PORT, log=work / "relay.log", env=env)
     try:

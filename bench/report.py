@@ -69,7 +69,10 @@ def python_speed(iterations: int = 2_000_000) -> float:
     return best / iterations * 1e9
 
 
-def core_stalls(cpu: int = 0, seconds: float = 3.0) -> tuple[int, float]:
+STALL_PROBE_S = 3.0
+
+
+def core_stalls(cpu: int = 0, seconds: float = STALL_PROBE_S) -> tuple[int, float]:
     """How often, and how long at most, a 1 ms sleep on `cpu` overslept by more than 2 ms while the machine was
     otherwise idle: the stalls of the VM itself (these VMs lose their core for 5-20 ms a few times a second),
     which set a floor under any p99 at a fixed rate."""
@@ -107,7 +110,7 @@ def machine() -> dict[str, str]:
     return {
         "busy": f"{cpu_busy():.0%}",
         "python_ns": f"{python_speed():.0f}",
-        "stalls": f"{stalls} times in 3 s, the longest {worst:.1f} ms",
+        "stalls": f"{stalls} times in {STALL_PROBE_S:.0f} s, the longest {worst:.1f} ms",
         "cpus": str(os.cpu_count()),
         "cpu": model,
         "kernel": platform.release(),
