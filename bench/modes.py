@@ -119,7 +119,8 @@ def modes(environ: Mapping[str, str] = os.environ) -> dict[str, Mode]:
         ),
         "full-postgres": Mode(
             "full-postgres",
-            "as full-sqlite, on a fresh PostgreSQL database + Redis ($BENCH_DATABASE_URL, $BENCH_REDIS_URL)",
+            "as full-sqlite, on a fresh PostgreSQL database + Redis ($BENCH_DATABASE_URL, $BENCH_REDIS_URL); limits "
+            "and budget in Redis, admitted on the replica's view of them (the default ONEFLOW_SHARED_VIEW_S=0.1)",
             config=full_config,
             env={**full_env, "REDIS_URL": redis},
             client_key=virtual_key,

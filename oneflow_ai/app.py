@@ -89,7 +89,12 @@ def create_app(
         engine = create_engine(settings.db_url)
         await migrate(engine)
         identity = Identity(
-            identity_settings, engine, master_key=master_key, data_dir=settings.data_dir, redis_url=settings.redis_url
+            identity_settings,
+            engine,
+            master_key=master_key,
+            data_dir=settings.data_dir,
+            redis_url=settings.redis_url,
+            shared_view_s=settings.shared_view_s,
         )
         await identity.start()
         ledger = Ledger(engine, batch_size=settings.ledger_batch_size, interval_s=settings.ledger_interval_s)
@@ -118,7 +123,7 @@ def create_app(
         identity.attach(gateway)
         if breakers is not None:
             await breakers.start()
-        budgets = build_budgets(gateway, redis, identity.batches)
+        budgets = build_budgets(gateway, redis, identity.batches, shared_view_s=settings.shared_view_s)
         await budgets.start()
         gateway.admission = (*gateway.admission, budgets)
         gateway.observe(budgets)

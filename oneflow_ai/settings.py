@@ -20,6 +20,8 @@ class Settings:
     ledger_batch_size: int = 500
     ledger_interval_s: float = 0.25
     ledger_retention_days: int = 90
+    shared_view_s: float = 0.1
+    """With Redis: how recent this replica's view of a shared counter must be to admit a call without asking."""
     credits_per_usd: str = "100"
     inr_per_usd: str = "83"
     price_catalog: str | None = None
@@ -52,6 +54,7 @@ class Settings:
             ledger_batch_size=int(get("ONEFLOW_LEDGER_BATCH_SIZE") or 500),
             ledger_interval_s=float(get("ONEFLOW_LEDGER_INTERVAL_S") or 0.25),
             ledger_retention_days=int(get("ONEFLOW_LEDGER_RETENTION_DAYS") or 90),
+            shared_view_s=float(get("ONEFLOW_SHARED_VIEW_S") or 0.1),
             credits_per_usd=get("ONEFLOW_CREDITS_PER_USD") or "100",
             inr_per_usd=get("ONEFLOW_INR_PER_USD") or "83",
             price_catalog=get("ONEFLOW_PRICE_CATALOG"),

@@ -37,6 +37,7 @@ from oneflow_ai.gateway.stages import DONE, QuietObserver
 from oneflow_ai.pricing import DeploymentPrices, PricingEngine, TokenCounter, decimal_str
 from oneflow_ai.store.ledger import UsageRecord
 from oneflow_ai.store.redis_batches import RedisBatches
+from oneflow_ai.store.room_view import RoomView
 
 log = logging.getLogger("oneflow.budgets")
 
@@ -260,15 +261,18 @@ class Budgets(QuietObserver):
                 log.exception("budget upkeep failed; trying again in %ss", self._tick_s)
 
 
-def build_budgets(gateway: Gateway, redis: Redis | None, batches: RedisBatches | None = None) -> Budgets:
+def build_budgets(
+    gateway: Gateway, redis: Redis | None, batches: RedisBatches | None = None, *, shared_view_s: float = 0.0
+) -> Budgets:
     """The gateway's budgets: the config file's and the database's, counted in Redis when there is one (the hot
-    path's calls through `batches`, the round trips it shares with the rate limits)."""
+    path's calls through `batches`, the round trips it shares with the rate limits; with `shared_view_s`, calls far
+    from a limit are held on this replica's recent view of Redis's counts without waiting, see `store.room_view`)."""
     repository = BudgetRepository(gateway.engine)
     counters: Counters = LocalCounters()
     if redis is not None:
         if batches is None:
             raise ValueError("budgets counted in Redis need the hot path's Redis batches")
-        counters = RedisCounters(redis, batches)
+        counters = RedisCounters(redis, batches, view=RoomView(shared_view_s) if shared_view_s > 0 else None)
     book = BudgetBook(repository, from_config(gateway.config.budgets))
     return Budgets(
         book,

@@ -6,6 +6,9 @@ replica that died holding reservations does not keep them for the rest of the pe
 their period ends (`total`: a year after the last write; a lapsed key is seeded again from the ledger).
 
 Amounts are integer nano-dollars, rounded up: Redis counts budgets to 1e-9 USD. The ledger stays exact.
+
+With a view (`store.room_view`), a hold far from every limit is taken on this replica's recent view of the
+counts and written to Redis behind (forced: it was admitted already); each answer carries the counts after it.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from oneflow_ai.billing.budget import Slot
+from oneflow_ai.billing.budget import Budget, Slot
 from oneflow_ai.billing.periods import period_end
+from oneflow_ai.gateway.stages import Ready
 from oneflow_ai.store.redis_batches import BatchScript, RedisBatches
+from oneflow_ai.store.room_view import Item, RoomView
 
 log = logging.getLogger("oneflow.budgets")
 
@@ -41,15 +46,18 @@ return 1
 """
 
 # A batch of reservations, each all-or-nothing on its own, in order. KEYS: per call, hash and zset per slot.
-# ARGS: per call: now_ms, expires_ms, request_id, estimate, slot count, then limit and ttl per slot.
-# Returns per call: 0, or the 1-based index of the slot that had no room.
+# ARGS: per call: now_ms, expires_ms, request_id, estimate, force ('1': hold even without room: the call was
+# admitted already), slot count, then limit and ttl per slot.
+# Returns per call: 0, or the 1-based index of the slot that had no room; then spent + reserved per slot afterwards.
 _RESERVE = """
 local out = {}
 local a, k = 1, 0
 while a <= #ARGS do
-  local now, expires, rid, estimate, n = ARGS[a], ARGS[a + 1], ARGS[a + 2], tonumber(ARGS[a + 3]), tonumber(ARGS[a + 4])
-  local base = a + 5
+  local now, expires, rid, estimate = ARGS[a], ARGS[a + 1], ARGS[a + 2], tonumber(ARGS[a + 3])
+  local force, n = ARGS[a + 4] == '1', tonumber(ARGS[a + 5])
+  local base = a + 6
   local refused = 0
+  local totals = {}
   for i = 1, n do
     local h, z = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
     local lapsed = redis.call('ZRANGEBYSCORE', z, '-inf', now, 'LIMIT', 0, PURGE_BATCH)
@@ -61,12 +69,11 @@ while a <= #ARGS do
       end
       redis.call('ZREM', z, id)
     end
-    local spent = tonumber(redis.call('HGET', h, 'spent') or '0')
-    local reserved = tonumber(redis.call('HGET', h, 'reserved') or '0')
+    local total = tonumber(redis.call('HGET', h, 'spent') or '0') + tonumber(redis.call('HGET', h, 'reserved') or '0')
     local limit = tonumber(ARGS[base + 2 * (i - 1)])
-    if spent + reserved >= limit or spent + reserved + estimate > limit then
+    totals[i] = total
+    if refused == 0 and not force and (total >= limit or total + estimate > limit) then
       refused = i
-      break
     end
   end
   if refused == 0 then
@@ -77,9 +84,13 @@ while a <= #ARGS do
       redis.call('ZADD', z, expires, rid)
       redis.call('EXPIRE', h, ttl)
       redis.call('EXPIRE', z, ttl)
+      totals[i] = totals[i] + estimate
     end
   end
   out[#out + 1] = refused
+  for i = 1, n do
+    out[#out + 1] = string.format('%d', totals[i])
+  end
   a = base + 2 * n
   k = k + 2 * n
 end
@@ -115,6 +126,7 @@ return out
 """
 
 RESERVE = BatchScript(_RESERVE)
+READY_NONE: Ready[Slot | None] = Ready(None)
 SETTLE = BatchScript(_SETTLE)
 
 
@@ -136,13 +148,16 @@ class RedisCounters:
         batches: RedisBatches,
         prefix: str = "oneflow:budget",
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        view: RoomView | None = None,
     ) -> None:
+        self._view = view
         self._redis = redis
         self._batches = batches
         self._prefix = prefix
         self._wall = wall
         self._seed = redis.register_script(_SEED)
         self._ttls: dict[str, tuple[float, int]] = {}
+        self._limits: dict[str, tuple[Budget, int]] = {}
 
     def _hash(self, slot: Slot) -> str:
         return f"{self._prefix}:{{{slot.key}}}"
@@ -160,20 +175,57 @@ class RedisCounters:
         self._ttls[slot.key] = (now, ttl)
         return ttl
 
+    def _limit(self, slot: Slot) -> int:
+        """The slot's limit in nano-dollars (worked out once per budget)."""
+        cached = self._limits.get(slot.key)
+        if cached is not None and cached[0] is slot.budget:
+            return cached[1]
+        if len(self._limits) > 10_000:
+            self._limits.clear()
+        limit = to_nano(slot.budget.limit_usd, ROUND_FLOOR)
+        self._limits[slot.key] = (slot.budget, limit)
+        return limit
+
     async def seed(self, slot: Slot, spent: Decimal) -> None:
         await self._seed(keys=[self._hash(slot)], args=[to_nano(spent), self._ttl(slot)])
 
     def reserve(
         self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float
     ) -> Awaitable[Slot | None]:
+        """With a view: held here at once when every slot has plenty of room by a recent answer (the hold is
+        written to Redis behind, with the next round trip); otherwise Redis decides."""
+        nano = to_nano(estimate)
+        limits = [self._limit(slot) for slot in slots]
+        view = self._view
+        items = [Item(self._hash(s), nano, limit, 0.0) for s, limit in zip(slots, limits, strict=True)]
+        admitted = view is not None and view.take(items) is not None
         now_ms = int(time.time() * 1000)
         keys: list[str] = []
-        args = [str(now_ms), str(now_ms + int(hold_s * 1000)), request_id, str(to_nano(estimate)), str(len(slots))]
-        for slot in slots:
-            h = self._hash(slot)
-            keys += [h, h + ":exp"]
-            args += [str(to_nano(slot.budget.limit_usd, ROUND_FLOOR)), str(self._ttl(slot))]
-        return self._refused(self._batches.submit(RESERVE, keys, args, 1), slots)
+        args = [str(now_ms), str(now_ms + int(hold_s * 1000)), request_id, str(nano), "1" if admitted else "0"]
+        args.append(str(len(slots)))
+        for item, slot, limit in zip(items, slots, limits, strict=True):
+            keys += [item.key, item.key + ":exp"]
+            args += [str(limit), str(self._ttl(slot))]
+        if view is None:
+            return self._refused(self._batches.submit(RESERVE, keys, args, 1 + len(slots)), slots)
+
+        def answered(reply: list[Any] | None) -> None:
+            rooms = None if reply is None else [limit - int(t) for limit, t in zip(limits, reply[1:], strict=True)]
+            view.answered(items, rooms)
+
+        if admitted:  # held here: the hold is written behind, with the next round trip
+            self._batches.post(RESERVE, keys, args, 1 + len(slots), answered, lambda e: self._hold_failed(e, answered))
+            return READY_NONE
+        pending = self._batches.submit(RESERVE, keys, args, 1 + len(slots))
+        view.sent(items)
+        pending.add_done_callback(
+            lambda done: answered(None if done.cancelled() or done.exception() else done.result())
+        )
+        return self._refused(pending, slots)
+
+    def _hold_failed(self, error: Exception, answered: Callable[[list[Any] | None], None]) -> None:
+        answered(None)
+        log.warning("a budget hold could not be written to Redis (%s); the call goes on", type(error).__name__)
 
     async def _refused(self, pending: Awaitable[list[Any]], slots: Sequence[Slot]) -> Slot | None:
         refused = int((await pending)[0])

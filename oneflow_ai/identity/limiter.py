@@ -4,6 +4,10 @@ Both run `buckets.take_all`'s arithmetic; the Redis one as a Lua script, so one 
 every bucket of a call atomically, on Redis's clock (replicas' clocks may differ; Redis has one). Concurrent calls
 share round trips: one script run checks a whole batch of them, each call still all-or-nothing on its own.
 
+With a view (`store.room_view`), a call whose buckets this replica heard about from Redis within the view's age
+and that stay well above empty is admitted here without waiting; its charge goes to Redis at once, in the next
+round trip, and the answer refreshes the view. A call near a limit, or on buckets not seen lately, waits for Redis.
+
 When Redis cannot be reached, `fail_mode` decides: `open` admits the call on this replica's own buckets (the
 limits still hold per replica, not globally) and tries Redis again a second later; `closed` refuses the call
 with 503 `rate_limiter_unavailable`.
@@ -11,6 +15,7 @@ with 503 `rate_limiter_unavailable`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,6 +27,7 @@ from oneflow_ai.errors import GatewayError
 from oneflow_ai.gateway.stages import Ready
 from oneflow_ai.identity.buckets import EPSILON, Bucket, Rate, Verdict, adjust, level_at, verdict
 from oneflow_ai.store.redis_batches import BatchScript, RedisBatches
+from oneflow_ai.store.room_view import Item, RoomView
 
 log = logging.getLogger("oneflow.ratelimit")
 
@@ -150,6 +156,10 @@ return out
 SCRIPT = BatchScript(LUA)
 
 
+def _items(charges: Sequence[Charge]) -> list[Item]:
+    return [Item(c.key, c.cost, c.rate.capacity, c.rate.capacity / c.rate.period_s) for c in charges]
+
+
 def _call(mode: str, charges: Sequence[Charge], now: float | None) -> tuple[list[str], list[str]]:
     keys = [c.key for c in charges]
     args = [mode, "" if now is None else repr(now), str(len(charges))]
@@ -160,7 +170,8 @@ def _call(mode: str, charges: Sequence[Charge], now: float | None) -> tuple[list
 
 class RedisLimiter:
     """Checks and charges in Redis. The calls of concurrent requests share round trips (`RedisBatches`); the
-    adjustments are written behind, with the next round trip."""
+    adjustments are written behind, with the next round trip. With a `view`, a call far from its limits on buckets
+    Redis answered for lately is decided here and charged in Redis without waiting."""
 
     def __init__(
         self,
@@ -168,18 +179,49 @@ class RedisLimiter:
         fallback: LocalLimiter,
         fail_mode: Literal["open", "closed"],
         clock: Callable[[], float] = time.monotonic,
+        view: RoomView | None = None,
     ) -> None:
         self._batches = batches
         self._fallback = fallback
         self._fail_mode = fail_mode
         self._clock = clock
         self._down_until = 0.0
+        self._view = view
 
     def take(self, charges: Sequence[Charge], now: float | None = None) -> Awaitable[list[Verdict]]:
+        """`now` (seconds on Redis's clock, for tests) makes Redis decide, whatever the view holds."""
         if self._clock() < self._down_until:
             return self._degraded(charges)
-        keys, args = _call("take", charges, now)
-        return self._verdicts(self._batches.submit(SCRIPT, keys, args, 1 + len(charges)), charges)
+        view = self._view
+        if view is None:
+            keys, args = _call("take", charges, now)
+            return self._verdicts(self._batches.submit(SCRIPT, keys, args, 1 + len(charges)), charges)
+        items = _items(charges)
+        if now is None:
+            levels = view.take(items)
+            if levels is not None:  # decided here: the charge is written behind, with the next round trip
+                self._behind(charges, items)
+                return Ready([verdict(level, c.rate, c.cost, True) for level, c in zip(levels, charges, strict=True)])
+        return self._verdicts(self._send("take", charges, items, now), charges)
+
+    def _send(self, mode: str, charges: Sequence[Charge], items: list[Item], now: float | None) -> asyncio.Future[Any]:
+        """The call in the next round trip (sent now); its answer also goes to the view."""
+        assert self._view is not None
+        view = self._view
+        keys, args = _call(mode, charges, now)
+        pending = self._batches.submit(SCRIPT, keys, args, 1 + len(charges))
+        view.sent(items)
+
+        def answered(done: asyncio.Future[Any]) -> None:
+            failed = done.cancelled() or done.exception() is not None  # raised to the caller, who awaits it
+            view.answered(items, None if failed else [float(level) for level in done.result()[1:]])
+
+        pending.add_done_callback(answered)
+        return pending
+
+    def _charge_failed(self, charges: Sequence[Charge], error: BaseException) -> None:
+        self._failed(error)
+        self._fallback.adjust(charges)
 
     async def _verdicts(self, pending: Awaitable[list[Any]], charges: Sequence[Charge]) -> list[Verdict]:
         try:
@@ -194,13 +236,25 @@ class RedisLimiter:
         if self._clock() < self._down_until:
             self._fallback.adjust(charges)
             return
+        if self._view is not None and now is None:
+            self._view.charge(_items(charges))
         keys, args = _call("adjust", charges, now)
+        self._batches.post(SCRIPT, keys, args, 1 + len(charges), failed=lambda e: self._charge_failed(charges, e))
+
+    def _behind(self, charges: Sequence[Charge], items: list[Item]) -> None:
+        """Charge Redis without waiting for a call the view admitted (written behind); the answer refreshes it."""
+        assert self._view is not None
+        view = self._view
+        keys, args = _call("adjust", charges, None)
+
+        def then(reply: list[Any]) -> None:
+            view.answered(items, [float(level) for level in reply[1:]])
 
         def failed(error: Exception) -> None:  # kept on this replica's own buckets
-            self._failed(error)
-            self._fallback.adjust(charges)
+            view.answered(items, None)
+            self._charge_failed(charges, error)
 
-        self._batches.post(SCRIPT, keys, args, 1 + len(charges), failed=failed)
+        self._batches.post(SCRIPT, keys, args, 1 + len(charges), then, failed)
 
     async def drain(self) -> None:
         """Until every adjustment queued so far is written (shutdown)."""

@@ -33,6 +33,7 @@ from oneflow_ai.identity.sessions import Sessions
 from oneflow_ai.identity.signing import AccessTokens, Keyring, looks_like_jwt
 from oneflow_ai.store.redis_batches import RedisBatches
 from oneflow_ai.store.resp import RespClient
+from oneflow_ai.store.room_view import RoomView
 
 REDIS_POOL_SIZE = 100
 """Connections of the rate-limit client; past this, a call waits (up to `REDIS_POOL_WAIT_S`) for a free one."""
@@ -44,7 +45,14 @@ LONG_TTL_S = 30.0
 
 class Identity:
     def __init__(
-        self, settings: IdentitySettings, engine: AsyncEngine, *, master_key: str, data_dir: Path, redis_url: str | None
+        self,
+        settings: IdentitySettings,
+        engine: AsyncEngine,
+        *,
+        master_key: str,
+        data_dir: Path,
+        redis_url: str | None,
+        shared_view_s: float = 0.0,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -80,7 +88,10 @@ class Identity:
         self.batches = RedisBatches(RespClient(redis_url)) if redis_url else None
         """The hot path's Redis round trips, shared with the budget counters (`build_budgets`)."""
         local = LocalLimiter()
-        self.limiter: Limiter = RedisLimiter(self.batches, local, settings.fail_mode) if self.batches else local
+        view = RoomView(shared_view_s) if shared_view_s > 0 else None
+        self.limiter: Limiter = (
+            RedisLimiter(self.batches, local, settings.fail_mode, view=view) if self.batches else local
+        )
         self.sessions = Sessions(engine, settings.refresh_ttl_s)
         self.accounts = Accounts(engine, Passwords(), self.sessions, self.tokens, open_signup=settings.signup == "open")
         self.directory = Directory(engine, self.invalidations)

@@ -15,8 +15,10 @@ from redis.asyncio import Redis
 
 from oneflow_ai.billing.budget import Budget
 from oneflow_ai.billing.redis_counters import RedisCounters
+from oneflow_ai.gateway.stages import Ready
 from oneflow_ai.store.redis_batches import RedisBatches
 from oneflow_ai.store.resp import RespClient
+from oneflow_ai.store.room_view import RoomView
 
 REDIS_URL = os.environ.get("ONEFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 NOW = datetime.now(UTC)
@@ -86,5 +88,39 @@ def test_seeding_never_counts_twice() -> None:
         await c.seed(s, Decimal("4"))  # the ledger's count includes that spend: the larger one wins
         assert (await c.read(s))[0] == Decimal("4")
         assert 0 < await client.ttl(c._hash(s)) <= 8 * 86400 + 86400
+
+    with_counters(test)
+
+
+def test_with_views_two_replicas_hold_far_from_the_limit_without_waiting_and_redis_still_decides_it() -> None:
+    """Two replicas with views, 6,000 holds of $1 on a $5,000 budget: exactly 5,000 held, most of them without a
+    round trip, every one of them in Redis once; then settling releases them."""
+    s = Budget("v", "tenant", "t", "monthly", Decimal("5000")).slot(NOW)
+
+    async def test(c: RedisCounters, client: Redis) -> None:
+        prefix = c._prefix
+        replicas = [RedisCounters(client, RedisBatches(RespClient(REDIS_URL)), prefix=prefix, view=RoomView(5.0))]
+        replicas.append(RedisCounters(client, RedisBatches(RespClient(REDIS_URL)), prefix=prefix, view=RoomView(5.0)))
+        decided_here, held = 0, []
+
+        async def hold(replica: RedisCounters, rid: str) -> None:
+            nonlocal decided_here
+            pending = replica.reserve(rid, [s], Decimal(1), 60)
+            decided_here += isinstance(pending, Ready)
+            if await pending is None:
+                held.append((replica, rid))
+
+        for wave in range(3_000 // 50):
+            await asyncio.gather(*(hold(r, f"{wave}-{i}-{n}") for i in range(50) for n, r in enumerate(replicas)))
+        for replica in replicas:
+            await replica.drain()
+        assert len(held) == 5_000
+        assert await c.read(s) == (Decimal(0), Decimal(5_000))
+        assert decided_here > 2_500  # of the 3,750 holds above a quarter of the budget, after the first answers
+        for replica, rid in held:
+            replica.settle_behind(rid, [s], [s], Decimal("0.5"), lambda _: None)
+        for replica in replicas:
+            await replica.drain()
+        assert await c.read(s) == (Decimal(2_500), Decimal(0))
 
     with_counters(test)

@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from oneflow_ai.errors import GatewayError
+from oneflow_ai.gateway.stages import Ready
 from oneflow_ai.identity.buckets import Bucket, Rate, adjust, take_all
 from oneflow_ai.identity.limiter import Charge, LocalLimiter, RedisLimiter
 from oneflow_ai.store.redis_batches import RedisBatches
 from oneflow_ai.store.resp import RespClient
+from oneflow_ai.store.room_view import RoomView
 from tests.identity.conftest import DEAD_REDIS_URL, REDIS_URL
 
 steps = st.lists(
@@ -134,3 +136,52 @@ def test_the_local_store_agrees_with_the_pure_core(rates: list[Rate], steps: lis
                 model = [adjust(b, r, amount, clock[0]) for b, r in zip(model, rates, strict=True)]
 
     asyncio.run(scenario())
+
+
+async def test_with_a_view_busy_keys_far_from_their_limits_do_not_wait_and_redis_counts_every_charge() -> None:
+    """Two replicas with views, 12,000 calls on a bucket of 10,000: Redis still decides the limit (exactly 10,000
+    admitted), most calls are decided without a round trip, and Redis's bucket holds every charge once."""
+    key = f"oneflow:test:{uuid.uuid4().hex}"
+    rate = Rate(10_000, 1e9)  # no refill to speak of during the test
+    replicas = [
+        RedisLimiter(RedisBatches(RespClient(REDIS_URL)), LocalLimiter(), "closed", view=RoomView(5.0)) for _ in "ab"
+    ]
+    decided_here = 0
+
+    async def call(limiter: RedisLimiter) -> bool:
+        nonlocal decided_here
+        pending = limiter.take([Charge(key, rate, 1)])
+        decided_here += isinstance(pending, Ready)
+        return (await pending)[0].allowed
+
+    admitted = 0
+    for _ in range(6_000 // 64):
+        wave = await asyncio.gather(*(call(r) for r in replicas for _ in range(64)))
+        admitted += sum(wave)
+    for limiter in replicas:
+        await limiter.drain()
+    redis = Redis.from_url(REDIS_URL)
+    level = float((await redis.hget(key, "l")) or 0)
+    await redis.delete(key)
+    await redis.aclose()
+    assert admitted == 10_000
+    assert level == pytest.approx(0, abs=0.01)  # every admitted call charged once in Redis, refused ones not at all
+    assert decided_here > 5_000  # of the 7,500 calls above a quarter of the bucket, after the first answers
+
+
+async def test_with_a_view_refunds_and_corrections_reach_redis_and_the_view() -> None:
+    key = f"oneflow:test:{uuid.uuid4().hex}"
+    rate = Rate(100_000, 1e9)
+    limiter = RedisLimiter(RedisBatches(RespClient(REDIS_URL)), LocalLimiter(), "closed", view=RoomView(5.0))
+    await limiter.take([Charge(key, rate, 50)])  # asks Redis: the view knows nothing yet
+    second = limiter.take([Charge(key, rate, 50)])
+    assert isinstance(second, Ready) and (await second)[0].remaining == 99_900
+    limiter.adjust([Charge(key, rate, -30)])  # the call used fewer tokens than it reserved
+    third = limiter.take([Charge(key, rate, 10)])
+    assert isinstance(third, Ready) and (await third)[0].remaining == 99_920
+    await limiter.drain()
+    redis = Redis.from_url(REDIS_URL)
+    level = float((await redis.hget(key, "l")) or 0)
+    await redis.delete(key)
+    await redis.aclose()
+    assert level == pytest.approx(99_920, abs=0.01)
