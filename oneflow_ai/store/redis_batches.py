@@ -10,8 +10,10 @@ the next). Under load a request pays a small share of a round trip; alone, one r
 A script reads its calls' arguments as one JSON array of strings (`local ARGS = cjson.decode(ARGV[1])`):
 redis-py encodes each argument of a command on its own in Python, and a batch has dozens per request.
 
-`call` waits for its reply. `post` is a write behind: it rides with the next round trip, or goes on its own
-after `behind_s` when no other call comes. Each call is atomic on its own inside its script's run.
+`call` waits for its reply. `post` is a write behind: it rides with the next round trip someone waits for, or
+goes after `behind_s` with the others posted meanwhile (a round trip carrying only writes behind is never sent
+sooner, so a busy gateway whose calls Redis need not decide sends one round trip per `behind_s`). Each call is
+atomic on its own inside its script's run.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class RedisBatches:
         self._queue: list[_Call] = []
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._awaited = 0
+        """How many queued calls someone waits for (`submit`); with none, the queue waits for `behind_s`."""
 
     async def call(self, script: BatchScript, keys: Sequence[str], args: Sequence[Value], size: int) -> list[Any]:
         """This call's `size` reply values, from the next round trip (or the round trip's error, raised)."""
@@ -73,6 +77,7 @@ class RedisBatches:
         """`call`, queued now: the future of its reply (several callers can queue before any of them waits)."""
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         self._queue.append(_Call(script, keys, args, size, future))
+        self._awaited += 1
         self._wake()
         return future
 
@@ -97,9 +102,10 @@ class RedisBatches:
 
     async def drain(self) -> None:
         """Until everything queued so far has been sent (shutdown)."""
-        if self._queue:
-            self._wake()
-        while self._task is not None:
+        while self._queue or self._task is not None:
+            if self._task is None:
+                self._wake()
+            assert self._task is not None
             await asyncio.shield(self._task)
 
     def _wake(self) -> None:
@@ -113,6 +119,7 @@ class RedisBatches:
         try:
             while self._queue:
                 batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+                self._awaited = sum(isinstance(c.sink, asyncio.Future) for c in self._queue) if self._queue else 0
                 try:
                     replies = await self._send(batch)
                 except Exception as e:
@@ -133,8 +140,12 @@ class RedisBatches:
                             c.sink(reply)
                         except Exception:
                             log.exception("a batched Redis call's follow-up failed")
+                if self._queue and not self._awaited and len(self._queue) < self._max_batch:
+                    break  # only writes behind are left: they wait for a call someone waits on, or `behind_s`
         finally:
             self._task = None
+            if self._queue and self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(self._behind_s, self._wake)
 
     async def _send(self, batch: list[_Call]) -> list[list[Any]]:
         """One pipeline: one EVALSHA per script with all of its calls; the replies cut back per call."""
