@@ -10,9 +10,10 @@ charges are never counted twice and never missed.
 is large next to the call (the call costs at most `MAX_SHARE` of it) and keeps at least `HEADROOM` of its
 capacity after the charge. The caller then sends the charge to Redis at once without waiting for it. Any other
 call (a small counter, one near its limit, or one this replica has not heard about lately) waits for Redis, which
-decides. So a busy key far from its limits never waits on Redis, a limit is still decided by Redis alone, and
-replicas can together overshoot only if the others use more than `HEADROOM` of a counter (hundreds of calls)
-within `max_age_s`.
+decides. A replica also asks Redis once its charges that Redis has not answered for reach `UNCONFIRMED` of a
+counter. So a busy key far from its limits never waits on Redis, a limit is still decided by Redis alone, and
+replicas can together overshoot only if more than five of them each charge 5 % of a counter within one round trip
+of theirs, or the others use more than `HEADROOM` of it within `max_age_s`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from typing import NamedTuple
 
 HEADROOM = 0.25
 """The share of a counter's capacity a call must leave for this replica to admit it without asking Redis."""
+UNCONFIRMED = 0.05
+"""The most of a counter's capacity this replica may have charged on the view that Redis has not answered for
+yet; beyond it the next call asks Redis (which also carries the charges waiting to be written)."""
 MAX_SHARE = 0.001
 """The largest share of a counter's capacity one call may cost for this replica to admit it without asking."""
 SWEEP_AT = 50_000
@@ -60,7 +64,7 @@ class RoomView:
         if self.max_age_s <= 0:
             return None
         now = self._clock()
-        rooms = self._rooms
+        rooms, pending = self._rooms, self._pending
         after: list[float] = []
         for key, cost, capacity, refill in items:
             seen = rooms.get(key)
@@ -71,8 +75,9 @@ class RoomView:
                 room = min(capacity, room + (now - seen.at) * refill)
             if cost > capacity * MAX_SHARE or room - cost < capacity * HEADROOM:
                 return None
+            if pending.get(key, 0.0) + cost > capacity * UNCONFIRMED:
+                return None  # Redis has not confirmed enough of this replica's charges yet: ask it (and send them)
             after.append(room - cost)
-        pending = self._pending
         for (key, cost, _, _), room in zip(items, after, strict=True):
             seen = rooms[key]
             seen.room, seen.at = room, now

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from oneflow_ai.store.room_view import HEADROOM, MAX_SHARE, Item, RoomView
+from oneflow_ai.store.room_view import HEADROOM, MAX_SHARE, UNCONFIRMED, Item, RoomView
 
 
 class Clock:
@@ -102,3 +102,13 @@ def test_an_age_of_zero_turns_the_view_off() -> None:
     view = RoomView(0.0, Clock())
     call = known(view, "k", 9_000)
     assert view.take([call]) is None
+
+
+def test_charges_redis_has_not_answered_for_are_capped_at_a_share_of_the_counter() -> None:
+    view = RoomView(0.1, Clock())
+    call = known(view, "k", 10_000)._replace(cost=10)
+    for _ in range(int(10_000 * UNCONFIRMED) // 10):
+        assert view.take([call]) is not None
+    assert view.take([call]) is None  # 5 % charged here and not yet confirmed: Redis decides
+    view.answered([call] * 50, [9_500 - 10 * i for i in range(1, 51)])  # an answer for all of them
+    assert view.take([call]) is not None
