@@ -5,8 +5,8 @@ every bucket of a call atomically, on Redis's clock (replicas' clocks may differ
 share round trips: one script run checks a whole batch of them, each call still all-or-nothing on its own.
 
 With a view (`store.room_view`), a call whose buckets this replica heard about from Redis within the view's age
-and that stay well above empty is admitted here without waiting; its charge goes to Redis at once, in the next
-round trip, and the answer refreshes the view. A call near a limit, or on buckets not seen lately, waits for Redis.
+and that stay well above empty is admitted here without waiting; its charge is written to Redis behind, and the
+answer refreshes the view. A call near a limit, or on buckets not seen lately, waits for Redis.
 
 When Redis cannot be reached, `fail_mode` decides: `open` admits the call on this replica's own buckets (the
 limits still hold per replica, not globally) and tries Redis again a second later; `closed` refuses the call

@@ -64,8 +64,6 @@ class RedisBatches:
         self._queue: list[_Call] = []
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._awaited = 0
-        """How many queued calls someone waits for (`submit`); with none, the queue waits for `behind_s`."""
 
     async def call(self, script: BatchScript, keys: Sequence[str], args: Sequence[Value], size: int) -> list[Any]:
         """This call's `size` reply values, from the next round trip (or the round trip's error, raised)."""
@@ -77,7 +75,6 @@ class RedisBatches:
         """`call`, queued now: the future of its reply (several callers can queue before any of them waits)."""
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         self._queue.append(_Call(script, keys, args, size, future))
-        self._awaited += 1
         self._wake()
         return future
 
@@ -119,7 +116,6 @@ class RedisBatches:
         try:
             while self._queue:
                 batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-                self._awaited = sum(isinstance(c.sink, asyncio.Future) for c in self._queue) if self._queue else 0
                 try:
                     replies = await self._send(batch)
                 except Exception as e:
@@ -140,7 +136,9 @@ class RedisBatches:
                             c.sink(reply)
                         except Exception:
                             log.exception("a batched Redis call's follow-up failed")
-                if self._queue and not self._awaited and len(self._queue) < self._max_batch:
+                if len(self._queue) < self._max_batch and not any(
+                    isinstance(c.sink, asyncio.Future) for c in self._queue
+                ):
                     break  # only writes behind are left: they wait for a call someone waits on, or `behind_s`
         finally:
             self._task = None

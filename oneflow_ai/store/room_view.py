@@ -8,7 +8,7 @@ charges are never counted twice and never missed.
 
 `take` admits a call on the view alone only when every one of its counters was answered for within `max_age_s`,
 is large next to the call (the call costs at most `MAX_SHARE` of it) and keeps at least `HEADROOM` of its
-capacity after the charge. The caller then sends the charge to Redis at once without waiting for it. Any other
+capacity after the charge. The caller then writes the charge to Redis behind, without waiting for it. Any other
 call (a small counter, one near its limit, or one this replica has not heard about lately) waits for Redis, which
 decides. A replica also asks Redis once its charges that Redis has not answered for reach `UNCONFIRMED` of a
 counter. So a busy key far from its limits never waits on Redis, a limit is still decided by Redis alone, and
