@@ -6,7 +6,9 @@ share round trips: one script run checks a whole batch of them, each call still 
 
 With a view (`store.room_view`), a call whose buckets this replica heard about from Redis within the view's age
 and that stay well above empty is admitted here without waiting; its charge is written to Redis behind, and the
-answer refreshes the view. A call near a limit, or on buckets not seen lately, waits for Redis.
+answer refreshes the view. A call near a limit, or on buckets not seen lately, waits for Redis. Charges written
+behind (those and the corrections after each call) are summed per bucket until their round trip is formed: one
+charge per bucket per round trip, not one per request.
 
 When Redis cannot be reached, `fail_mode` decides: `open` admits the call on this replica's own buckets (the
 limits still hold per replica, not globally) and tries Redis again a second later; `closed` refuses the call
@@ -19,6 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol
 
 from redis.exceptions import RedisError
@@ -26,7 +29,7 @@ from redis.exceptions import RedisError
 from oneflow_ai.errors import GatewayError
 from oneflow_ai.gateway.stages import Ready
 from oneflow_ai.identity.buckets import EPSILON, Bucket, Rate, Verdict, adjust, level_at, verdict
-from oneflow_ai.store.redis_batches import BatchScript, RedisBatches
+from oneflow_ai.store.redis_batches import BatchScript, Gathered, RedisBatches
 from oneflow_ai.store.room_view import Item, RoomView
 
 log = logging.getLogger("oneflow.ratelimit")
@@ -168,6 +171,15 @@ def _call(mode: str, charges: Sequence[Charge], now: float | None) -> tuple[list
     return keys, args
 
 
+@dataclass(slots=True)
+class _Due:
+    """A bucket's charges waiting to be written behind: their sum, and how much of it the view took (`sent`)."""
+
+    rate: Rate
+    cost: int = 0
+    viewed: int = 0
+
+
 class RedisLimiter:
     """Checks and charges in Redis. The calls of concurrent requests share round trips (`RedisBatches`); the
     adjustments are written behind, with the next round trip. With a `view`, a call far from its limits on buckets
@@ -187,6 +199,8 @@ class RedisLimiter:
         self._clock = clock
         self._down_until = 0.0
         self._view = view
+        self._due: dict[str, _Due] = {}
+        """Charges to write behind, per bucket, until the next round trip is formed (`_gathered`)."""
 
     def take(self, charges: Sequence[Charge], now: float | None = None) -> Awaitable[list[Verdict]]:
         """`now` (seconds on Redis's clock, for tests) makes Redis decide, whatever the view holds."""
@@ -200,7 +214,7 @@ class RedisLimiter:
         if now is None:
             levels = view.take(items)
             if levels is not None:  # decided here: the charge is written behind, with the next round trip
-                self._behind(charges, items)
+                self._owe(charges, viewed=True)
                 return Ready([verdict(level, c.rate, c.cost, True) for level, c in zip(levels, charges, strict=True)])
         return self._verdicts(self._send("take", charges, items, now), charges)
 
@@ -236,25 +250,48 @@ class RedisLimiter:
         if self._clock() < self._down_until:
             self._fallback.adjust(charges)
             return
-        if self._view is not None and now is None:
+        if now is not None:  # on a given clock (tests): a call of its own
+            keys, args = _call("adjust", charges, now)
+            failed = lambda e: self._charge_failed(charges, e)  # noqa: E731
+            self._batches.post(SCRIPT, keys, args, 1 + len(charges), failed=failed)
+            return
+        if self._view is not None:
             self._view.charge(_items(charges))
-        keys, args = _call("adjust", charges, now)
-        self._batches.post(SCRIPT, keys, args, 1 + len(charges), failed=lambda e: self._charge_failed(charges, e))
+        self._owe(charges, viewed=False)
 
-    def _behind(self, charges: Sequence[Charge], items: list[Item]) -> None:
-        """Charge Redis without waiting for a call the view admitted (written behind); the answer refreshes it."""
-        assert self._view is not None
-        view = self._view
+    def _owe(self, charges: Sequence[Charge], *, viewed: bool) -> None:
+        """Charge Redis without waiting (written behind, summed per bucket); `viewed`: charges the view took."""
+        due = self._due
+        if not due:
+            self._batches.gather(self._gathered)
+        for key, rate, cost in charges:
+            d = due.get(key)
+            if d is None:
+                d = due[key] = _Due(rate)
+            d.cost += cost
+            if viewed:
+                d.viewed += cost
+
+    def _gathered(self) -> Gathered | None:
+        """The one call that writes every charge owed since the last round trip (summed per bucket)."""
+        due, self._due = self._due, {}
+        if not due:
+            return None
+        charges = [Charge(key, d.rate, d.cost) for key, d in due.items()]
         keys, args = _call("adjust", charges, None)
+        view = self._view
+        items = [Item(key, d.viewed, d.rate.capacity, d.rate.capacity / d.rate.period_s) for key, d in due.items()]
 
         def then(reply: list[Any]) -> None:
-            view.answered(items, [float(level) for level in reply[1:]])
+            if view is not None:
+                view.answered(items, [float(level) for level in reply[1:]])
 
         def failed(error: Exception) -> None:  # kept on this replica's own buckets
-            view.answered(items, None)
+            if view is not None:
+                view.answered(items, None)
             self._charge_failed(charges, error)
 
-        self._batches.post(SCRIPT, keys, args, 1 + len(charges), then, failed)
+        return SCRIPT, keys, args, 1 + len(charges), then, failed
 
     async def drain(self) -> None:
         """Until every adjustment queued so far is written (shutdown)."""

@@ -13,7 +13,9 @@ redis-py encodes each argument of a command on its own in Python, and a batch ha
 `call` waits for its reply. `post` is a write behind: it rides with the next round trip someone waits for, or
 goes after `behind_s` with the others posted meanwhile (a round trip carrying only writes behind is never sent
 sooner, so a busy gateway whose calls Redis need not decide sends one round trip per `behind_s`). Each call is
-atomic on its own inside its script's run.
+atomic on its own inside its script's run. `gather` is a write behind whose call is made only as its round trip
+is formed: a caller that sums its writes meanwhile (the rate limits' charges per bucket) sends one call per round
+trip instead of one per request.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ Value = str
 """Arguments are strings (the scripts read them as such; numbers formatted by the caller)."""
 Then = Callable[[list[Any]], None]
 Failed = Callable[[Exception], None]
+Gathered = tuple["BatchScript", Sequence[str], Sequence[Value], int, Then | None, Failed | None]
+"""A call of `post`'s: script, keys, args, size, then, failed."""
+Gather = Callable[[], Gathered | None]
 
 
 class BatchScript:
@@ -62,6 +67,7 @@ class RedisBatches:
         self._behind_s = behind_s
         self._max_batch = max_batch
         self._queue: list[_Call] = []
+        self._gathers: list[Gather] = []
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
 
@@ -90,16 +96,32 @@ class RedisBatches:
         """Send without waiting: `then` gets the reply values once they are back, `failed` the error if the round
         trip failed (without one, the failure is logged)."""
         self._queue.append(_Call(script, keys, args, size, then, failed))
+        self._behind()
+
+    def gather(self, make: Gather) -> None:
+        """`post` the call `make()` returns when the next round trip is formed (None: nothing to send). `make` is
+        asked once; whoever gathers registers it again for the round trip after."""
+        self._gathers.append(make)
+        self._behind()
+
+    def _behind(self) -> None:
         if self._task is None and self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._behind_s, self._wake)
 
+    def _collect(self) -> None:
+        gathers, self._gathers = self._gathers, []
+        for make in gathers:
+            made = make()
+            if made is not None:
+                self._queue.append(_Call(*made))
+
     @property
     def pending(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._gathers)
 
     async def drain(self) -> None:
         """Until everything queued so far has been sent (shutdown)."""
-        while self._queue or self._task is not None:
+        while self._queue or self._gathers or self._task is not None:
             if self._task is None:
                 self._wake()
             assert self._task is not None
@@ -114,7 +136,10 @@ class RedisBatches:
 
     async def _drain(self) -> None:
         try:
-            while self._queue:
+            while self._queue or self._gathers:
+                self._collect()
+                if not self._queue:
+                    break
                 batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
                 try:
                     replies = await self._send(batch)
@@ -136,13 +161,13 @@ class RedisBatches:
                             c.sink(reply)
                         except Exception:
                             log.exception("a batched Redis call's follow-up failed")
-                if len(self._queue) < self._max_batch and not any(
+                if len(self._queue) + len(self._gathers) < self._max_batch and not any(
                     isinstance(c.sink, asyncio.Future) for c in self._queue
                 ):
                     break  # only writes behind are left: they wait for a call someone waits on, or `behind_s`
         finally:
             self._task = None
-            if self._queue and self._timer is None:
+            if (self._queue or self._gathers) and self._timer is None:
                 self._timer = asyncio.get_running_loop().call_later(self._behind_s, self._wake)
 
     async def _send(self, batch: list[_Call]) -> list[list[Any]]:

@@ -7,6 +7,7 @@ import math
 import uuid
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -185,3 +186,44 @@ async def test_with_a_view_refunds_and_corrections_reach_redis_and_the_view() ->
     await redis.delete(key)
     await redis.aclose()
     assert level == pytest.approx(99_920, abs=0.01)
+
+
+class Recording(RespClient):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.commands: list[list[Any]] = []
+
+    async def execute(self, commands: Any) -> list[Any]:
+        self.commands += commands
+        return await super().execute(commands)
+
+
+async def test_with_a_view_charges_written_behind_go_as_one_sum_per_bucket_per_round_trip() -> None:
+    """500 calls admitted on the view and their corrections, on two buckets, within one `behind_s`: one call of
+    the script carries one charge per bucket (their sums), and Redis and the view end up where 500 calls leave
+    them."""
+    rpm, tpm = (f"oneflow:test:{uuid.uuid4().hex}" for _ in "rt")
+    requests, tokens = Rate(10_000, 1e9), Rate(1_000_000, 1e9)
+    client = Recording(REDIS_URL)
+    limiter = RedisLimiter(RedisBatches(client, behind_s=5.0), LocalLimiter(), "closed", view=RoomView(5.0))
+    await limiter.take([Charge(rpm, requests, 1), Charge(tpm, tokens, 100)])  # asks Redis: the view knows nothing
+    client.commands.clear()
+    for _ in range(500):
+        pending = limiter.take([Charge(rpm, requests, 1), Charge(tpm, tokens, 100)])
+        assert isinstance(pending, Ready)
+        limiter.adjust([Charge(tpm, tokens, -40)])  # each call used 60 tokens, not the 100 it reserved
+    assert client.commands == []  # nothing sent before the round trip (`behind_s` away, or drained)
+    await limiter.drain()
+    calls = [c for c in client.commands if c[0] == "EVALSHA"]
+    assert len(calls) == 1
+    args = orjson.loads(calls[0][-1])
+    assert args[:3] == ["adjust", "", "2"] and calls[0][3:5] == [rpm, tpm]
+    assert (args[5], args[8]) == ("500", str(500 * 60))  # the sums: 500 requests, 500 x 60 tokens
+    redis = Redis.from_url(REDIS_URL)
+    levels = [float((await redis.hget(k, "l")) or 0) for k in (rpm, tpm)]
+    await redis.delete(rpm, tpm)
+    await redis.aclose()
+    assert levels == [pytest.approx(10_000 - 501, abs=0.01), pytest.approx(1_000_000 - 100 - 30_000, abs=0.01)]
+    after = limiter.take([Charge(rpm, requests, 1), Charge(tpm, tokens, 100)])  # the view, refreshed by the answer
+    assert isinstance(after, Ready)
+    assert [v.remaining for v in await after] == [10_000 - 502, 1_000_000 - 30_200]

@@ -41,7 +41,10 @@ async def test_writes_behind_share_one_round_trip_after_behind_s_and_ride_with_a
         batches.post(INCR, [key], ["1"], 1, answers.append)
     await asyncio.sleep(0.05)
     assert client.trips == 0  # 50 writes behind: none sent before `behind_s`
-    await asyncio.sleep(0.3)
+    for _ in range(100):  # after `behind_s` (a busy machine may take longer)
+        if answers:
+            break
+        await asyncio.sleep(0.05)
     assert client.trips <= 2 and answers[-1] == [50]  # (a first script load is a round trip of its own)
     trips = client.trips
     for _ in range(10):
