@@ -9,6 +9,8 @@ Amounts are integer nano-dollars, rounded up: Redis counts budgets to 1e-9 USD. 
 
 With a view (`store.room_view`), a hold far from every limit is taken on this replica's recent view of the
 counts and written to Redis behind (forced: it was admitted already); each answer carries the counts after it.
+Such a hold waits here until its round trip is formed: a call settled before that (most are: the round trip
+goes every `behind_s`) never sends its hold, only its spend, summed with the others' per budget (`_SPEND`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
@@ -25,7 +28,7 @@ from redis.asyncio import Redis
 from oneflow_ai.billing.budget import Budget, Slot
 from oneflow_ai.billing.periods import period_end
 from oneflow_ai.gateway.stages import Ready
-from oneflow_ai.store.redis_batches import BatchScript, RedisBatches
+from oneflow_ai.store.redis_batches import BatchScript, Gathered, RedisBatches
 from oneflow_ai.store.room_view import Item, RoomView
 
 log = logging.getLogger("oneflow.budgets")
@@ -125,7 +128,21 @@ end
 return out
 """
 
+# Spends owed since the last round trip, summed per budget. KEYS: the hashes. ARGS: per hash, ttl and amount.
+# Returns per hash: spent, and spent + reserved, afterwards.
+_SPEND = """
+local out = {}
+for i = 1, #KEYS do
+  local spent = redis.call('HINCRBY', KEYS[i], 'spent', ARGS[2 * i])
+  redis.call('EXPIRE', KEYS[i], ARGS[2 * i - 1])
+  out[#out + 1] = spent
+  out[#out + 1] = string.format('%d', spent + tonumber(redis.call('HGET', KEYS[i], 'reserved') or '0'))
+end
+return out
+"""
+
 RESERVE = BatchScript(_RESERVE)
+SPEND = BatchScript(_SPEND)
 READY_NONE: Ready[Slot | None] = Ready(None)
 SETTLE = BatchScript(_SETTLE)
 
@@ -136,6 +153,36 @@ def to_nano(amount: Decimal, rounding: str = ROUND_CEILING) -> int:
 
 def from_nano(value: Any) -> Decimal:
     return Decimal(int(value or 0)) * NANO
+
+
+@dataclass(slots=True)
+class _Hold:
+    """A hold the view admitted, not sent to Redis yet: the reserve call, and the view's items it took."""
+
+    keys: list[str]
+    args: list[str]
+    slots: Sequence[Slot]
+    items: list[Item]
+    answered: Callable[[list[Any] | None], None]
+
+
+@dataclass(slots=True)
+class _Owed:
+    """A budget's spends owed since the last round trip (nano-dollars), and what of its holds the view took."""
+
+    slot: Slot
+    limit: int
+    spent: int = 0
+    viewed: int = 0
+
+
+@dataclass(slots=True)
+class _Settled:
+    """A call settled into `_Owed`: what it charged where, and who hears of the spends after it."""
+
+    hashes: tuple[str, ...]
+    nano: int
+    then: Callable[[list[Decimal]], None] = field(repr=False)
 
 
 class RedisCounters:
@@ -158,6 +205,11 @@ class RedisCounters:
         self._seed = redis.register_script(_SEED)
         self._ttls: dict[str, tuple[float, int]] = {}
         self._limits: dict[str, tuple[Budget, int]] = {}
+        self._holds: dict[str, _Hold] = {}
+        """Holds admitted on the view and not sent yet, by request id (until the next round trip is formed)."""
+        self._owed: dict[str, _Owed] = {}
+        self._settled: list[_Settled] = []
+        self._gathering = False
 
     def _hash(self, slot: Slot) -> str:
         return f"{self._prefix}:{{{slot.key}}}"
@@ -213,8 +265,9 @@ class RedisCounters:
             rooms = None if reply is None else [limit - int(t) for limit, t in zip(limits, reply[1:], strict=True)]
             view.answered(items, rooms)
 
-        if admitted:  # held here: the hold is written behind, with the next round trip
-            self._batches.post(RESERVE, keys, args, 1 + len(slots), answered, lambda e: self._hold_failed(e, answered))
+        if admitted:  # held here: the hold is written behind, with the next round trip (unless settled before)
+            self._owing()
+            self._holds[request_id] = _Hold(keys, args, slots, items, answered)
             return READY_NONE
         pending = self._batches.submit(RESERVE, keys, args, 1 + len(slots))
         view.sent(items)
@@ -254,12 +307,80 @@ class RedisCounters:
         cost: Decimal,
         then: Callable[[list[Decimal]], None],
     ) -> None:
+        hold = self._holds.pop(request_id, None)
+        if hold is not None or not held:  # nothing of it in Redis yet: its spend alone, summed per budget
+            self._owe(hold, charged, cost, then)
+            return
         keys, args = self._settlement(request_id, held, charged, cost)
 
         def failed(error: Exception) -> None:
             log.warning("budget settlement failed (%s); its holds lapse on their own", type(error).__name__)
 
         self._batches.post(SETTLE, keys, args, len(charged), lambda reply: then([from_nano(v) for v in reply]), failed)
+
+    def _owing(self) -> None:
+        if not self._gathering:
+            self._gathering = True
+            self._batches.gather(self._gathered)
+
+    def _owe(
+        self, hold: _Hold | None, charged: Sequence[Slot], cost: Decimal, then: Callable[[list[Decimal]], None]
+    ) -> None:
+        self._owing()
+        owed = self._owed
+        if hold is not None:  # the view took the hold's estimate: the answer tells it that much came through
+            for item, slot in zip(hold.items, hold.slots, strict=True):
+                o = owed.get(item.key)
+                if o is None:
+                    o = owed[item.key] = _Owed(slot, int(item.capacity))
+                o.viewed += int(item.cost)
+        nano = to_nano(cost)
+        hashes = tuple(self._hash(slot) for slot in charged)
+        for h, slot in zip(hashes, charged, strict=True):
+            o = owed.get(h)
+            if o is None:
+                o = owed[h] = _Owed(slot, self._limit(slot))
+            o.spent += nano
+        self._settled.append(_Settled(hashes, nano, then))
+
+    def _gathered(self) -> list[Gathered]:
+        """The holds not settled yet (each a reserve call), and one call with every spend owed, summed per budget."""
+        self._gathering = False
+        holds, self._holds = self._holds, {}
+        owed, self._owed = self._owed, {}
+        settled, self._settled = self._settled, []
+        calls: list[Gathered] = []
+        for hold in holds.values():
+            answered = hold.answered
+            failed = lambda e, answered=answered: self._hold_failed(e, answered)  # noqa: E731
+            calls.append((RESERVE, hold.keys, hold.args, len(hold.items) + 1, answered, failed))
+        if owed:
+            calls.append(self._spend_call(owed, settled))
+        return calls
+
+    def _spend_call(self, owed: dict[str, _Owed], settled: list[_Settled]) -> Gathered:
+        view = self._view
+        hashes = list(owed)
+        args = [str(v) for o in owed.values() for v in (self._ttl(o.slot), o.spent)]
+        items = [Item(h, o.viewed, o.limit, 0.0) for h, o in owed.items()]
+
+        def then(reply: list[Any]) -> None:
+            if view is not None:
+                view.answered(items, [o.limit - int(t) for o, t in zip(owed.values(), reply[1::2], strict=True)])
+            spent = {h: int(v) - o.spent for h, o, v in zip(hashes, owed.values(), reply[::2], strict=True)}
+            for s in settled:  # each call's spends after it, as if settled one by one in this order
+                after = []
+                for h in s.hashes:
+                    spent[h] += s.nano
+                    after.append(from_nano(spent[h]))
+                s.then(after)
+
+        def failed(error: Exception) -> None:
+            if view is not None:
+                view.answered(items, None)
+            log.warning("budget spends could not be written to Redis (%s)", type(error).__name__)
+
+        return SPEND, hashes, args, 2 * len(hashes), then, failed
 
     async def drain(self) -> None:
         """Until every settlement queued so far is written (shutdown)."""

@@ -272,11 +272,11 @@ class RedisLimiter:
             if viewed:
                 d.viewed += cost
 
-    def _gathered(self) -> Gathered | None:
+    def _gathered(self) -> list[Gathered]:
         """The one call that writes every charge owed since the last round trip (summed per bucket)."""
         due, self._due = self._due, {}
         if not due:
-            return None
+            return []
         charges = [Charge(key, d.rate, d.cost) for key, d in due.items()]
         keys, args = _call("adjust", charges, None)
         view = self._view
@@ -291,7 +291,7 @@ class RedisLimiter:
                 view.answered(items, None)
             self._charge_failed(charges, error)
 
-        return SCRIPT, keys, args, 1 + len(charges), then, failed
+        return [(SCRIPT, keys, args, 1 + len(charges), then, failed)]
 
     async def drain(self) -> None:
         """Until every adjustment queued so far is written (shutdown)."""

@@ -40,7 +40,7 @@ Then = Callable[[list[Any]], None]
 Failed = Callable[[Exception], None]
 Gathered = tuple["BatchScript", Sequence[str], Sequence[Value], int, Then | None, Failed | None]
 """A call of `post`'s: script, keys, args, size, then, failed."""
-Gather = Callable[[], Gathered | None]
+Gather = Callable[[], list[Gathered]]
 
 
 class BatchScript:
@@ -99,8 +99,8 @@ class RedisBatches:
         self._behind()
 
     def gather(self, make: Gather) -> None:
-        """`post` the call `make()` returns when the next round trip is formed (None: nothing to send). `make` is
-        asked once; whoever gathers registers it again for the round trip after."""
+        """`post` the calls `make()` returns when the next round trip is formed. `make` is asked once; whoever
+        gathers registers it again for the round trip after."""
         self._gathers.append(make)
         self._behind()
 
@@ -111,9 +111,7 @@ class RedisBatches:
     def _collect(self) -> None:
         gathers, self._gathers = self._gathers, []
         for make in gathers:
-            made = make()
-            if made is not None:
-                self._queue.append(_Call(*made))
+            self._queue.extend(_Call(*made) for made in make())
 
     @property
     def pending(self) -> int:
@@ -181,13 +179,16 @@ class RedisBatches:
             args = orjson.dumps([a for c in calls for a in c.args])
             commands.append(["EVALSHA", script.sha, len(keys), *keys, args])
         results = await self._redis.execute(commands)
-        missing = [s for s, r in zip(scripts, results, strict=True) if _no_script(r)]
-        if missing:  # first use, or Redis restarted or flushed its scripts: load them and send once more
-            loaded = await self._redis.execute([["SCRIPT", "LOAD", s.lua] for s in missing])
+        missing = [i for i, r in enumerate(results) if _no_script(r)]
+        if missing:  # first use, or Redis restarted or flushed its scripts: load them, send those once more
+            order = list(scripts)  # (only those: the others have run, and must not run twice)
+            loaded = await self._redis.execute([["SCRIPT", "LOAD", order[i].lua] for i in missing])
             for reply in loaded:
                 if isinstance(reply, ResponseError):
                     raise reply
-            results = await self._redis.execute(commands)
+            again = await self._redis.execute([commands[i] for i in missing])
+            for i, result in zip(missing, again, strict=True):
+                results[i] = result
         by_call: dict[int, list[Any]] = {}
         for calls, result in zip(scripts.values(), results, strict=True):
             if isinstance(result, Exception):

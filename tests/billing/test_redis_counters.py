@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 import redis
@@ -122,5 +123,46 @@ def test_with_views_two_replicas_hold_far_from_the_limit_without_waiting_and_red
         for replica in replicas:
             await replica.drain()
         assert await c.read(s) == (Decimal(2_500), Decimal(0))
+
+    with_counters(test)
+
+
+def test_with_a_view_calls_settled_before_their_round_trip_send_one_summed_spend_and_no_holds() -> None:
+    """1,000 holds admitted on the view and settled within one `behind_s`: Redis gets one spend per budget (their
+    sum) and never a hold; each settlement still hears the spend after it, as if settled one by one. A hold still
+    open when the round trip goes is written as a hold, and its settlement releases it."""
+    a = Budget("a", "tenant", "t", "monthly", Decimal("100000")).slot(NOW)
+    b = Budget("b", "key", "k", "daily", Decimal("50000")).slot(NOW)
+
+    async def test(c: RedisCounters, client: Redis) -> None:
+        commands: list[list[object]] = []
+
+        class Recording(RespClient):
+            async def execute(self, batch: list[list[object]]) -> list[object]:  # type: ignore[override]
+                commands.extend(batch)
+                return await super().execute(batch)
+
+        replica = RedisCounters(
+            client, RedisBatches(Recording(REDIS_URL), behind_s=5.0), prefix=c._prefix, view=RoomView(5.0)
+        )
+        assert await replica.reserve("first", [a, b], Decimal(1), 60) is None  # asks Redis: the view knows nothing
+        replica.settle_behind("first", [a, b], [a, b], Decimal("0.25"), lambda _: None)
+        heard: list[list[Decimal]] = []
+        for i in range(1_000):
+            pending = replica.reserve(f"r{i}", [a, b], Decimal(1), 60)
+            assert isinstance(pending, Ready) and await pending is None
+            replica.settle_behind(f"r{i}", [a, b], [a, b], Decimal("0.5"), heard.append)
+        assert isinstance(replica.reserve("open", [a, b], Decimal(1), 60), Ready)
+        await replica.drain()
+        assert await c.read(a) == await c.read(b) == (Decimal("500.25"), Decimal(1))  # 'open' is held
+        assert heard[0] == [Decimal("0.75")] * 2 and heard[-1] == [Decimal("500.25")] * 2
+        assert all(y[0] - x[0] == Decimal("0.5") for x, y in pairwise(heard))
+        spends = [cmd for cmd in commands if cmd[0] == "EVALSHA" and cmd[2] == 2 and b'"500000000000"' in cmd[-1]]
+        assert len(spends) == 1  # one call: 2 budgets, 1,000 x $0.5 each in nano-dollars
+        fields = await client.hkeys(replica._hash(a))
+        assert sorted(f.decode() for f in fields if f.startswith(b"r:")) == ["r:open"]
+        replica.settle_behind("open", [a, b], [a, b], Decimal("0.5"), lambda _: None)
+        await replica.drain()
+        assert await c.read(a) == await c.read(b) == (Decimal("500.75"), Decimal(0))
 
     with_counters(test)

@@ -76,3 +76,21 @@ async def test_a_stream_of_writes_behind_goes_out_once_per_behind_s_not_once_per
     await redis.aclose()
     await batches.close()
     assert client.trips - trips <= 12  # ~0.2-0.4 s of sleeps on a busy machine / 0.05 s, and the final drain
+
+
+async def test_a_script_redis_does_not_know_yet_is_loaded_and_sent_again_alone() -> None:
+    """A round trip where one script ran and another was unknown to Redis (first use, or Redis restarted): only
+    the unknown one is sent again; the other must not run twice (a settlement charged twice, a hold held twice)."""
+    key = f"oneflow:test:{uuid.uuid4().hex}"
+    fresh = BatchScript(f"-- {uuid.uuid4().hex}\nreturn {{redis.call('INCRBY', KEYS[1], ARGS[1])}}")
+    client = Counting(REDIS_URL)
+    batches = RedisBatches(client)
+    await batches.call(INCR, [key], ["0"], 1)  # INCR is known to Redis from here on
+    first = batches.submit(INCR, [key], ["1"], 1)
+    second = batches.submit(fresh, [key], ["10"], 1)
+    assert await first == [1] and await second == [11]
+    redis = Redis.from_url(REDIS_URL)
+    assert int(await redis.get(key) or 0) == 11
+    await redis.delete(key)
+    await redis.aclose()
+    await batches.close()
