@@ -15,6 +15,7 @@ goes every `behind_s`) never sends its hold, only its spend, summed with the oth
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -157,13 +158,14 @@ def from_nano(value: Any) -> Decimal:
 
 @dataclass(slots=True)
 class _Hold:
-    """A hold the view admitted, not sent to Redis yet: the reserve call, and the view's items it took."""
+    """A hold: the call, its slots, the view's items (key: the slot's hash; cost: the estimate; capacity: the
+    limit, in nano-dollars), and when it was asked for (`time.time()`)."""
 
-    keys: list[str]
-    args: list[str]
+    request_id: str
     slots: Sequence[Slot]
     items: list[Item]
-    answered: Callable[[list[Any] | None], None]
+    hold_s: float
+    at: float
 
 
 @dataclass(slots=True)
@@ -250,34 +252,39 @@ class RedisCounters:
         limits = [self._limit(slot) for slot in slots]
         view = self._view
         items = [Item(self._hash(s), nano, limit, 0.0) for s, limit in zip(slots, limits, strict=True)]
-        admitted = view is not None and view.take(items) is not None
-        now_ms = int(time.time() * 1000)
-        keys: list[str] = []
-        args = [str(now_ms), str(now_ms + int(hold_s * 1000)), request_id, str(nano), "1" if admitted else "0"]
-        args.append(str(len(slots)))
-        for item, slot, limit in zip(items, slots, limits, strict=True):
-            keys += [item.key, item.key + ":exp"]
-            args += [str(limit), str(self._ttl(slot))]
-        if view is None:
-            return self._refused(self._batches.submit(RESERVE, keys, args, 1 + len(slots)), slots)
-
-        def answered(reply: list[Any] | None) -> None:
-            rooms = None if reply is None else [limit - int(t) for limit, t in zip(limits, reply[1:], strict=True)]
-            view.answered(items, rooms)
-
-        if admitted:  # held here: the hold is written behind, with the next round trip (unless settled before)
+        hold = _Hold(request_id, slots, items, hold_s, time.time())
+        if view is not None and view.take(items) is not None:
+            # held here: the hold is written behind, with the next round trip (unless settled before)
             self._owing()
-            self._holds[request_id] = _Hold(keys, args, slots, items, answered)
+            self._holds[request_id] = hold
             return READY_NONE
+        keys, args = self._reserve_call(hold, force=False)
         pending = self._batches.submit(RESERVE, keys, args, 1 + len(slots))
-        view.sent(items)
-        pending.add_done_callback(
-            lambda done: answered(None if done.cancelled() or done.exception() else done.result())
-        )
+        if view is not None:
+            view.sent(items)
+            pending.add_done_callback(
+                lambda done: self._answered(items, None if done.cancelled() or done.exception() else done.result())
+            )
         return self._refused(pending, slots)
 
-    def _hold_failed(self, error: Exception, answered: Callable[[list[Any] | None], None]) -> None:
-        answered(None)
+    def _reserve_call(self, hold: _Hold, *, force: bool) -> tuple[list[str], list[str]]:
+        now_ms = int(hold.at * 1000)
+        keys: list[str] = []
+        args = [str(now_ms), str(now_ms + int(hold.hold_s * 1000)), hold.request_id, str(int(hold.items[0].cost))]
+        args += ["1" if force else "0", str(len(hold.slots))]
+        for item, slot in zip(hold.items, hold.slots, strict=True):
+            keys += [item.key, item.key + ":exp"]
+            args += [str(int(item.capacity)), str(self._ttl(slot))]
+        return keys, args
+
+    def _answered(self, items: list[Item], reply: list[Any] | None) -> None:
+        """Redis's counts after a hold (None: it failed) to the view, as rooms."""
+        assert self._view is not None
+        rooms = None if reply is None else [int(i.capacity) - int(t) for i, t in zip(items, reply[1:], strict=True)]
+        self._view.answered(items, rooms)
+
+    def _hold_failed(self, error: Exception, items: list[Item]) -> None:
+        self._answered(items, None)
         log.warning("a budget hold could not be written to Redis (%s); the call goes on", type(error).__name__)
 
     async def _refused(self, pending: Awaitable[list[Any]], slots: Sequence[Slot]) -> Slot | None:
@@ -350,10 +357,12 @@ class RedisCounters:
         owed, self._owed = self._owed, {}
         settled, self._settled = self._settled, []
         calls: list[Gathered] = []
-        for hold in holds.values():
-            answered = hold.answered
-            failed = lambda e, answered=answered: self._hold_failed(e, answered)  # noqa: E731
-            calls.append((RESERVE, hold.keys, hold.args, len(hold.items) + 1, answered, failed))
+        for hold in holds.values():  # admitted already: forced
+            keys, args = self._reserve_call(hold, force=True)
+            items = hold.items
+            answered = functools.partial(self._answered, items)
+            failed = functools.partial(self._hold_failed, items=items)
+            calls.append((RESERVE, keys, args, len(items) + 1, answered, failed))
         if owed:
             calls.append(self._spend_call(owed, settled))
         return calls
