@@ -5,6 +5,7 @@ microsecond, text with quotes and non-ASCII, missing values as NULL, and ids alr
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -18,10 +19,11 @@ from oneflow_ai.store.tables import usage_records
 from oneflow_ai.store.usage_insert import UsageInsert
 
 AT = datetime(2026, 3, 1, 23, 59, 59, 999_999, tzinfo=UTC)
+RUN = uuid.uuid4().hex[:12]  # the PostgreSQL database is shared by the session's tests
 
 RECORDS = [
     UsageRecord(
-        request_id="chatcmpl-1",
+        request_id=f"chatcmpl-1-{RUN}",
         created_at=AT,
         endpoint="chat",
         requested_model="gpt-4o-mini",
@@ -48,7 +50,7 @@ RECORDS = [
         streamed=True,
     ),
     UsageRecord(  # the optional fields missing, another time zone, a large amount
-        request_id="chatcmpl-2",
+        request_id=f"chatcmpl-2-{RUN}",
         created_at=datetime(2026, 3, 2, 5, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
         endpoint="embeddings",
         requested_model="embed",
@@ -72,14 +74,15 @@ def test_every_field_is_kept_and_present_ids_are_skipped(database_url: str) -> N
             async with engine.begin() as conn:
                 second = await insert(conn, RECORDS)
             async with engine.connect() as conn:
-                rows = [dict(r._mapping) for r in await conn.execute(select(usage_records))]
+                mine = usage_records.c.request_id.in_([r.request_id for r in RECORDS])
+                rows = [dict(r._mapping) for r in await conn.execute(select(usage_records).where(mine))]
             return first, second, sorted(rows, key=lambda r: r["request_id"])
         finally:
             await engine.dispose()
 
     first, second, rows = asyncio.run(go())
     exact = not database_url.startswith("sqlite")  # SQLite keeps money as a float (as SQLAlchemy stores it there)
-    assert first == {"chatcmpl-1"} and second == {"chatcmpl-2"}
+    assert first == {RECORDS[0].request_id} and second == {RECORDS[1].request_id}
     for record, row in zip(RECORDS, rows, strict=True):
         want = asdict(record)
         if row["created_at"].tzinfo is None:  # SQLite gives back naive UTC
