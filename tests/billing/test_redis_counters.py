@@ -68,9 +68,11 @@ def test_a_lapsed_hold_is_purged_by_the_next_reserve() -> None:
     s = Budget("c", "key", "k", "total", Decimal("1")).slot(NOW)
 
     async def test(c: RedisCounters, _: Redis) -> None:
-        assert await c.reserve("dead", [s], Decimal("0.9"), hold_s=0.05) is None  # its replica died
+        warm = Budget("w", "key", "w", "total", Decimal("1")).slot(NOW)
+        await c.reserve("warm", [warm], Decimal("0.1"), 60)  # connected and the script loaded: no stall below
+        assert await c.reserve("dead", [s], Decimal("0.9"), hold_s=0.5) is None  # its replica died
         assert await c.reserve("r2", [s], Decimal("0.5"), 60) == s
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.6)
         assert await c.reserve("r3", [s], Decimal("0.5"), 60) is None
         assert await c.read(s) == (Decimal(0), Decimal("0.5"))
 

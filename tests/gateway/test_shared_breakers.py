@@ -48,11 +48,23 @@ async def until(condition: Callable[[], bool], within_s: float = 2.0) -> float:
     return time.perf_counter() - start
 
 
+async def subscribed(store: SharedBreakers, n: int, within_s: float = 5.0) -> None:
+    """Until `n` subscribers listen on the store's channel."""
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        deadline = time.perf_counter() + within_s
+        while (await redis.pubsub_numsub(store._key))[0][1] < n:
+            assert time.perf_counter() < deadline, "the breakers did not subscribe in time"
+            await asyncio.sleep(0.005)
+    finally:
+        await redis.aclose()
+
+
 async def test_an_open_on_one_process_is_seen_by_the_other(make: Callable[..., SharedBreakers]) -> None:
     a, b = make(), make()
     await a.start()
     await b.start()
-    await asyncio.sleep(0.1)  # both subscribed
+    await subscribed(a, 2)
     for _ in range(2):
         record(a, "gpt/0", False, POLICY, time.monotonic())
     assert a.get("gpt/0").state is BreakerState.OPEN

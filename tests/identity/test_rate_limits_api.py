@@ -23,10 +23,10 @@ def test_requests_per_minute_with_headers_and_retry_after(client: Client) -> Non
     refused = client.chat(key)
     body = assert_error(refused, 429, "rate_limit_exceeded")
     assert body["error"]["type"] == "rate_limit_error" and "3 requests per minute" in body["error"]["message"]
-    assert refused.headers["retry-after"] == "20"  # one request refills in 60/3 s
+    assert refused.headers["retry-after"] in ("19", "20")  # one request refills in 60/3 s (less what passed)
     assert refused.headers["x-ratelimit-limit-requests"] == "3"
     assert refused.headers["x-ratelimit-remaining-requests"] == "0"
-    assert re.fullmatch(r"59(\.\d+)?s|1m0s", refused.headers["x-ratelimit-reset-requests"])  # until full again
+    assert re.fullmatch(r"5[89](\.\d+)?s|1m0s", refused.headers["x-ratelimit-reset-requests"])  # until full again
 
 
 def test_tokens_are_estimated_then_reconciled(client: Client) -> None:
@@ -150,8 +150,11 @@ def test_without_redis_the_other_gateway_sees_a_revocation_within_the_cache_ttl(
     assert b.chat(key["key"]).status_code == 200
     assert a.delete(f"/api-keys/{key['id']}", MASTER).status_code == 200
     revoked_at = time.perf_counter()
-    while b.chat(key["key"]).status_code == 200:
-        assert time.perf_counter() - revoked_at < 1.1, "the other gateway still accepts the revoked key"
+    while True:
+        asked_at = time.perf_counter()  # a request asked before the entry expired may still pass, however slow
+        if b.chat(key["key"]).status_code != 200:
+            break
+        assert asked_at - revoked_at < 1.1, "the other gateway still accepts the revoked key"
         time.sleep(0.01)
     seen_ms = (time.perf_counter() - revoked_at) * 1000
     print(f"\nwithout Redis, revocation seen by the other gateway after {seen_ms:.0f} ms")
