@@ -143,9 +143,9 @@ return out
 """
 
 RESERVE = BatchScript(_RESERVE)
+SETTLE = BatchScript(_SETTLE)
 SPEND = BatchScript(_SPEND)
 READY_NONE: Ready[Slot | None] = Ready(None)
-SETTLE = BatchScript(_SETTLE)
 
 
 def to_nano(amount: Decimal, rounding: str = ROUND_CEILING) -> int:

@@ -182,8 +182,8 @@ class _Due:
 
 class RedisLimiter:
     """Checks and charges in Redis. The calls of concurrent requests share round trips (`RedisBatches`); the
-    adjustments are written behind, with the next round trip. With a `view`, a call far from its limits on buckets
-    Redis answered for lately is decided here and charged in Redis without waiting."""
+    adjustments are written behind, summed per bucket, with the next round trip. With a `view`, a call far from
+    its limits on buckets Redis answered for lately is decided here and charged in Redis without waiting."""
 
     def __init__(
         self,
@@ -216,13 +216,13 @@ class RedisLimiter:
             if levels is not None:  # decided here: the charge is written behind, with the next round trip
                 self._owe(charges, viewed=True)
                 return Ready([verdict(level, c.rate, c.cost, True) for level, c in zip(levels, charges, strict=True)])
-        return self._verdicts(self._send("take", charges, items, now), charges)
+        return self._verdicts(self._send(charges, items, now), charges)
 
-    def _send(self, mode: str, charges: Sequence[Charge], items: list[Item], now: float | None) -> asyncio.Future[Any]:
-        """The call in the next round trip (sent now); its answer also goes to the view."""
+    def _send(self, charges: Sequence[Charge], items: list[Item], now: float | None) -> asyncio.Future[Any]:
+        """The take in the next round trip (sent now); its answer also goes to the view."""
         assert self._view is not None
         view = self._view
-        keys, args = _call(mode, charges, now)
+        keys, args = _call("take", charges, now)
         pending = self._batches.submit(SCRIPT, keys, args, 1 + len(charges))
         view.sent(items)
 
