@@ -28,7 +28,7 @@ async def health() -> Response:
     return JSONBytes(b'{"status":"ok"}')
 
 
-@router.get("/ready", summary="Readiness: the database and, when configured, Redis answer")
+@router.get("/ready", summary="Readiness: the database answers and the ledger writes; when configured, Redis answers")
 async def ready(request: Request) -> Response:
     gw: Gateway = request.state.gateway
     checks: dict[str, str] = {}
@@ -37,6 +37,8 @@ async def ready(request: Request) -> Response:
         checks["database"] = "ok"
     except Exception as e:  # readiness reports the failure instead of raising it
         checks["database"] = f"error: {type(e).__name__}"
+    unwritable = gw.ledger.unwritable  # the last write failed (none has succeeded since)
+    checks["ledger"] = "ok" if unwritable is None else f"error: {unwritable.split(':', 1)[0]}"
     if gw.redis is not None:
         try:
             await asyncio.wait_for(gw.redis.ping(), READY_TIMEOUT_S)

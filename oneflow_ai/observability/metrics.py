@@ -107,6 +107,16 @@ class Metrics:
         self.ledger_depth = Gauge(
             "ledger_queue_depth", "Usage records waiting to be written.", registry=r, multiprocess_mode="livesum"
         )
+        self.ledger_dead_letters = Counter(
+            "ledger_dead_letter", "Usage records the database refused, set aside in ledger_dead_letters.", registry=r
+        )
+        self.ledger_writable = Gauge(
+            "ledger_writable",
+            "1 while the ledger writes, 0 after a failed write until one succeeds.",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
+        self._dead_letters_seen = 0
         self.http_children: dict[tuple[str, str], RouteChildren] = {}
         self._deployments = tuple(d.id for g in gateway.config.models for d in g.deployments)
         self._scraped = r
@@ -121,7 +131,12 @@ class Metrics:
         for dep_id in self._deployments:
             breaker = view.get(dep_id)
             self.breaker_state.labels(dep_id).set(BREAKER_VALUE[breaker.state] if breaker else 0.0)
-        self.ledger_depth.set(self.gateway.ledger.depth)
+        ledger = self.gateway.ledger
+        self.ledger_depth.set(ledger.depth)
+        self.ledger_writable.set(0.0 if ledger.unwritable else 1.0)
+        if ledger.dead_lettered > self._dead_letters_seen:
+            self.ledger_dead_letters.inc(ledger.dead_lettered - self._dead_letters_seen)
+            self._dead_letters_seen = ledger.dead_lettered
 
     def render(self) -> tuple[bytes, str]:
         """The exposition for a scrape: (body, content type)."""

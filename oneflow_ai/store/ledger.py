@@ -5,6 +5,13 @@
 request id is the primary key and inserts skip ids already present, so a retry never counts twice; the same
 transaction adds the rows it inserted (and only those) into the hourly and daily aggregates (`aggregates.py`).
 `close()` flushes everything before shutdown.
+
+A batch the database refuses for its data (`dead_letters.refused`: a value too long, a NUL character) is split
+in halves, each written on its own, until the refused record is alone: it is set aside as a dead letter
+(`ledger_dead_letters`), counted in `dead_lettered` and logged, and every other record is written. So one bad
+record costs about 2 x log2(batch) small transactions once, never the ledger. A failure to answer (the
+database down) keeps every record for the next try, and `unwritable` says why until a write succeeds
+(`/ready` answers 503 meanwhile).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from oneflow_ai.store import dead_letters
+from oneflow_ai.store.dead_letters import describe, refused
 from oneflow_ai.store.ledger_writer import writer_for
 
 log = logging.getLogger("oneflow.ledger")
@@ -71,6 +80,10 @@ class Ledger:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._writer = writer_for(engine, batch_size)
+        self.dead_lettered = 0
+        """Records set aside as dead letters since start (`ledger_dead_letter_total`)."""
+        self.unwritable: str | None = None
+        """Why the last write failed, until a write succeeds (readiness)."""
 
     @property
     def depth(self) -> int:
@@ -111,20 +124,68 @@ class Ledger:
     async def flush(self) -> int:
         """Insert what is pending now; on failure the records stay pending (ahead of newer ones) and the error is
         raised (a retry skips what was written). Records that arrive meanwhile wait for the next flush: under
-        steady load a flush that chased them would never end, writing a few rows per transaction."""
+        steady load a flush that chased them would never end, writing a few rows per transaction. Records the
+        database refuses are set aside (see the module), not raised."""
         taken, self._pending = self._pending, []
         if not taken:
             return 0
         self._writing = len(taken)
+        aside: list[UsageRecord] = []
         try:
-            await self._writer.write(taken)
-        except BaseException:
+            try:
+                await self._writer.write(taken)
+            except Exception as e:
+                if not refused(e):
+                    raise
+                self._writer.forget()
+                await self._apart(taken, e, aside)
+        except BaseException as e:
+            if aside:
+                self._writer.forget()
+                kept = {id(r) for r in aside}
+                taken = [r for r in taken if id(r) not in kept]
             self._pending[:0] = taken
+            if isinstance(e, Exception):
+                self.unwritable = describe(e)
             raise
         finally:
             self._writing = 0
             self._released()
-        return len(taken)
+        self.unwritable = None
+        return len(taken) - len(aside)
+
+    async def _apart(self, records: list[UsageRecord], error: Exception, aside: list[UsageRecord]) -> None:
+        """`records` failed together for their data: write each half on its own, splitting again the half that
+        fails the same way, and set aside a record that fails alone. Raises on any other failure."""
+        if len(records) == 1:
+            await self._set_aside(records[0], error)
+            aside.append(records[0])
+            return
+        middle = len(records) // 2
+        for half in (records[:middle], records[middle:]):
+            try:
+                await self._writer.write(half)
+            except Exception as e:
+                if not refused(e):
+                    raise
+                await self._apart(half, e, aside)
+
+    async def _set_aside(self, rec: UsageRecord, error: Exception) -> None:
+        why = describe(error)
+        try:
+            await self._writer.set_aside(rec, why)
+        except Exception as e:
+            if not refused(e):
+                raise  # the database stopped answering: the record stays pending, to be tried again
+            # cannot happen (a dead letter is ASCII text); were it to, the log keeps the record
+            log.error("ledger: dead letter refused too (%s); the record: %s", describe(e), dead_letters.as_json(rec))
+        self.dead_lettered += 1
+        log.error(
+            "ledger: record %s refused by the database (%s); set aside in ledger_dead_letters",
+            rec.request_id,
+            why,
+            extra={"request_id": rec.request_id},
+        )
 
     async def _run(self) -> None:
         failures = 0

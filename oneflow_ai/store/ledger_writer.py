@@ -16,14 +16,16 @@ import functools
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from oneflow_ai.store import dead_letters
 from oneflow_ai.store.aggregates import GRAINS, SUMS, Aggregates, Grain, Tally, rollup
-from oneflow_ai.store.tables import AGGREGATE_DIMENSIONS
+from oneflow_ai.store.tables import AGGREGATE_DIMENSIONS, ledger_dead_letters
 from oneflow_ai.store.usage_insert import UsageInsert, sqlite_chunks, sqlite_time
 
 if TYPE_CHECKING:
@@ -46,6 +48,12 @@ class Writer(Protocol):
     async def write(self, records: Sequence[UsageRecord]) -> None:
         """Insert the records and add the inserted ones to the aggregates (or raise: then nothing is kept, or
         what was kept is skipped when the records come again)."""
+
+    def forget(self) -> None:
+        """Drop what `note` prepared: the next `write` prepares its records itself (after a batch was split)."""
+
+    async def set_aside(self, record: UsageRecord, error: str) -> None:
+        """Keep a record the database refused as a dead letter, with the error (its own transaction)."""
 
     async def close(self) -> None: ...
 
@@ -93,6 +101,19 @@ class EngineWriter:
                 await self._aggregates.add_rows(conn, tally)
             else:  # some were written before (a batch tried again): add only the others' sums
                 await self._aggregates.add(conn, (r for r in records if r.request_id in inserted))
+
+    def forget(self) -> None:
+        self._noted, self._tally = [], Tally()
+
+    async def set_aside(self, record: UsageRecord, error: str) -> None:
+        row = {
+            "request_id": str(record.request_id),
+            "created_at": datetime.now(UTC),
+            "error": error,
+            "record": dead_letters.as_json(record),
+        }
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(ledger_dead_letters), row)
 
     async def close(self) -> None:
         return None
@@ -154,6 +175,16 @@ class SQLiteWriter:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def forget(self) -> None:
+        self._rows, self._tally = [], Tally()
+
+    async def set_aside(self, record: UsageRecord, error: str) -> None:
+        row = (str(record.request_id), sqlite_time(datetime.now(UTC)), error, dead_letters.as_json(record))
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._set_aside, row)
+
+    def _set_aside(self, row: tuple[str, str, str, str]) -> None:
+        self._connection().execute(dead_letters.INSERT, row)  # autocommit: a transaction of its own
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:

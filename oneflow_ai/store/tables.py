@@ -14,6 +14,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -52,6 +53,18 @@ usage_records = Table(
     Column("usage_source", String(16), nullable=False),
     Index("ix_usage_records_created_at", "created_at"),
 )
+
+ledger_dead_letters = Table(
+    "ledger_dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("record", Text, nullable=False),
+    Index("ix_ledger_dead_letters_request_id", "request_id"),
+)
+"""Usage records the database refused (migration 0005), as JSON text with its error (`store/dead_letters.py`)."""
 
 # Usage aggregates, hourly (migration 0002) and daily (0004): one row per bucket and combination of dimensions,
 # kept when the raw records are pruned. A missing dimension is '' (not NULL) so the unique bucket key upserts on

@@ -60,7 +60,7 @@ def test_request_id_is_kept(url: str) -> None:
 def test_health_ready_docs(url: str) -> None:
     assert httpx.get(url + "/health").json() == {"status": "ok"}
     ready = httpx.get(url + "/ready")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok"}
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "ledger": "ok"}
     docs = httpx.get(url + "/docs")
     assert docs.status_code == 200 and "/_docs/swagger-ui-bundle.js" in docs.text
     assert httpx.get(url + "/_docs/swagger-ui-bundle.js").status_code == 200
@@ -71,7 +71,7 @@ def test_health_ready_docs(url: str) -> None:
 
 def test_ready_reports_redis(start_gateway: Any) -> None:
     gw = start_gateway(redis_url="redis://127.0.0.1:6379/0")
-    assert httpx.get(gw.url + "/ready").json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert httpx.get(gw.url + "/ready").json()["checks"] == {"database": "ok", "ledger": "ok", "redis": "ok"}
     down = start_gateway(redis_url="redis://127.0.0.1:1/0")
     r = httpx.get(down.url + "/ready")
     assert r.status_code == 503 and r.json()["checks"]["redis"].startswith("error")
