@@ -36,7 +36,8 @@ async def serve_messages(inbound: Inbound) -> Reply:
         principal = await authenticated(inbound)
         body = parse_json(inbound.body)
         openai_body = openai_request_from_messages(body if isinstance(body, dict) else {})
-        call = chat_call(inbound.request_id, principal, openai_body, inbound.header(b"x-user-id"))
+        user = inbound.header(b"x-user-id")
+        call = chat_call(inbound.request_id, principal, openai_body, user, user_param="metadata.user_id")
         call.endpoint = "messages"
         call.client_request_id = inbound.client_request_id
         reply = await complete(inbound.gateway, call)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,11 @@ class StreamReply:
 DEFAULT_COMPLETION_ESTIMATE = 256
 """Completion tokens assumed before a call that sets no `max_tokens`."""
 
+MAX_END_USER = 256
+"""Characters of an end-user id: what the ledger's `end_user` column (and its aggregates') holds."""
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f]")
+"""Never in an end-user id: NUL cannot be stored as text by PostgreSQL, and none belongs in a log line or a report."""
+
 GATEWAY_FIELDS = ("fallbacks", "strategy")
 """Body fields that steer the gateway; they are taken out before the body goes upstream."""
 
@@ -84,8 +90,33 @@ def steering(body: dict[str, Any], strategy_header: str | None) -> tuple[dict[st
     return body, tuple(fallbacks), strategy
 
 
+def end_user_of(body: dict[str, Any], header: str | None, user_param: str = "user") -> str | None:
+    """The end user the call is for: the body's `user` (or what the caller knows it as, `user_param`), else the
+    `X-User-Id` header, checked here at the edge because it is written in the ledger (a value the database
+    refused would be set aside there, its call uncounted in the reports)."""
+    user = body.get("user")
+    if user is not None:
+        return _end_user(user, user_param)
+    return None if header is None else _end_user(header, "x-user-id")
+
+
+def _end_user(value: Any, param: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_END_USER or CONTROL_CHARACTERS.search(value):
+        raise InvalidRequest(
+            f"'{param}' must be a string of at most {MAX_END_USER} characters, without control characters.",
+            param=param,
+            code="invalid_user",
+        )
+    return value
+
+
 def chat_call(
-    request_id: str, principal: Principal, body: Any, end_user_header: str | None, strategy_header: str | None = None
+    request_id: str,
+    principal: Principal,
+    body: Any,
+    end_user_header: str | None,
+    strategy_header: str | None = None,
+    user_param: str = "user",
 ) -> Call:
     """Check the few fields the gateway relies on; every other field passes through untouched."""
     body, fallbacks, strategy = steering(_object(body), strategy_header)
@@ -103,7 +134,7 @@ def chat_call(
     if options is not None and not isinstance(options, dict):
         raise InvalidRequest("'stream_options' must be an object", param="stream_options")
     wants_usage = bool(stream and options and options.get("include_usage"))
-    user = body.get("user")
+    end_user = end_user_of(body, end_user_header, user_param)
     return Call(
         request_id,
         principal,
@@ -112,7 +143,7 @@ def chat_call(
         model,
         bool(stream),
         wants_usage,
-        end_user=user if isinstance(user, str) else end_user_header,
+        end_user=end_user,
         fallbacks=fallbacks,
         strategy=_strategy(strategy),
     )
@@ -126,14 +157,14 @@ def embeddings_call(
     value = body.get("input")
     if not (isinstance(value, (str, list)) and value):
         raise InvalidRequest("'input' must be a non-empty string or array", param="input")
-    user = body.get("user")
+    end_user = end_user_of(body, end_user_header)
     return Call(
         request_id,
         principal,
         "embeddings",
         body,
         model,
-        end_user=user if isinstance(user, str) else end_user_header,
+        end_user=end_user,
         fallbacks=fallbacks,
         strategy=_strategy(strategy),
     )
