@@ -12,7 +12,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from redis.asyncio import Redis
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
@@ -49,6 +48,7 @@ from oneflow_ai.pricing import PriceCatalog, PricingEngine, TokenCounter
 from oneflow_ai.settings import Settings
 from oneflow_ai.store.db import create_engine, migrate
 from oneflow_ai.store.ledger import Ledger
+from oneflow_ai.store.redis_pool import shared_redis
 from oneflow_ai.store.retention import Retention
 from oneflow_ai.upstream.http import HTTPTransport
 
@@ -100,7 +100,15 @@ def create_app(
         ledger = Ledger(engine, batch_size=settings.ledger_batch_size, interval_s=settings.ledger_interval_s)
         ledger.start()
         transport = HTTPTransport()
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis = (
+            shared_redis(
+                settings.redis_url,
+                max_connections=settings.redis_max_connections,
+                wait_s=settings.redis_pool_timeout_s,
+            )
+            if settings.redis_url
+            else None
+        )
         pricing = PricingEngine(
             catalog,
             credits_per_usd=Decimal(settings.credits_per_usd),

@@ -14,6 +14,10 @@ class Settings:
     master_key: str | None = None
     database_url: str | None = None
     redis_url: str | None = None
+    redis_max_connections: int = 50
+    """The shared Redis client's pool: at most this many connections; a caller waits for a free one."""
+    redis_pool_timeout_s: float = 5.0
+    """How long a caller waits for a free Redis connection before the command fails."""
     max_body_bytes: int = 10 * 1024 * 1024
     log_level: str = "INFO"
     log_format: str = "json"
@@ -31,6 +35,8 @@ class Settings:
     otel_enabled: bool = False
     otel_endpoint: str | None = None
     idempotency_ttl_s: int = 24 * 3600
+    idempotency_max_bytes: int = 256 * 1024 * 1024
+    """Without Redis: what the in-memory idempotency store may hold; past it the oldest answers are forgotten."""
     body_timeout_s: float = 30.0
     header_timeout_s: float = 10.0
     keep_alive_s: int = 5
@@ -48,6 +54,8 @@ class Settings:
             master_key=get("ONEFLOW_MASTER_KEY"),
             database_url=get("DATABASE_URL"),
             redis_url=get("REDIS_URL"),
+            redis_max_connections=int(get("ONEFLOW_REDIS_MAX_CONNECTIONS") or 50),
+            redis_pool_timeout_s=float(get("ONEFLOW_REDIS_POOL_TIMEOUT_S") or 5.0),
             max_body_bytes=int(get("ONEFLOW_MAX_BODY_BYTES") or 10 * 1024 * 1024),
             log_level=(get("ONEFLOW_LOG_LEVEL") or "INFO").upper(),
             log_format=get("ONEFLOW_LOG_FORMAT") or "json",
@@ -63,6 +71,7 @@ class Settings:
             otel_enabled=(get("ONEFLOW_OTEL_ENABLED") or "").lower() in ("1", "true", "yes"),
             otel_endpoint=get("OTEL_EXPORTER_OTLP_ENDPOINT"),
             idempotency_ttl_s=int(get("ONEFLOW_IDEMPOTENCY_TTL_S") or 24 * 3600),
+            idempotency_max_bytes=int(get("ONEFLOW_IDEMPOTENCY_MAX_BYTES") or 256 * 1024 * 1024),
             body_timeout_s=float(get("ONEFLOW_BODY_TIMEOUT_S") or 30.0),
             header_timeout_s=float(get("ONEFLOW_HEADER_TIMEOUT_S") or 10.0),
             keep_alive_s=int(get("ONEFLOW_KEEP_ALIVE_S") or 5),

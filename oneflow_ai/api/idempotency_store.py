@@ -9,9 +9,11 @@ A key held for another fingerprint raises `IdempotencyConflict` at once.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +23,16 @@ from redis.asyncio import Redis
 from oneflow_ai.errors import IdempotencyConflict
 
 CONFLICT = "This Idempotency-Key was already used with a different request."
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+ENTRY_OVERHEAD = 460
+HEADER_OVERHEAD = 130
+"""Bytes allowed per kept answer, and per header, for the Python objects around their bytes (dict slot, tuples,
+the key, fingerprint and body objects). Measured with `tracemalloc`: 532 bytes for an answer with an empty body and
+no headers (64-character key and fingerprint included), 1,558 with a 1,000-byte body, +152 a header; counted
+568, 1,568 and +~150."""
+WARN_EVERY_S = 60.0
+
+log = logging.getLogger("oneflow.idempotency")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,22 +69,37 @@ class IdempotencyStore(Protocol):
 
 
 class MemoryIdempotencyStore:
-    """One process's store; bounded to `max_entries` (the oldest go first)."""
+    """One process's store. An answer is kept for `ttl_s`, within `max_bytes` (its body and headers plus a fixed
+    allowance per entry for the objects around them): when a new answer would pass the bound, the oldest are
+    forgotten before their time, each reported to `evicted` (a metric) and in a warning at most once a minute.
+    An answer larger than the whole bound is not kept (also an eviction)."""
 
     kind = "memory"
 
-    def __init__(self, ttl_s: float, *, max_entries: int = 10_000) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        evicted: Callable[[int], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl_s = ttl_s
-        self.max_entries = max_entries
-        self._done: OrderedDict[str, tuple[float, StoredResponse]] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        """What the kept answers take, by `size`."""
+        self._evicted = evicted
+        self._clock = clock
+        self._warned_at: float | None = None
+        self._done: OrderedDict[str, tuple[float, int, StoredResponse]] = OrderedDict()
         self._held: dict[str, tuple[str, asyncio.Event]] = {}
 
     async def claim(self, key: str, fingerprint: str) -> StoredResponse | None:
         while True:
-            self._expire(time.monotonic())
+            self._expire(self._clock())
             done = self._done.get(key)
             if done is not None:
-                return done[1]
+                return done[2]
             held = self._held.get(key)
             if held is None:
                 self._held[key] = (fingerprint, asyncio.Event())
@@ -82,10 +109,7 @@ class MemoryIdempotencyStore:
             await held[1].wait()
 
     async def complete(self, key: str, response: StoredResponse) -> None:
-        self._done[key] = (time.monotonic() + self.ttl_s, response)
-        self._done.move_to_end(key)  # kept in expiry order
-        while len(self._done) > self.max_entries:
-            self._done.popitem(last=False)
+        self._keep(key, response)
         await self.release(key)
 
     async def release(self, key: str) -> None:
@@ -93,12 +117,49 @@ class MemoryIdempotencyStore:
         if held is not None:
             held[1].set()
 
+    def _keep(self, key: str, response: StoredResponse) -> None:
+        now = self._clock()
+        size = entry_size(key, response)
+        old = self._done.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+        if size > self.max_bytes:
+            self._evict(1, now)
+            return
+        evicted = 0
+        while self._done and self.bytes + size > self.max_bytes:  # in expiry order: the oldest first
+            _, (_, gone, _) = self._done.popitem(last=False)
+            self.bytes -= gone
+            evicted += 1
+        self._done[key] = (now + self.ttl_s, size, response)
+        self.bytes += size
+        if evicted:
+            self._evict(evicted, now)
+
+    def _evict(self, count: int, now: float) -> None:
+        if self._evicted is not None:
+            self._evicted(count)
+        if self._warned_at is None or now - self._warned_at >= WARN_EVERY_S:
+            self._warned_at = now
+            log.warning(
+                "idempotency store full (ONEFLOW_IDEMPOTENCY_MAX_BYTES=%d): answers are forgotten before their "
+                "TTL (see the idempotency_evictions metric); raise the bound or set REDIS_URL",
+                self.max_bytes,
+            )
+
     def _expire(self, now: float) -> None:
         while self._done:
-            key, (expires, _) = next(iter(self._done.items()))
+            key, (expires, size, _) = next(iter(self._done.items()))
             if expires > now:
                 return
             del self._done[key]
+            self.bytes -= size
+
+
+def entry_size(key: str, response: StoredResponse) -> int:
+    """What an answer is counted as in `max_bytes`: its bytes, and a fixed allowance for the objects holding them."""
+    headers = sum(len(k) + len(v) + HEADER_OVERHEAD for k, v in response.headers)
+    return ENTRY_OVERHEAD + len(key) + len(response.fingerprint) + len(response.body) + headers
 
 
 RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"

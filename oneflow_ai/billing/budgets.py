@@ -135,7 +135,14 @@ class Budgets(QuietObserver):
 
     async def _refusal(self, slot: Slot, estimate: Decimal) -> GatewayError:
         b = slot.budget
-        spent, reserved = await self._counters.read(slot)
+        try:
+            spent, reserved = await self._counters.read(slot)
+        except Exception as e:  # the refusal stands (the counters decided it); only its wording lacks what is left
+            log.warning("budget %s could not be read to word a refusal (%s)", b.id, type(e).__name__)
+            return QuotaExceeded(
+                f"Budget exceeded: the {b.period} budget of ${decimal_str(b.limit_usd)} for {b.scope} "
+                f"'{b.scope_id}' has no room for this request, estimated at ${decimal_str(estimate)}."
+            )
         return QuotaExceeded(
             f"Budget exceeded: the {b.period} budget of ${decimal_str(b.limit_usd)} for {b.scope} '{b.scope_id}' "
             f"has ${decimal_str(remaining(b.limit_usd, spent, reserved))} left; this request is estimated at "

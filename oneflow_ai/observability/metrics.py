@@ -97,6 +97,11 @@ class Metrics:
         )
         self.rate_limited = Counter("rate_limit_exceeded", "Requests refused by a rate limit.", registry=r)
         self.budget_exceeded = Counter("budget_exceeded", "Requests refused by a budget or quota.", registry=r)
+        self.idempotency_evictions = Counter(
+            "idempotency_evictions",
+            "Idempotent answers the in-memory store forgot before their TTL (ONEFLOW_IDEMPOTENCY_MAX_BYTES reached).",
+            registry=r,
+        )
         self.breaker_state = Gauge(
             "circuit_breaker_state",
             "Circuit breaker: 0 closed, 1 half-open, 2 open.",

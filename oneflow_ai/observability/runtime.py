@@ -31,7 +31,11 @@ class Observability:
         self.idempotency: IdempotencyStore = (
             RedisIdempotencyStore(gateway.redis, settings.idempotency_ttl_s)
             if gateway.redis is not None
-            else MemoryIdempotencyStore(settings.idempotency_ttl_s)
+            else MemoryIdempotencyStore(
+                settings.idempotency_ttl_s,
+                max_bytes=settings.idempotency_max_bytes,
+                evicted=self.metrics.idempotency_evictions.inc,
+            )
         )
 
     def start(self) -> dict[str, Any]:

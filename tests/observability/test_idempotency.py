@@ -12,7 +12,7 @@ import pytest
 
 from tests.api.ledger_rows import ledger_rows
 from tests.conftest import MASTER_KEY
-from tests.observability.conftest import AUTH, upstream_config
+from tests.observability.conftest import AUTH, total, upstream_config
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -152,3 +152,18 @@ def test_redis_shares_keys_across_replicas(start_gateway: Any, openai_upstream: 
     status = httpx.get(a + "/api/v1/admin/features/status", headers=AUTH).json()
     assert status["idempotency"]["detail"]["store"] == "redis"
     assert MASTER_KEY not in json.dumps(status)
+
+
+def test_without_redis_a_full_store_forgets_the_oldest_and_counts_it(start_gateway: Any, openai_upstream: Any) -> None:
+    """ONEFLOW_IDEMPOTENCY_MAX_BYTES bounds the in-memory store: past it the oldest answers go first, counted."""
+    server = start_gateway(config_yaml=upstream_config(openai_upstream[1].url), idempotency_max_bytes=8_000)
+    upstream = openai_upstream[0]
+    marker = uuid.uuid4().hex
+    keys = [f"{marker}-{i}" for i in range(10)]  # an answer counts ~2 KB (body, headers, overhead): at most 5 fit
+    for key in keys:
+        assert post(server.url, key, marker).status_code == 200
+    assert post(server.url, keys[-1], marker).headers.get("idempotent-replayed") == "true"
+    assert "idempotent-replayed" not in post(server.url, keys[0], marker).headers  # forgotten: served again
+    assert calls(upstream, marker) == len(keys) + 1
+    evicted = total(httpx.get(server.url + "/metrics").text, "idempotency_evictions_total")
+    assert evicted >= len(keys) - 5
