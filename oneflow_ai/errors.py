@@ -112,6 +112,8 @@ class UpstreamError(GatewayError):
     type = "api_error"
     code = "upstream_error"
     retryable = True
+    deployment_retryable = True
+    """Whether the same deployment may be tried again for this request (False: only the others)."""
 
     def __init__(self, message: str, *, provider: str = "", upstream_status: int | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
@@ -127,6 +129,7 @@ class ContextWindowExceeded(UpstreamError):
     type = "invalid_request_error"
     code = "context_length_exceeded"
     retryable = True
+    deployment_retryable = False
 
 
 class UpstreamRejected(UpstreamError):
@@ -135,6 +138,18 @@ class UpstreamRejected(UpstreamError):
     type = "invalid_request_error"
     code = "upstream_rejected"
     retryable = False
+
+
+class UpstreamAuthFailed(UpstreamError):
+    """The upstream refused the gateway's own credentials (401/403: a revoked or wrong provider key). That is
+    the deployment's fault, not the caller's: the next deployment is tried, the failure counts on the breaker,
+    and this deployment is not tried again for the request. The upstream's message is never kept, since
+    providers quote the (masked) key in it."""
+
+    status = 502
+    type = "api_error"
+    code = "upstream_auth_failed"
+    deployment_retryable = False
 
 
 class UpstreamRateLimited(UpstreamError):
@@ -167,9 +182,17 @@ class AllDeploymentsFailed(GatewayError):
         self.errors = errors
 
 
-def upstream_error_for_status(status: int, message: str, *, provider: str) -> UpstreamError:
-    """Map an upstream HTTP error status to our error, keeping the upstream's own message."""
+def upstream_error_for_status(status: int, message: str, *, provider: str, deployment: str = "") -> UpstreamError:
+    """Map an upstream HTTP error status to our error, keeping the upstream's own message (except for 401/403,
+    whose message may quote the gateway's provider key)."""
     cls: type[UpstreamError]
+    if status in (401, 403):
+        where = f"deployment '{deployment}'" if deployment else f"provider '{provider}'"
+        return UpstreamAuthFailed(
+            f"The provider rejected the gateway's credentials for {where} (HTTP {status}).",
+            provider=provider,
+            upstream_status=status,
+        )
     if status == 429:
         cls = UpstreamRateLimited
     elif status in (408, 409) or status >= 500:

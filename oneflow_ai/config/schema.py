@@ -152,12 +152,14 @@ class ModelGroup(Frozen):
 
 class BreakerSettings(Frozen):
     """A deployment's circuit opens when, over `window_s`, at least `min_requests` were tried and the share
-    that failed reached `failure_rate_threshold`; after `cooldown_s` one probe may pass (half-open)."""
+    that failed reached `failure_rate_threshold`, or when `consecutive_failures` failed in a row (whatever
+    succeeded before; null turns that off); after `cooldown_s` one probe may pass (half-open)."""
 
     failure_rate_threshold: float = Field(0.5, gt=0, le=1)
     min_requests: int = Field(5, ge=1)
     window_s: float = Field(30.0, gt=0)
     cooldown_s: float = Field(30.0, gt=0)
+    consecutive_failures: int | None = Field(5, ge=1)
 
 
 class RoutingSettings(Frozen):

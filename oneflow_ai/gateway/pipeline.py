@@ -3,8 +3,9 @@
 Fallback is a plan and a loop: whether to go on after a failure is the error's own `retryable`. A round
 tries each planned deployment once (the group's own, then its fallbacks'); further rounds, after an
 exponential backoff with full jitter (or the upstream's `Retry-After`), retry within `max_attempts` and
-the deadline; a deployment the request overflowed (context length) is not tried again. When every attempt
-failed, the client gets `AllDeploymentsFailed` carrying each cause.
+the deadline; a deployment the error says not to try again (`deployment_retryable`: the request overflowed
+its context, or its provider refused the gateway's key) is not. When every attempt failed, the client gets
+`AllDeploymentsFailed` carrying each cause.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import (
     AllDeploymentsFailed,
-    ContextWindowExceeded,
     GatewayError,
     InvalidRequest,
     UpstreamError,
@@ -43,15 +43,12 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
         gw.observers.rejected(call, e)
         finish(gw, call, Outcome("rejected", e.status, attempts=0))
         raise
-    except Exception:  # an admission's own fault (a store that failed): the client gets a 500, still recorded
-        finish(gw, call, Outcome("rejected", 500, attempts=0))
-        raise
     settings = gw.routing.settings
     deadline = call.started + settings.deadline_s
     errors: list[GatewayError] = []
     attempt = 0
     last: Deployment | None = None
-    too_small: set[str] = set()  # deployments whose context the request overflowed: never tried again
+    spent: set[str] = set()  # deployments this request may not try again (context overflowed, key refused)
     for round_ in range(settings.max_attempts):
         if round_ > 0:
             delay = gw.routing.retry_delay(round_ - 1, errors[-1], deadline - time.perf_counter())
@@ -62,7 +59,7 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
         for dep in gw.routing.plan(call, group):
             if attempt == settings.max_attempts:
                 break
-            if dep.id in too_small or not gw.routing.admit(dep):
+            if dep.id in spent or not gw.routing.admit(dep):
                 continue
             attempt += 1
             last = dep
@@ -72,8 +69,8 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
                 errors.append(e)
                 if not e.retryable:
                     raise _failed(gw, call, errors, dep, attempt) from None
-                if isinstance(e, ContextWindowExceeded):
-                    too_small.add(dep.id)
+                if not e.deployment_retryable:
+                    spent.add(dep.id)
                 else:
                     worth_retrying += 1
                 continue

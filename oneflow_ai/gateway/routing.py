@@ -55,7 +55,13 @@ class Routing(QuietObserver):
         self.pricing = pricing
         self.tokens = tokens
         b = settings.breaker
-        self.policy = BreakerPolicy(b.failure_rate_threshold, b.min_requests, b.window_s, b.cooldown_s)
+        self.policy = BreakerPolicy(
+            b.failure_rate_threshold,
+            b.min_requests,
+            b.window_s,
+            b.cooldown_s,
+            consecutive_failures=b.consecutive_failures,
+        )
         self.health = HealthBoard()
         self.local_breakers = BreakerBoard()
         self.breakers: BreakerStore = breakers or self.local_breakers

@@ -63,6 +63,7 @@ def health_report(
                     "open_for_s": None if b.opened_at is None else round(mono_now - b.opened_at, 3),
                     "probe_in_flight": b.probe_in_flight,
                     "window": {"ok": ok, "failed": failed, "seconds": policy.window_s},
+                    "consecutive_failures": b.streak,
                     "ewma_latency_ms": _ms(h.ewma_latency_s),
                     "ewma_ttft_ms": _ms(h.ewma_ttft_s),
                     "error_rate": round(h.error_rate, 4),

@@ -66,7 +66,7 @@ class AnthropicProvider:
         return AnthropicStream(deployment.provider, client_wants_usage=client_wants_usage, created=int(time.time()))
 
     def error(self, status: int, body: bytes, headers: Mapping[str, str], deployment: Deployment) -> UpstreamError:
-        return anthropic_error(status, body, headers, deployment.provider)
+        return anthropic_error(status, body, headers, deployment.provider, deployment=deployment.id)
 
 
 def to_anthropic(body: dict[str, Any]) -> dict[str, Any]:
@@ -273,8 +273,11 @@ def from_anthropic(response: dict[str, Any], *, created: int) -> dict[str, Any]:
     return out
 
 
-def anthropic_error(status: int, body: bytes, headers: Mapping[str, str], provider: str) -> UpstreamError:
-    """Anthropic's error body (`{"type": "error", "error": {"type", "message"}}`) as our error, message kept."""
+def anthropic_error(
+    status: int, body: bytes, headers: Mapping[str, str], provider: str, *, deployment: str = ""
+) -> UpstreamError:
+    """Anthropic's error body (`{"type": "error", "error": {"type", "message"}}`) as our error, message kept
+    (except for a refused credential, 401/403: see `upstream_error_for_status`)."""
     detail: Any = None
     try:
         parsed = orjson.loads(body)
@@ -286,6 +289,6 @@ def anthropic_error(status: int, body: bytes, headers: Mapping[str, str], provid
     if status == 400 and any(phrase in message.lower() for phrase in _PROMPT_TOO_LONG):
         err: UpstreamError = ContextWindowExceeded(message, param="messages", provider=provider, upstream_status=status)
     else:
-        err = upstream_error_for_status(status, f"{provider}: {message}", provider=provider)
+        err = upstream_error_for_status(status, f"{provider}: {message}", provider=provider, deployment=deployment)
     err.retry_after = retry_after_seconds(headers)
     return err

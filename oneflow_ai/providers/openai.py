@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from oneflow_ai.config.schema import Deployment
-from oneflow_ai.errors import ContextWindowExceeded, UpstreamError, upstream_error_for_status
+from oneflow_ai.errors import ContextWindowExceeded, UpstreamError, UpstreamRejected, upstream_error_for_status
 from oneflow_ai.providers.base import ProviderResult, Usage, retry_after_seconds
 from oneflow_ai.upstream.sse import DONE, SSEEvent, frame
 from oneflow_ai.upstream.wire import UpstreamRequest
@@ -58,7 +58,7 @@ class OpenAIProvider:
         return ProviderResult(body, Usage.from_openai(parsed.get("usage")), parsed.get("model"))
 
     def error(self, status: int, body: bytes, headers: Mapping[str, str], deployment: Deployment) -> UpstreamError:
-        return openai_style_error(status, body, headers, deployment.provider)
+        return openai_style_error(status, body, headers, deployment.provider, deployment=deployment.id)
 
 
 class AzureProvider(OpenAIProvider):
@@ -126,8 +126,11 @@ def _json_object(body: bytes, deployment: Deployment) -> dict[str, Any]:
     return parsed
 
 
-def openai_style_error(status: int, body: bytes, headers: Mapping[str, str], provider: str) -> UpstreamError:
-    """An upstream error with the upstream's own message, type, code and param kept."""
+def openai_style_error(
+    status: int, body: bytes, headers: Mapping[str, str], provider: str, *, deployment: str = ""
+) -> UpstreamError:
+    """An upstream error with the upstream's own message, type, code and param kept (for a caller's 4xx);
+    a refused credential (401/403) is `UpstreamAuthFailed`, which keeps none of them."""
     detail: dict[str, Any] = {}
     try:
         parsed = orjson.loads(body)
@@ -141,8 +144,8 @@ def openai_style_error(status: int, body: bytes, headers: Mapping[str, str], pro
     if status == 400 and (code == "context_length_exceeded" or "context length" in message.lower()):
         err: UpstreamError = ContextWindowExceeded(message, param=detail.get("param"), provider=provider)
     else:
-        err = upstream_error_for_status(status, f"{provider}: {message}", provider=provider)
-        if status < 500 and status != 429:
+        err = upstream_error_for_status(status, f"{provider}: {message}", provider=provider, deployment=deployment)
+        if isinstance(err, UpstreamRejected):
             err.type = str(detail.get("type") or err.type)
             err.code = str(code) if code is not None else err.code
             err.param = detail.get("param")

@@ -1,6 +1,7 @@
 """A circuit breaker per deployment, as a pure state machine.
 
     CLOSED --(failure rate over the window >= threshold, with enough requests)--> OPEN
+    CLOSED --(`consecutive_failures` failures in a row within the window, whatever came before)--> OPEN
     OPEN --(cooldown passed: `allow` lets exactly one probe through)--> HALF_OPEN
     HALF_OPEN --(probe succeeds)--> CLOSED, window cleared
     HALF_OPEN --(probe fails)--> OPEN, with a new `opened_at`
@@ -8,6 +9,11 @@
 Every transition is a function from a `Breaker` to a new `Breaker`; `now` is passed in (seconds on a
 monotonic clock). The sliding window is kept as per-second buckets of counts, so a breaker stays a few
 hundred bytes at any request rate and is cheap to copy or to store elsewhere.
+
+The rate alone judges a deployment by the whole window: after thousands of successes, a deployment that starts
+to hang (every call a timeout) would stay closed until its timeouts outnumbered the successes still in the
+window, many seconds later. So the latest outcomes also judge it: `consecutive_failures` failures with no
+success between them (all within `window_s`) open the breaker at once, however many successes came before.
 
 Where breakers live is a `BreakerStore`: `BreakerBoard` is the in-process one; a shared (Redis) store
 can implement the same two methods, for instance over a local copy it synchronises in the background.
@@ -38,6 +44,9 @@ class BreakerPolicy:
     cooldown_s: float = 30.0
     """How long an open breaker refuses; also how long a probe may stay unanswered before another is let through."""
     bucket_s: float = 1.0
+    consecutive_failures: int | None = 5
+    """This many failures in a row (within `window_s`) open the breaker whatever else the window holds; None:
+    only the failure rate judges."""
 
 
 class Bucket(NamedTuple):
@@ -54,6 +63,8 @@ class Breaker:
     window: tuple[Bucket, ...] = ()
     opened_at: float | None = None
     probe_started_at: float | None = None
+    streak: int = 0
+    """Failures in a row since the last success, of those still in the window (counted while closed)."""
 
     @property
     def probe_in_flight(self) -> bool:
@@ -77,7 +88,7 @@ def allow(b: Breaker, policy: BreakerPolicy, now: float) -> tuple[bool, Breaker]
         return True, Breaker(BreakerState.HALF_OPEN, opened_at=b.opened_at, probe_started_at=now)
     if b.probe_started_at is not None and now - b.probe_started_at < policy.cooldown_s:
         return False, b
-    return True, Breaker(b.state, b.window, b.opened_at, now)
+    return True, Breaker(b.state, b.window, b.opened_at, now, b.streak)
 
 
 def on_success(b: Breaker, policy: BreakerPolicy, now: float) -> Breaker:
@@ -95,10 +106,13 @@ def on_failure(b: Breaker, policy: BreakerPolicy, now: float) -> Breaker:
         return b
     window = _add(b.window, policy, now, ok=False)
     ok, failed = counts(window)
+    streak = min(b.streak + 1, failed)  # the failures in a row that are still in the window
+    if policy.consecutive_failures is not None and streak >= policy.consecutive_failures:
+        return Breaker(BreakerState.OPEN, opened_at=now)
     total = ok + failed
     if total >= policy.min_requests and failed / total >= policy.failure_rate_threshold:
         return Breaker(BreakerState.OPEN, opened_at=now)
-    return Breaker(b.state, window, b.opened_at, b.probe_started_at)
+    return Breaker(b.state, window, b.opened_at, b.probe_started_at, streak)
 
 
 def counts(window: tuple[Bucket, ...]) -> tuple[int, int]:

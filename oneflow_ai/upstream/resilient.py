@@ -7,7 +7,8 @@
 Each call is tried up to `1 + max_retries` times within `deadline_s`. Between tries it waits the gateway's
 backoff (`next_delay`: exponential with full jitter, or the upstream's `Retry-After`). Whether to try again
 is the error's own `retryable` (5xx, 429, 408/409, timeouts and failed connections are; an upstream's
-other 4xx is not, and neither is a context-length error, which no retry of the same model can fix).
+other 4xx is not, and neither is a context-length error or a refused credential (401/403), which no retry of
+the same upstream can fix; a refused credential counts as the upstream's failure).
 The provider has one circuit breaker (the routing core's): failures open it, and while it is open calls
 fail at once with `UpstreamUnavailable` (code `circuit_open`) instead of waiting on a sick upstream.
 Every try carries the same `Idempotency-Key` header (one is generated when none is given), so an upstream
@@ -141,7 +142,7 @@ class ResilientHTTPClient:
                 return await self._once(req, attempt + 1)
             except UpstreamError as e:
                 last = e
-                if not e.retryable or isinstance(e, ContextWindowExceeded):
+                if not e.retryable or not e.deployment_retryable:
                     raise
         assert last is not None
         raise last

@@ -75,7 +75,13 @@ class OpenAIUpstream:
             and request.headers.get("authorization") != f"Bearer {self.require_key}"
             and request.headers.get("api-key") != self.require_key
         ):
-            return error(401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key")
+            given = (request.headers.get("authorization") or "").removeprefix("Bearer ")
+            shown = f"{given[:8]}{'*' * max(0, len(given) - 12)}{given[-4:]}"  # as OpenAI masks it
+            message = (
+                f"Incorrect API key provided: {shown}. "
+                "You can find your API key at https://platform.openai.com/account/api-keys."
+            )
+            return error(401, message, "invalid_request_error", "invalid_api_key")
         model = body.get("model")
         if model == "fake-error-500":
             return error(500, "The server had an error while processing your request.", "server_error")

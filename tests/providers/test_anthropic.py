@@ -14,6 +14,7 @@ from oneflow_ai.config.schema import Deployment, Timeouts
 from oneflow_ai.errors import (
     ContextWindowExceeded,
     InvalidRequest,
+    UpstreamAuthFailed,
     UpstreamError,
     UpstreamRateLimited,
     UpstreamRejected,
@@ -278,6 +279,15 @@ def test_prompt_too_long_is_context_window_exceeded() -> None:
     err = PROVIDER.error(400, body, {}, DEPLOYMENT)
     assert isinstance(err, ContextWindowExceeded) and err.retryable
     assert err.message == "prompt is too long: 208310 tokens > 200000 maximum"
+
+
+@pytest.mark.parametrize(("status", "type_"), [(401, "authentication_error"), (403, "permission_error")])
+def test_a_refused_key_is_the_deployments_failure_without_the_upstream_message(status: int, type_: str) -> None:
+    body = anthropic_error_body(type_, "invalid x-api-key: sk-ant-api03-...abcd")
+    err = PROVIDER.error(status, body, {}, DEPLOYMENT.model_copy(update={"id": "claude/1"}))
+    assert isinstance(err, UpstreamAuthFailed) and err.retryable and not err.deployment_retryable
+    assert (err.status, err.code, err.upstream_status) == (502, "upstream_auth_failed", status)
+    assert err.message == f"The provider rejected the gateway's credentials for deployment 'claude/1' (HTTP {status})."
 
 
 def test_other_client_errors_are_rejected_with_the_upstream_message() -> None:

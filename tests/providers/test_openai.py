@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from oneflow_ai.config.schema import Deployment
-from oneflow_ai.errors import ContextWindowExceeded, UpstreamError, UpstreamRateLimited, UpstreamRejected
+from oneflow_ai.errors import (
+    ContextWindowExceeded,
+    UpstreamAuthFailed,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamRejected,
+)
 from oneflow_ai.providers.base import Usage
 from oneflow_ai.providers.openai import AzureProvider, OpenAIProvider, OpenAIStream
 from oneflow_ai.upstream.sse import SSEParser
@@ -104,3 +111,27 @@ def test_error_mapping_keeps_the_upstream_message() -> None:
         400, b'{"error": {"message": "maximum context length is 8192", "code": "context_length_exceeded"}}', {}, DEP
     )
     assert isinstance(ctx, ContextWindowExceeded) and ctx.retryable
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_provider_key_is_the_deployments_failure_without_the_upstream_message(status: int) -> None:
+    body = orjson.dumps(
+        {
+            "error": {
+                "message": "Incorrect API key provided: sk-proj-********abcd. You can find your API key at ...",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_api_key",
+            }
+        }
+    )
+    err = OpenAIProvider().error(status, body, {}, DEP)
+    assert isinstance(err, UpstreamAuthFailed) and err.retryable and not err.deployment_retryable
+    assert (err.status, err.type, err.code, err.param, err.upstream_status) == (
+        502,
+        "api_error",
+        "upstream_auth_failed",
+        None,
+        status,
+    )
+    assert err.message == f"The provider rejected the gateway's credentials for deployment 'g/0' (HTTP {status})."

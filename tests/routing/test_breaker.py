@@ -57,6 +57,60 @@ def test_outcomes_older_than_the_window_stop_counting() -> None:
     assert counts(b.window) == (0, 1)
 
 
+def test_a_run_of_timeouts_opens_it_at_once_after_any_number_of_successes() -> None:
+    b, policy = CLOSED, BreakerPolicy()  # the defaults: 5 failures in a row open it
+    for i in range(3000):  # 100 good calls a second for the whole 30 s window
+        b = on_success(b, policy, i / 100)
+    for i in range(4):
+        b = on_failure(b, policy, 30.0 + i / 100)  # the upstream hangs: every call times out
+    assert b.state is BreakerState.CLOSED
+    b = on_failure(b, policy, 30.04)
+    assert b.state is BreakerState.OPEN and b.opened_at == 30.04  # 5 failures among 3,005 outcomes
+
+
+def test_a_success_breaks_the_run() -> None:
+    policy = BreakerPolicy(consecutive_failures=3, min_requests=1000)
+    b = outcomes(CLOSED, "o" * 50, now=1.0)
+    for r in "xxoxxoxx":
+        b = on_success(b, policy, 1.0) if r == "o" else on_failure(b, policy, 1.0)
+    assert b.state is BreakerState.CLOSED and b.streak == 2
+    assert on_failure(b, policy, 1.0).state is BreakerState.OPEN
+
+
+def test_a_run_counts_only_failures_still_in_the_window() -> None:
+    policy = BreakerPolicy(consecutive_failures=3, min_requests=1000, window_s=10)
+    b = on_failure(on_failure(CLOSED, policy, 0.0), policy, 0.0)
+    b = on_failure(b, policy, 20.0)  # the two before it are older than the window
+    assert b.state is BreakerState.CLOSED and b.streak == 1
+
+
+def test_without_consecutive_failures_only_the_rate_judges() -> None:
+    policy = BreakerPolicy(consecutive_failures=None)
+    b = CLOSED
+    for i in range(100):
+        b = on_success(b, policy, i / 10)
+    for _ in range(99):
+        b = on_failure(b, policy, 10.0)
+    assert b.state is BreakerState.CLOSED
+    assert on_failure(b, policy, 10.0).state is BreakerState.OPEN  # 100 of 200
+
+
+@given(
+    st.integers(min_value=0, max_value=2000),
+    st.floats(min_value=0, max_value=29),
+    st.integers(min_value=1, max_value=20),
+)
+def test_k_failures_in_a_row_open_it_at_the_kth(successes: int, spread_s: float, k: int) -> None:
+    policy = BreakerPolicy(consecutive_failures=k, min_requests=10**6)  # the rate never judges here
+    b = CLOSED
+    for i in range(successes):
+        b = on_success(b, policy, spread_s * i / max(1, successes))
+    for i in range(k):
+        assert b.state is BreakerState.CLOSED and b.streak == i
+        b = on_failure(b, policy, spread_s + i * 0.01)
+    assert b.state is BreakerState.OPEN
+
+
 def test_open_refuses_until_the_cooldown_then_lets_exactly_one_probe() -> None:
     b = opened(at=100.0)
     assert allow(b, POLICY, 129.9) == (False, b)
@@ -145,6 +199,11 @@ def test_invariants_over_any_history(history: list[tuple[str, float]]) -> None:
         if b.state is not BreakerState.CLOSED:
             assert b.opened_at is not None
             assert b.window == ()
+        else:
+            assert POLICY.consecutive_failures is not None and b.streak < POLICY.consecutive_failures
+            assert b.streak <= counts(b.window)[1]
+            if event == "ok":
+                assert b.streak == 0
         ok_count, failed = counts(b.window)
         total = ok_count + failed
         if b.state is BreakerState.CLOSED and total >= POLICY.min_requests:

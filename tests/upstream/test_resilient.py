@@ -12,6 +12,7 @@ from aiohttp import web
 from oneflow_ai import ResilientHTTPClient
 from oneflow_ai.errors import (
     ContextWindowExceeded,
+    UpstreamAuthFailed,
     UpstreamError,
     UpstreamRejected,
     UpstreamTimeout,
@@ -155,3 +156,15 @@ async def test_a_hanging_upstream_times_out(server: tuple[Flaky, str]) -> None:
     async with ResilientHTTPClient("test", timeout=0.2, max_retries=1, sleep=Sleeps()) as c:
         with pytest.raises(UpstreamTimeout):
             await c.post(url, json={})
+
+
+async def test_a_refused_key_is_not_retried_and_counts_on_the_breaker(server: tuple[Flaky, str]) -> None:
+    flaky, url = server
+    flaky.script = [401, 403, 401]
+    async with client(breaker=BreakerPolicy(consecutive_failures=3, cooldown_s=60)) as c:
+        for _ in range(3):
+            with pytest.raises(UpstreamAuthFailed) as info:
+                await c.post(url, json={})
+            assert info.value.status == 502 and "failure" not in info.value.message
+        assert c.breaker.state is BreakerState.OPEN  # the upstream's fault: three in a row open it
+    assert len(flaky.keys) == 3  # each tried once: no retry of the same upstream can fix a refused key
