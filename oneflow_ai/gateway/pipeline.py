@@ -43,6 +43,9 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
         gw.observers.rejected(call, e)
         finish(gw, call, Outcome("rejected", e.status, attempts=0))
         raise
+    except Exception:  # an admission's own fault (a store that failed): the client gets a 500, still recorded
+        finish(gw, call, Outcome("rejected", 500, attempts=0))
+        raise
     settings = gw.routing.settings
     deadline = call.started + settings.deadline_s
     errors: list[GatewayError] = []
