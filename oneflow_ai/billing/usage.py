@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Date, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.pricing.engine import decimal_str, exact
-from oneflow_ai.store.aggregates import DAILY, HOURLY, Grain, day_of, hour_of
+from oneflow_ai.store.aggregates import DAILY, HOURLY, Grain, day_of, hour_of, sqlite_money
 
 DIMENSIONS: Mapping[str, str] = {
     "key": "key_id",
@@ -106,11 +106,11 @@ def _label(name: str, value: Any) -> Any:
     return value or None
 
 
-def _totals(row: Mapping[str, Any], inr_per_usd: Decimal) -> dict[str, Any]:
+def _totals(row: Mapping[str, Any], inr_per_usd: Decimal, dialect: str) -> dict[str, Any]:
     out: dict[str, Any] = {c: int(row[c] or 0) for c in COUNTS}
     with exact():
-        for c in MONEY:
-            out[c] = Decimal(row[c] or 0)
+        for c in MONEY:  # SQLite's money is a float: read as the decimal it stands for (`aggregates.py`)
+            out[c] = sqlite_money(row[c]) if dialect == "sqlite" else Decimal(row[c] or 0)
         out["cost_inr"] = out["cost_usd"] * inr_per_usd
     return out
 
@@ -155,7 +155,7 @@ async def usage(engine: AsyncEngine, query: UsageQuery, inr_per_usd: Decimal) ->
                 if query.group_by and row["requests"] is None:
                     continue
                 key = tuple(_label(name, row[f"g_{name}"]) for name in query.group_by)
-                _add(by_group.setdefault(key, {}), _totals(dict(row), inr_per_usd))
+                _add(by_group.setdefault(key, {}), _totals(dict(row), inr_per_usd, dialect))
     totals: dict[str, Any] = {c: 0 for c in COUNTS} | {c: Decimal(0) for c in (*MONEY, "cost_inr")}
     groups = []
     for key in sorted(by_group, key=lambda k: tuple((v is None, str(v)) for v in k)):

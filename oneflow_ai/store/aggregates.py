@@ -8,8 +8,11 @@ passes only the records its insert actually wrote (`RETURNING request_id`), so a
 Tables are written in a fixed order (hourly, then daily) and buckets in key order: two replicas upserting the
 same buckets lock them in the same order.
 
-On SQLite, NUMERIC is stored as a 64-bit float (15 significant digits): a bucket's money is exact to 1e-12
-USD up to about $1,000 and to the cent far beyond. PostgreSQL's NUMERIC is exact at any size.
+On SQLite, NUMERIC is stored as a 64-bit float, which holds any decimal of up to 15 significant digits: money
+read back goes through `sqlite_money` (rounded to those 15 digits, at most the column's 12 decimals), so it
+prints as the decimal it stands for (`15934.9`, not `15934.900000000001`): exact to 1e-12 USD up to $1,000 and
+to the cent up to $10 trillion. The ledger's SQLite writer rounds each bucket sum to 12 decimals as it adds, so
+small buckets gather no float error however many batches they take. PostgreSQL's NUMERIC is exact at any size.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table
@@ -32,6 +35,23 @@ if TYPE_CHECKING:
 
 SUMS = ("requests", "input_tokens", "output_tokens", "cached_tokens", "cost_usd", "credits", "errors")
 """The summed columns of a bucket."""
+MONEY_SUMS = ("cost_usd", "credits")
+SQLITE_DIGITS = 15
+"""Significant digits of any decimal that a 64-bit float holds exactly (C's `DBL_DIG`)."""
+MONEY_DECIMALS = 12
+"""The money columns' scale (`NUMERIC(20, 12)`)."""
+
+
+def sqlite_money(value: Decimal | float | int | None) -> Decimal:
+    """Money as SQLite gave it back (a float, or SQLAlchemy's Decimal of one): the decimal it stands for,
+    rounded to `SQLITE_DIGITS` significant digits and at most `MONEY_DECIMALS` decimals; float noise past
+    them (`0.1 + 0.2`, sums over many batches) is dropped."""
+    if not value:
+        return Decimal(0)
+    amount = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
+    exponent = max(amount.adjusted() - SQLITE_DIGITS + 1, -MONEY_DECIMALS)
+    rounding = Context(prec=40, rounding=ROUND_HALF_EVEN)  # its own: callers may trap any rounding (`exact()`)
+    return amount.quantize(Decimal(1).scaleb(exponent, rounding), context=rounding).normalize(rounding)
 
 
 def _utc(ts: datetime) -> datetime:

@@ -24,7 +24,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.store import dead_letters
-from oneflow_ai.store.aggregates import GRAINS, SUMS, Aggregates, Grain, Tally, rollup
+from oneflow_ai.store.aggregates import GRAINS, MONEY_DECIMALS, MONEY_SUMS, SUMS, Aggregates, Grain, Tally, rollup
 from oneflow_ai.store.tables import AGGREGATE_DIMENSIONS, ledger_dead_letters
 from oneflow_ai.store.usage_insert import UsageInsert, sqlite_chunks, sqlite_time
 
@@ -218,11 +218,17 @@ def _same(rows: list[tuple[Any, ...]], records: Sequence[UsageRecord]) -> bool:
 
 
 def _sqlite_upsert(grain: Grain) -> tuple[str, list[str]]:
-    """The aggregate upsert as SQLite SQL with `?` parameters, and the order of the columns they take."""
+    """The aggregate upsert as SQLite SQL with `?` parameters, and the order of the columns they take. Money sums
+    are rounded to the column's decimals as they are added (a float: error would otherwise gather, batch by batch)."""
     name = grain.table.name
     columns = [grain.bucket, *AGGREGATE_DIMENSIONS, *SUMS]
     conflict = ", ".join([grain.bucket, *AGGREGATE_DIMENSIONS])
-    sums = ", ".join(f"{c} = {name}.{c} + excluded.{c}" for c in SUMS)
+    sums = ", ".join(
+        f"{c} = ROUND({name}.{c} + excluded.{c}, {MONEY_DECIMALS})"
+        if c in MONEY_SUMS
+        else f"{c} = {name}.{c} + excluded.{c}"
+        for c in SUMS
+    )
     sql = (
         f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
         f"ON CONFLICT ({conflict}) DO UPDATE SET {sums}"
