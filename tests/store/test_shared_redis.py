@@ -12,15 +12,20 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis
 
+from oneflow_ai.app import create_app
 from oneflow_ai.billing.budget import config_budget_id
+from oneflow_ai.settings import Settings
 from tests.billing.conftest import config, ledger_for
-from tests.conftest import MASTER_KEY
+from tests.conftest import MASTER_KEY, UPSTREAM_KEY
+from tests.fakes.hooked_app import HookedApp
+from tests.fakes.runner import UvicornServer
 
 AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
 REDIS_URL = os.environ.get("ONEFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -103,3 +108,53 @@ def test_a_burst_of_idempotent_calls_is_served(
     assert len(ledger_for(database_url, tag, expect=BURST)) == BURST
     again = asyncio.run(burst(gw.url, [chat(tag, **{"idempotency-key": k}) for k in keys[:3]]))
     assert [r.headers.get("idempotent-replayed") for r in again] == ["true"] * 3
+
+
+async def hold_every_connection(state: dict[str, Any]) -> None:
+    """Take every connection of the shared client's pool and keep them: as if Redis had stopped answering."""
+    pool = state["gateway"].redis.connection_pool
+    held = state.setdefault("held by the test", [])
+    while True:
+        try:
+            held.append(await pool.get_connection())
+        except redis.ConnectionError:  # the pool's wait ran out: all are ours (or the breakers' subscription's)
+            return
+
+
+def test_when_the_shared_client_cannot_get_a_connection(
+    openai_upstream: Any, database_url: str, redis_url: str, redis_keys: list[str], tag: str, tmp_path: Path
+) -> None:
+    """A refusal is still the documented 429 (only its message lacks what is left), recorded; an idempotent call is
+    the documented 503 `idempotency_store_unavailable`, not a 500."""
+    budget = f"budgets:\n  - {{scope: end_user, id: {tag}, period: daily, limit_usd: '{LIMIT_USD}'}}\n"
+    redis_keys.append(f"oneflow:budget:{{{config_budget_id('end_user', tag, 'daily')}:*")
+    (tmp_path / "config.yaml").write_text(config(openai_upstream[1].url, budget))
+    settings = Settings(
+        config_path=str(tmp_path / "config.yaml"),
+        data_dir=tmp_path / "data",
+        master_key=MASTER_KEY,
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_max_connections=3,
+        redis_pool_timeout_s=0.2,
+        ledger_interval_s=0.05,
+    )
+    hooks = {"/_test/hold-redis": hold_every_connection}
+    server = UvicornServer(lambda: HookedApp(create_app(settings, {"UPSTREAM_KEY": UPSTREAM_KEY}), hooks))
+    try:
+        url = server.url + "/v1/chat/completions"
+        first = 1
+        while httpx.post(url, headers=chat(tag)[0], json=chat(tag)[1]).status_code == 200:
+            first += 1  # until the budget refuses (one call spends it)
+        assert httpx.post(server.url + "/_test/hold-redis").status_code == 204
+        refused = [httpx.post(url, headers=chat(tag)[0], json=chat(tag)[1]) for _ in range(3)]
+        assert [(r.status_code, r.json()["error"]["code"]) for r in refused] == [(429, "insufficient_quota")] * 3
+        assert "has no room for this request" in refused[0].json()["error"]["message"]
+        ids = {r.headers["x-request-id"] for r in refused}
+        rows = [r for r in ledger_for(database_url, tag, expect=first + len(ids)) if r["request_id"] in ids]
+        assert len(rows) == 3 and {(r["status"], r["http_status"]) for r in rows} == {("rejected", 429)}
+        headers, body = chat(tag, **{"idempotency-key": f"{tag}-held"})
+        r = httpx.post(url, headers=headers, json={**body, "user": f"{tag}-other"})
+        assert (r.status_code, r.json()["error"]["code"]) == (503, "idempotency_store_unavailable")
+    finally:
+        server.stop()
