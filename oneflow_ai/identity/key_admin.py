@@ -1,7 +1,9 @@
 """Virtual API keys, as the admin API manages them: create, list, read, edit, revoke, rotate.
 
 Tenant owners and admins manage every key of their tenant; a member manages the keys of their own user; a
-viewer reads the tenant's keys. A key outside what the caller may see answers 404. The secret exists only in
+viewer reads the tenant's keys. A key outside what the caller may see answers 404. Nobody grants more than
+they hold (`bounds`): a key made, changed or rotated by a restricted caller stays within the caller's models,
+limits, budget, department and expiry, and a key changes only its own name and metadata. The secret exists only in
 the answer to create/rotate; the database keeps its SHA-256. Every change invalidates the key in every
 replica's cache (`invalidation`) after it is committed together with its audit record.
 """
@@ -18,6 +20,7 @@ from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import InvalidRequest, PermissionDenied
 from oneflow_ai.identity import audit
 from oneflow_ai.identity.audit import Actor
+from oneflow_ai.identity.bounds import bounds_of, check, check_self_edit, inherit
 from oneflow_ai.identity.config import IdentitySettings
 from oneflow_ai.identity.credentials import new_api_key, new_id
 from oneflow_ai.identity.directory import department_in, tenant_exists, user_in
@@ -81,7 +84,10 @@ class KeyAdmin:
                 values[field] = default
         secret, key_id = new_api_key(), new_id("key")
         async with self._engine.begin() as conn:
+            bounds = await bounds_of(conn, p)
+            values = inherit(bounds, values, body.model_fields_set)
             await self._check_refs(conn, tenant_id, values.get("user_id"), values.get("department_id"))
+            check(bounds, values)
             await conn.execute(
                 insert(api_keys).values(
                     id=key_id,
@@ -123,15 +129,20 @@ class KeyAdmin:
         changes = body.model_dump(exclude_unset=True)
         if "role" in changes:
             may_grant(p, changes["role"])
-        return await self._change(p, key_id, changes, "api_key.update", actor)
+        if key_id == p.key_id:
+            check_self_edit(changes)
+        return await self._change(p, key_id, changes, "api_key.update", actor, bounded=True)
 
     async def revoke(self, p: Principal, key_id: str, actor: Actor) -> KeyPublic:
-        return await self._change(p, key_id, {"revoked_at": now_utc()}, "api_key.revoke", actor)
+        """Revoking only takes away, so a caller may revoke any key it manages, beyond its bounds or not."""
+        return await self._change(p, key_id, {"revoked_at": now_utc()}, "api_key.revoke", actor, bounded=False)
 
     async def rotate(self, p: Principal, key_id: str, grace_s: int, actor: Actor) -> KeyCreated:
         secret, new_key_id, now = new_api_key(), new_id("key"), now_utc()
         async with self._engine.begin() as conn:
             old = await self._manageable(conn, p, key_id)
+            if key_id != p.key_id:  # a key may rotate itself; another's secret is as good as what that key holds
+                check(await bounds_of(conn, p), dict(old))
             if old["revoked_at"] is not None or (old["grace_until"] is not None and old["grace_until"] <= now):
                 raise InvalidRequest("A revoked or already retired key cannot be rotated.")
             grace_until = now + timedelta(seconds=grace_s)
@@ -161,11 +172,15 @@ class KeyAdmin:
         await self._invalidations.publish([old["key_hash"], secret.hash])
         return KeyCreated(key=secret.key, **key_public(row).model_dump())
 
-    async def _change(self, p: Principal, key_id: str, changes: dict[str, Any], action: str, actor: Actor) -> KeyPublic:
+    async def _change(
+        self, p: Principal, key_id: str, changes: dict[str, Any], action: str, actor: Actor, *, bounded: bool
+    ) -> KeyPublic:
         async with self._engine.begin() as conn:
             old = await self._manageable(conn, p, key_id)
             if changes.get("department_id") is not None:
                 await department_in(conn, changes["department_id"], old["tenant_id"])
+            if bounded and key_id != p.key_id:  # a key's own edits are limited to its name and metadata
+                check(await bounds_of(conn, p), {**old, **changes})
             if changes:
                 await conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**changes))
             await audit.record(
