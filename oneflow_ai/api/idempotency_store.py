@@ -162,11 +162,26 @@ def entry_size(key: str, response: StoredResponse) -> int:
     return ENTRY_OVERHEAD + len(key) + len(response.fingerprint) + len(response.body) + headers
 
 
-RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+# KEYS: the key's response and its lock. ARGV: the caller's token, the lock's seconds. One round trip per try:
+# {'done', response} when the key was served; {'held'} when the caller now holds it; {'busy', holder's token}.
+_CLAIM = """
+local done = redis.call('GET', KEYS[1])
+if done then return {'done', done} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then return {'held'} end
+return {'busy', redis.call('GET', KEYS[2]) or ''}
+"""
+# KEYS: the response, the lock. ARGV: the holder's token, then the response and its seconds (none: keep nothing).
+_SETTLE = """
+if ARGV[2] then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1
+"""
 
 
 class RedisIdempotencyStore:
-    """Shared by every replica: a lock per key (`SET NX` with an expiry) and the response (`SET EX`)."""
+    """Shared by every replica: a lock per key (`SET NX` with an expiry) and the response (`SET EX`). A claim is
+    one round trip (a script), and so is keeping the response and releasing the lock: each borrows a connection
+    of the shared pool once, so a burst of idempotent calls queues briefly instead of holding the pool."""
 
     kind = "redis"
 
@@ -179,34 +194,34 @@ class RedisIdempotencyStore:
         self.poll_s = poll_s
         self.prefix = prefix
         self._tokens: dict[str, str] = {}
+        self._claim = redis.register_script(_CLAIM)
+        self._settle = redis.register_script(_SETTLE)
 
     async def claim(self, key: str, fingerprint: str) -> StoredResponse | None:
-        done_key, lock_key = self.prefix + "done:" + key, self.prefix + "lock:" + key
+        keys = [self.prefix + "done:" + key, self.prefix + "lock:" + key]
         token = f"{fingerprint}:{os.urandom(8).hex()}"
         while True:
-            raw = await self.redis.get(done_key)
-            if raw is not None:
-                return StoredResponse.loads(raw)
-            if await self.redis.set(lock_key, token, nx=True, ex=self.lock_s):
-                raw = await self.redis.get(done_key)  # completed between our two reads
-                if raw is not None:
-                    await self.redis.eval(RELEASE, 1, lock_key, token)
-                    return StoredResponse.loads(raw)
+            reply = await self._claim(keys=keys, args=[token, self.lock_s])
+            state = _text(reply[0])
+            if state == "done":
+                return StoredResponse.loads(reply[1])
+            if state == "held":
                 self._tokens[key] = token
                 return None
-            holder = await self.redis.get(lock_key)
-            if holder is not None and not _text(holder).startswith(fingerprint + ":"):
+            if not _text(reply[1]).startswith(fingerprint + ":"):
                 raise IdempotencyConflict(CONFLICT)
             await asyncio.sleep(self.poll_s)
 
     async def complete(self, key: str, response: StoredResponse) -> None:
-        await self.redis.set(self.prefix + "done:" + key, response.dumps(), ex=self.ttl_s)
-        await self.release(key)
+        await self._settled(key, response.dumps(), self.ttl_s)
 
     async def release(self, key: str) -> None:
-        token = self._tokens.pop(key, None)
-        if token is not None:
-            await self.redis.eval(RELEASE, 1, self.prefix + "lock:" + key, token)
+        if key in self._tokens:
+            await self._settled(key)
+
+    async def _settled(self, key: str, *keep: bytes | int) -> None:
+        token = self._tokens.pop(key, "")
+        await self._settle(keys=[self.prefix + "done:" + key, self.prefix + "lock:" + key], args=[token, *keep])
 
 
 def _text(value: bytes | str) -> str:
