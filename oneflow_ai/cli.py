@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import cast
 
 from oneflow_ai import __version__
-from oneflow_ai.api.http_protocol import SlowClientProtocol
+from oneflow_ai.api.http_protocol import GatewayProtocol
 from oneflow_ai.auth.master import ensure_master_key
 from oneflow_ai.config import ConfigError, load_config
 from oneflow_ai.settings import Settings
@@ -88,9 +88,14 @@ def _serve(args: argparse.Namespace) -> int:
         return migrated.returncode
     print(f"OneFlow {__version__} listening on http://{args.host}:{args.port} (docs: /docs)", flush=True)
     # Slow clients: an idle keep-alive connection closes after `keep_alive_s` (uvicorn's own timeout); a request's
-    # headers and body must arrive within `header_timeout_s` and `body_timeout_s` (our protocol; uvicorn has none).
+    # headers and body must arrive within `header_timeout_s` and `body_timeout_s`, and its headers fit the limits
+    # (our protocol; uvicorn has none of these).
     protocol = partial(
-        SlowClientProtocol, header_timeout_s=settings.header_timeout_s, body_timeout_s=settings.body_timeout_s
+        GatewayProtocol,
+        header_timeout_s=settings.header_timeout_s,
+        body_timeout_s=settings.body_timeout_s,
+        max_header_bytes=settings.max_header_bytes,
+        max_headers=settings.max_headers,
     )
     with _metrics_dir(settings.data_dir, args.workers):
         uvicorn.run(
@@ -109,7 +114,9 @@ def _serve(args: argparse.Namespace) -> int:
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=list(settings.trusted_proxies) or None,
             server_header=False,
-            timeout_graceful_shutdown=30,
+            # On SIGTERM, calls in flight get this long to finish; the gateway cuts those still running just
+            # before uvicorn would (`gateway.drain`): each is answered 503 `shutting_down` and recorded.
+            timeout_graceful_shutdown=settings.shutdown_grace_s,
             timeout_keep_alive=settings.keep_alive_s,
         )
     return 0

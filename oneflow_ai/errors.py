@@ -78,6 +78,29 @@ class PayloadTooLarge(GatewayError):
     code = "payload_too_large"
 
 
+class RequestTimeout(GatewayError):
+    """The client did not send its request's headers, or its body, in time (answered by the server protocol)."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
+class HeadersTooLarge(GatewayError):
+    """The request line and headers are larger, or the headers more, than the server accepts."""
+
+    status = 431
+    type = "invalid_request_error"
+    code = "headers_too_large"
+
+
+class ShuttingDown(GatewayError):
+    """The gateway is stopping and its shutdown grace ran out before this call finished: the call was cut."""
+
+    status = 503
+    code = "shutting_down"
+
+
 class IdempotencyConflict(GatewayError):
     """An `Idempotency-Key` reused with a different request."""
 

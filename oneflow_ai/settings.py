@@ -41,6 +41,11 @@ class Settings:
     header_timeout_s: float = 10.0
     keep_alive_s: int = 5
     trusted_proxies: tuple[str, ...] = ()
+    max_header_bytes: int = 64 * 1024
+    """The request line and headers together, in bytes; larger is refused with 431."""
+    max_headers: int = 100
+    shutdown_grace_s: int = 30
+    """On SIGTERM, how long calls in flight may take to finish; those still running then are cut (503)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -76,6 +81,9 @@ class Settings:
             header_timeout_s=float(get("ONEFLOW_HEADER_TIMEOUT_S") or 10.0),
             keep_alive_s=int(get("ONEFLOW_KEEP_ALIVE_S") or 5),
             trusted_proxies=tuple(p.strip() for p in (get("ONEFLOW_TRUSTED_PROXIES") or "").split(",") if p.strip()),
+            max_header_bytes=int(get("ONEFLOW_MAX_HEADER_BYTES") or 64 * 1024),
+            max_headers=int(get("ONEFLOW_MAX_HEADERS") or 100),
+            shutdown_grace_s=int(get("ONEFLOW_SHUTDOWN_GRACE_S") or 30),
         )
 
     @property

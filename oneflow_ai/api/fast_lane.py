@@ -21,9 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from oneflow_ai.errors import GatewayError
-from oneflow_ai.gateway.call import JSONReply, StreamReply
+from oneflow_ai.api.http_cycle import CYCLE, Cycle
+from oneflow_ai.errors import GatewayError, ShuttingDown
+from oneflow_ai.gateway.call import JSONReply, Receiver, StreamReply
 from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.upstream.sse import frame
 
 log = logging.getLogger("oneflow")
 
@@ -74,7 +76,7 @@ class FastLane:
             reply = error_reply(e)
         except Exception:
             reply = unexpected_error(request_id)
-        await send_reply(reply, receive, send)
+        await send_reply(reply, scope, receive, send)
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -107,9 +109,9 @@ def raw_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
-async def send_reply(reply: Reply, receive: Receive, send: Send) -> None:
+async def send_reply(reply: Reply, scope: Scope, receive: Receive, send: Send) -> None:
     if isinstance(reply, StreamReply):
-        await send_stream(reply.frames, raw_headers(reply.headers), receive, send)
+        await send_stream(reply, scope.get(CYCLE), receive, send)
         return
     headers = [JSON_TYPE, (b"content-length", b"%d" % len(reply.body))]
     if reply.headers:
@@ -118,15 +120,26 @@ async def send_reply(reply: Reply, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": reply.body})
 
 
-async def send_stream(
-    frames: AsyncIterator[bytes], headers: list[tuple[bytes, bytes]], receive: Receive, send: Send
-) -> None:
-    """Relay frames as they come. A client disconnect cancels the relay, which closes the upstream."""
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    pump = asyncio.ensure_future(_pump(frames, send))
-    watch = asyncio.ensure_future(_disconnected(receive))
+async def send_stream(reply: StreamReply, cycle: Cycle | None, receive: Receive, send: Send) -> None:
+    """Relay frames as they come. A client disconnect cancels the relay, which closes the upstream, and is told
+    to the relay (`reply.receiver`): frames it had already been given are dropped by the server, so a relay that
+    finishes after its client left must not record that it was delivered. The server hears of a disconnect a turn
+    of the event loop late, and a write into a broken connection never waits, so a relay holding the rest of
+    its upstream's answer could finish first: the server's cycle (`cycle`, when the server is ours) is asked
+    after each frame.
+
+    Only the server cancels this task: the shutdown's grace ran out (`gateway.drain`). The relay is cancelled
+    (and records the stream as cut) and the stream ends with a `shutting_down` error event, as OpenAI ends a
+    stream that failed, instead of breaking off."""
+    frames = reply.frames
+    await send({"type": "http.response.start", "status": 200, "headers": raw_headers(reply.headers)})
+    pump = asyncio.ensure_future(_pump(frames, send, reply.receiver, cycle))
+    watch = asyncio.ensure_future(_disconnected(receive, reply.receiver))
+    cut = False
     try:
         await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        cut = True
     finally:
         watch.cancel()
         if not pump.done():
@@ -134,17 +147,24 @@ async def send_stream(
         with contextlib.suppress(asyncio.CancelledError, OSError):
             await pump
         await frames.aclose()  # type: ignore[attr-defined]
+    if cut:
+        asyncio.current_task().uncancel()  # type: ignore[union-attr]
+        event = frame(orjson.dumps(ShuttingDown("The gateway is shutting down; the stream was cut.").body()))
+        await send({"type": "http.response.body", "body": event, "more_body": False})
 
 
-async def _pump(frames: AsyncIterator[bytes], send: Send) -> None:
+async def _pump(frames: AsyncIterator[bytes], send: Send, receiver: Receiver, cycle: Cycle | None) -> None:
     async for chunk in frames:
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if cycle is not None and cycle.client_gone:
+            receiver.left = True
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _disconnected(receive: Receive) -> None:
+async def _disconnected(receive: Receive, receiver: Receiver) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+    receiver.left = True
 
 
 class ReplyResponse(Response):
@@ -156,7 +176,7 @@ class ReplyResponse(Response):
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send_reply(self.reply, receive, send)
+        await send_reply(self.reply, scope, receive, send)
 
 
 async def as_starlette(handler: Handler, request: Request) -> Response:

@@ -44,9 +44,19 @@ class JSONReply:
 
 
 @dataclass(slots=True)
+class Receiver:
+    """A stream's client, as the one sending the stream sees it."""
+
+    left: bool = False
+    """The client disconnected. The relay reads it when the upstream finished: a stream whose client had gone by
+    then is recorded `client_closed`, not `ok` (and charged the upstream's usage, since all of it was produced)."""
+
+
+@dataclass(slots=True)
 class StreamReply:
     frames: AsyncIterator[bytes]
     headers: Mapping[str, str]
+    receiver: Receiver = field(default_factory=Receiver)
 
 
 DEFAULT_COMPLETION_ESTIMATE = 256

@@ -20,6 +20,7 @@ from oneflow_ai.errors import (
     AllDeploymentsFailed,
     GatewayError,
     InvalidRequest,
+    ShuttingDown,
     UpstreamError,
     UpstreamUnavailable,
 )
@@ -80,6 +81,10 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
             except GatewayError as e:
                 finish(gw, call, Outcome("rejected", e.status, dep, attempts=attempt))
                 raise
+            except asyncio.CancelledError:
+                if not gw.drain.cutting:
+                    raise
+                raise _cut(gw, call, dep, attempt) from None
             if call.response_headers:
                 reply.headers = {**reply.headers, **call.response_headers}
             return reply
@@ -121,6 +126,16 @@ def _failed(
     failure = AllDeploymentsFailed(errors)
     finish(gw, call, Outcome("upstream_error", failure.status, dep, attempts=attempts))
     return failure
+
+
+def _cut(gw: Gateway, call: Call, dep: Deployment, attempts: int) -> ShuttingDown:
+    """The shutdown's grace ran out during this call (`gateway.drain`): the task's cancellation is taken back so
+    that the call is recorded and answered; the caller raises what this returns."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+    finish(gw, call, Outcome("cut", ShuttingDown.status, dep, attempts=attempts))
+    return ShuttingDown("The gateway is shutting down and this call did not finish in time; send it again.")
 
 
 async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JSONReply | StreamReply:

@@ -2,8 +2,11 @@
 
 The stream is committed to a deployment only once its first chunk arrived, so a failure before any byte
 reached the client can still fall back. After that, an upstream failure ends the stream with an OpenAI
-error event. However the stream ends (done, failed, or the client left and the task was cancelled), one
-record is written with the usage the upstream reported, or else the tokens counted so far.
+error event. However the stream ends, one record is written: `ok`; `upstream_error`; `client_aborted` (the
+client left before the upstream finished: the relay was cancelled and the upstream call closed); `client_closed`
+(the upstream finished, but its client had left by then: the answer was produced, not delivered); `cut` (the
+shutdown's grace ran out, see `gateway.drain`). A stream whose upstream finished is charged the usage the upstream
+reported; any other, the tokens counted in what was produced so far.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import orjson
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import GatewayError, UpstreamError
 from oneflow_ai.gateway.accounting import Outcome, finish
-from oneflow_ai.gateway.call import Call, StreamReply
+from oneflow_ai.gateway.call import Call, Receiver, StreamReply
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.providers.base import StreamTranslator, Usage
 from oneflow_ai.upstream.sse import SSEParser, frame
@@ -52,7 +55,8 @@ async def open_stream(gw: Gateway, call: Call, dep: Deployment, attempt: int) ->
         "x-oneflow-provider": dep.provider,
         "x-oneflow-attempts": str(attempt),
     }
-    return StreamReply(_relay(gw, call, response, first, chunks, translator, outcome), headers)
+    receiver = Receiver()
+    return StreamReply(_relay(gw, call, response, first, chunks, translator, outcome, receiver), headers, receiver)
 
 
 async def _relay(
@@ -63,8 +67,10 @@ async def _relay(
     chunks: AsyncIterator[bytes],
     translator: StreamTranslator,
     outcome: Outcome,
+    receiver: Receiver,
 ) -> AsyncIterator[bytes]:
     parser = SSEParser()
+    finished = False
     try:
         # What one upstream read carried goes out as one write (not one per event): the same bytes at the same
         # moment, with a system call per read instead of per frame.
@@ -76,17 +82,24 @@ async def _relay(
             if out:
                 yield b"".join(out)
         out = _translate(parser.flush(), translator) + translator.finish()
+        finished = True
         if out:
             yield b"".join(out)
+        if receiver.left:
+            outcome.status, outcome.http_status = "client_closed", 499
     except GatewayError as e:
         outcome.status, outcome.http_status = "upstream_error", e.status
         yield frame(orjson.dumps(e.body()))
     except (asyncio.CancelledError, GeneratorExit):
-        outcome.status, outcome.http_status = "client_aborted", 499
+        if gw.drain.cutting:
+            outcome.status, outcome.http_status = "cut", 503
+        else:
+            outcome.status, outcome.http_status = ("client_closed" if finished else "client_aborted"), 499
         raise
     finally:
         response.close()
-        outcome.usage, outcome.usage_source = _usage(gw, call, translator, complete=outcome.status == "ok")
+        complete = finished and outcome.status != "upstream_error"
+        outcome.usage, outcome.usage_source = _usage(gw, call, translator, complete=complete)
         finish(gw, call, outcome)
 
 

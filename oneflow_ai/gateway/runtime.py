@@ -18,6 +18,7 @@ from oneflow_ai.config.presets import ANTHROPIC_WIRE, AZURE_WIRE, DEMO_WIRE, OPE
 from oneflow_ai.config.schema import Deployment, GatewayConfig, ModelGroup
 from oneflow_ai.errors import ModelNotFound
 from oneflow_ai.gateway.auto import AutoModel
+from oneflow_ai.gateway.drain import Drain
 from oneflow_ai.gateway.routing import Routing
 from oneflow_ai.gateway.stages import Admission, Observer, Observers
 from oneflow_ai.pricing import DeploymentPrices, PriceCatalog, PricingEngine, TokenCounter
@@ -51,6 +52,8 @@ class Gateway:
     record_behind: bool = True
     """Record a served call just after its reply is sent (False: before, as tracing needs: the attempt's span
     must carry the usage before the request's span ends)."""
+    drain: Drain = field(default_factory=Drain)
+    """Whether the shutdown's grace ran out (`cutting`): the server protocol starts it, the pipeline reads it."""
     prices: DeploymentPrices = field(init=False)
     observers: Observers = field(init=False)
     routing: Routing = field(init=False)

@@ -60,7 +60,7 @@ class UvicornServer:
     def __init__(self, app_factory: Callable[[], Any]) -> None:
         import uvicorn
 
-        from oneflow_ai.api.http_protocol import SlowClientProtocol
+        from oneflow_ai.api.http_protocol import GatewayProtocol
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -69,7 +69,7 @@ class UvicornServer:
             host="127.0.0.1",
             port=self.port,
             loop="asyncio",
-            http=SlowClientProtocol,  # type: ignore[arg-type]
+            http=GatewayProtocol,  # type: ignore[arg-type]
             log_level="warning",
             lifespan="on",
             access_log=False,
