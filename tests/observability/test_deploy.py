@@ -158,3 +158,26 @@ def test_the_models_config_in_the_configmap_is_valid(tmp_path: Path) -> None:
     path.write_text(models["data"]["config.yaml"])
     config = load_config(str(path), {"OPENAI_API_KEY": "sk-x"})
     assert "gpt-4o-mini" in config.by_name()
+
+
+def seconds(duration: str) -> float:
+    """A compose duration (`40s`, `1m30s`) in seconds."""
+    parts = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", duration)
+    assert parts and duration, duration
+    return int(parts[1] or 0) * 60 + int(parts[2] or 0)
+
+
+def test_the_platform_waits_longer_than_the_shutdown_grace() -> None:
+    """SIGKILL must not come before the gateway cut, answered and recorded the calls still running at the end of
+    its grace (`ONEFLOW_SHUTDOWN_GRACE_S`, README "Shutdown"): Docker's default stop grace is 10 s."""
+    [compose] = documents(DEPLOY / "docker-compose.yml")
+    gateway = compose["services"]["gateway"]
+    grace = float(gateway["environment"]["ONEFLOW_SHUTDOWN_GRACE_S"])
+    assert seconds(gateway["stop_grace_period"]) >= grace + 5
+    env = next(d for d in documents(DEPLOY / "k8s/configmap.yaml") if d["metadata"]["name"] == "oneflow-env")
+    grace = float(env["data"]["ONEFLOW_SHUTDOWN_GRACE_S"])
+    pod = next(d for d in documents(DEPLOY / "k8s/deployment.yaml") if d["kind"] == "Deployment")["spec"]["template"]
+    [container] = pod["spec"]["containers"]
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    pause = float(command[1]) if command[0] == "sleep" else 0.0
+    assert pod["spec"]["terminationGracePeriodSeconds"] >= pause + grace + 5
