@@ -32,6 +32,9 @@ class Principal:
     role: str | None = None
     allowed_models: frozenset[str] | None = None
     limits: tuple[Limit, ...] = ()
+    budget_id: str | None = None
+    """A virtual key's `budget_id`: the budget its calls are held against and charged to, besides those of
+    their scopes."""
 
 
 MASTER = Principal(key_id="master", is_admin=True)

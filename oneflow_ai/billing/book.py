@@ -58,6 +58,7 @@ class BudgetBook:
         self._config = {b.id: b for b in configured}
         self._api: dict[str, Budget] = {}
         self.index: Index = {}
+        self._by_id: Mapping[str, Budget] = {}
         self._rebuild()
 
     def _rebuild(self) -> None:
@@ -65,14 +66,22 @@ class BudgetBook:
         for b in (*self._config.values(), *self._api.values()):
             index[(b.scope, b.scope_id)] = (*index.get((b.scope, b.scope_id), ()), b)
         self.index = index
+        self._by_id = {**self._config, **self._api}
 
     def __iter__(self) -> Iterator[Budget]:
         yield from self._config.values()
         yield from self._api.values()
 
-    def matching(self, scopes: Iterable[tuple[str, str | None]]) -> list[Budget]:
+    def matching(self, scopes: Iterable[tuple[str, str | None]], named: str | None = None) -> list[Budget]:
+        """The budgets of these (scope, id) pairs, and the one `named` by the caller's key (`budget_id`) if this
+        replica knows it (a budget id it does not know, deleted or not loaded yet, adds none)."""
         index = self.index
-        return [b for pair in scopes for b in index.get(pair, ())]
+        found = [b for pair in scopes for b in index.get(pair, ())]
+        if named is not None:
+            budget = self._by_id.get(named)
+            if budget is not None and all(b.id != named for b in found):
+                found.append(budget)
+        return found
 
     def get(self, budget_id: str) -> Budget:
         budget = self._config.get(budget_id) or self._api.get(budget_id)

@@ -1,8 +1,9 @@
 """Budget enforcement, one component in two of the pipeline's seams.
 
-- As an `Admission`, before the call: find the budgets the call falls under, estimate its cost (counted prompt
-  tokens and `max_tokens`, at the price of the group's first deployment) and reserve it in every one of them,
-  or refuse the call with `QuotaExceeded` (429 `insufficient_quota`) when one has no room for it.
+- As an `Admission`, before the call: find the budgets the call falls under (its scopes' and the one its key
+  names, `budget_id`), bound its cost (counted prompt tokens and the longest answer it can get, see
+  `billing.estimate`, at the price of the group's first deployment) and reserve it in every one of them, or
+  refuse the call with `QuotaExceeded` (429 `insufficient_quota`) when one has no room for its minimum.
 - As an `Observer`, when the call's ledger record is written: release the reservation and add the actual cost
   (in a task: observers never block), noting the soft thresholds the spend crossed, once per period. Those
   events are written behind by the background task, which also reloads budgets added on other replicas.
@@ -26,6 +27,7 @@ from redis.asyncio import Redis
 from oneflow_ai.billing.book import BudgetBook, from_config
 from oneflow_ai.billing.budget import Budget, Slot, call_scopes, record_scopes
 from oneflow_ai.billing.counters import Counters, LocalCounters
+from oneflow_ai.billing.estimate import SHORT_ANSWER, answer_limit
 from oneflow_ai.billing.periods import EPOCH, crossed, period_end, remaining
 from oneflow_ai.billing.redis_counters import RedisCounters
 from oneflow_ai.billing.repository import BudgetRepository
@@ -93,13 +95,14 @@ class Budgets(QuietObserver):
             return DONE
         group = self._models.get(call.model)
         dep = group.deployments[0] if group is not None else None
-        budgets = self.book.matching(call_scopes(call, dep.provider if dep is not None else None))
+        scopes = call_scopes(call, dep.provider if dep is not None else None)
+        budgets = self.book.matching(scopes, call.principal.budget_id)
         if not budgets:
             return DONE
         slots = [self._slot(b, call.created_at) for b in budgets]
-        estimate = self._estimate(call, dep)
+        estimate, minimum = self._estimate(call, dep)
         return self._reserved(
-            call, slots, estimate, self._counters.reserve(call.request_id, slots, estimate, self._hold_s)
+            call, slots, estimate, self._counters.reserve(call.request_id, slots, estimate, self._hold_s, minimum)
         )
 
     async def _reserved(
@@ -123,15 +126,21 @@ class Budgets(QuietObserver):
         self._slots[budget.id] = (slot, period_end(budget.period, slot.start))
         return slot
 
-    def _estimate(self, call: Call, dep: Deployment | None) -> Decimal:
-        """The call's cost at the price of the deployment expected to serve it (its config override included)."""
+    def _estimate(self, call: Call, dep: Deployment | None) -> tuple[Decimal, Decimal]:
+        """The call's largest cost and its minimum (the prompt and a short answer), at the price of the
+        deployment expected to serve it (its config override included)."""
         if dep is None:
-            return ZERO
+            return ZERO, ZERO
         price = self._prices().get(dep)
         if price is None:
-            return ZERO
+            return ZERO, ZERO
         prompt, completion = estimated_tokens(call, self._tokens)
-        return self._pricing.cost_of(price, prompt, completion).usd
+        if call.endpoint != "embeddings":  # an embedding has no answer
+            completion = answer_limit(call.body, price, prompt)
+        largest = self._pricing.cost_of(price, prompt, completion).usd
+        if completion <= SHORT_ANSWER:
+            return largest, largest
+        return largest, self._pricing.cost_of(price, prompt, SHORT_ANSWER).usd
 
     async def _refusal(self, slot: Slot, estimate: Decimal) -> GatewayError:
         b = slot.budget
@@ -155,7 +164,8 @@ class Budgets(QuietObserver):
         held = self._holds.pop(record.request_id, (0.0, ()))[1]
         charged: tuple[Slot, ...] = ()
         if record.cost_usd and self.book.index:
-            charged = tuple(self._slot(b, record.created_at) for b in self.book.matching(record_scopes(record)))
+            budgets = self.book.matching(record_scopes(record), call.principal.budget_id)
+            charged = tuple(self._slot(b, record.created_at) for b in budgets)
         if not held and not charged:
             return
         cost = record.cost_usd

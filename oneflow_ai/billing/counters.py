@@ -3,7 +3,8 @@
 A reservation ("hold") is what a call is expected to cost, taken before the call and released when its
 ledger record settles it; a hold that is never settled (a crashed request) lapses after `hold_s`.
 `reserve` checks every slot and reserves in all of them, or in none: `LocalCounters` does it without an
-`await` in between, so concurrent calls in one event loop cannot both take the last of a budget.
+`await` in between, so concurrent calls in one event loop cannot both take the last of a budget. A slot with
+room for the call's `minimum` but not its whole estimate is held to the end (`periods.hold`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from oneflow_ai.billing.budget import Slot
-from oneflow_ai.billing.periods import admits, period_end
+from oneflow_ai.billing.periods import hold, period_end
 from oneflow_ai.gateway.stages import Ready
 from oneflow_ai.pricing.engine import exact_context
 
@@ -28,9 +29,10 @@ class Counters(Protocol):
         """Start a slot's spend from what the ledger knows (kept if a larger count is already there)."""
 
     def reserve(
-        self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float
+        self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float, minimum: Decimal | None = None
     ) -> Awaitable[Slot | None]:
-        """Hold `estimate` in every slot, or in none: the slot that has no room, or None. Done at once where the
+        """Hold `estimate` in every slot, or in none: the slot that has no room, or None. A slot with room for
+        `minimum` (default: the estimate) but not for the estimate is held to its end. Done at once where the
         counters are here; otherwise the round trip is queued now (to be shared) and the answer awaited."""
 
     async def settle(
@@ -87,16 +89,22 @@ class LocalCounters:
         if not tally.seeded:
             tally.spent, tally.seeded = max(tally.spent, spent), True
 
-    def reserve(self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float) -> Ready[Slot | None]:
+    def reserve(
+        self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float, minimum: Decimal | None = None
+    ) -> Ready[Slot | None]:
         tallies = [self._tally(s) for s in slots]
+        least = estimate if minimum is None else minimum
+        amounts = []
         for slot, tally in zip(slots, tallies, strict=True):
-            if not admits(slot.budget.limit_usd, tally.spent, tally.reserved, estimate):
+            amount = hold(slot.budget.limit_usd, tally.spent, tally.reserved, estimate, least)
+            if amount is None:
                 return Ready(slot)
+            amounts.append(amount)
         expires = self._clock() + hold_s
         add = self._exact.add
-        for tally in tallies:
-            tally.reserved = add(tally.reserved, estimate)
-            tally.holds[request_id] = (estimate, expires)
+        for tally, amount in zip(tallies, amounts, strict=True):
+            tally.reserved = add(tally.reserved, amount)
+            tally.holds[request_id] = (amount, expires)
         return Ready(None)
 
     async def settle(

@@ -64,8 +64,18 @@ def remaining(limit: Decimal, spent: Decimal, reserved: Decimal = Decimal(0)) ->
 
 def admits(limit: Decimal, spent: Decimal, reserved: Decimal, estimate: Decimal) -> bool:
     """Whether a call expected to cost `estimate` fits: nothing fits once the budget is used up."""
-    committed = spent + reserved
-    return committed < limit and committed + estimate <= limit
+    return hold(limit, spent, reserved, estimate, estimate) is not None
+
+
+def hold(limit: Decimal, spent: Decimal, reserved: Decimal, estimate: Decimal, minimum: Decimal) -> Decimal | None:
+    """What a call may hold of a budget: its `estimate` when that fits; when only part of it fits, all that is
+    left, provided that is at least the call's `minimum`; None when the call is refused (nothing fits once the
+    budget is used up). A call holding the rest leaves nothing to the calls after it until it settles, so at most
+    one call at a time can spend past the limit, by at most its own cost less the rest it held."""
+    room = limit - spent - reserved
+    if room <= 0 or room < minimum:
+        return None
+    return estimate if estimate <= room else room
 
 
 def crossed(thresholds: Iterable[Decimal], limit: Decimal, before: Decimal, after: Decimal) -> list[Decimal]:

@@ -50,18 +50,20 @@ return 1
 """
 
 # A batch of reservations, each all-or-nothing on its own, in order. KEYS: per call, hash and zset per slot.
-# ARGS: per call: now_ms, expires_ms, request_id, estimate, force ('1': hold even without room: the call was
-# admitted already), slot count, then limit and ttl per slot.
+# ARGS: per call: now_ms, expires_ms, request_id, estimate, minimum, force ('1': hold the estimate even without
+# room: the call was admitted already), slot count, then limit and ttl per slot. A slot with room for the minimum
+# but not for the estimate is held to its end (`periods.hold`).
 # Returns per call: 0, or the 1-based index of the slot that had no room; then spent + reserved per slot afterwards.
 _RESERVE = """
 local out = {}
 local a, k = 1, 0
 while a <= #ARGS do
   local now, expires, rid, estimate = ARGS[a], ARGS[a + 1], ARGS[a + 2], tonumber(ARGS[a + 3])
-  local force, n = ARGS[a + 4] == '1', tonumber(ARGS[a + 5])
-  local base = a + 6
+  local minimum, force, n = tonumber(ARGS[a + 4]), ARGS[a + 5] == '1', tonumber(ARGS[a + 6])
+  local base = a + 7
   local refused = 0
   local totals = {}
+  local amounts = {}
   for i = 1, n do
     local h, z = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
     local lapsed = redis.call('ZRANGEBYSCORE', z, '-inf', now, 'LIMIT', 0, PURGE_BATCH)
@@ -75,20 +77,27 @@ while a <= #ARGS do
     end
     local total = tonumber(redis.call('HGET', h, 'spent') or '0') + tonumber(redis.call('HGET', h, 'reserved') or '0')
     local limit = tonumber(ARGS[base + 2 * (i - 1)])
+    local room = limit - total
     totals[i] = total
-    if refused == 0 and not force and (total >= limit or total + estimate > limit) then
-      refused = i
+    amounts[i] = estimate
+    if not force then
+      if refused == 0 and (room <= 0 or room < minimum) then
+        refused = i
+      elseif estimate > room then
+        amounts[i] = room
+      end
     end
   end
   if refused == 0 then
     for i = 1, n do
       local h, z, ttl = KEYS[k + 2 * i - 1], KEYS[k + 2 * i], ARGS[base + 2 * (i - 1) + 1]
-      redis.call('HINCRBY', h, 'reserved', ARGS[a + 3])
-      redis.call('HSET', h, 'r:' .. rid, ARGS[a + 3])
+      local amount = string.format('%d', amounts[i])
+      redis.call('HINCRBY', h, 'reserved', amount)
+      redis.call('HSET', h, 'r:' .. rid, amount)
       redis.call('ZADD', z, expires, rid)
       redis.call('EXPIRE', h, ttl)
       redis.call('EXPIRE', z, ttl)
-      totals[i] = totals[i] + estimate
+      totals[i] = totals[i] + amounts[i]
     end
   end
   out[#out + 1] = refused
@@ -166,6 +175,8 @@ class _Hold:
     items: list[Item]
     hold_s: float
     at: float
+    minimum: int
+    """The least the call may hold where its estimate does not fit (nano-dollars)."""
 
 
 @dataclass(slots=True)
@@ -244,7 +255,7 @@ class RedisCounters:
         await self._seed(keys=[self._hash(slot)], args=[to_nano(spent), self._ttl(slot)])
 
     def reserve(
-        self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float
+        self, request_id: str, slots: Sequence[Slot], estimate: Decimal, hold_s: float, minimum: Decimal | None = None
     ) -> Awaitable[Slot | None]:
         """With a view: held here at once when every slot has plenty of room by a recent answer (the hold is
         written to Redis behind, with the next round trip); otherwise Redis decides."""
@@ -252,7 +263,8 @@ class RedisCounters:
         limits = [self._limit(slot) for slot in slots]
         view = self._view
         items = [Item(self._hash(s), nano, limit, 0.0) for s, limit in zip(slots, limits, strict=True)]
-        hold = _Hold(request_id, slots, items, hold_s, time.time())
+        least = nano if minimum is None else to_nano(minimum)
+        hold = _Hold(request_id, slots, items, hold_s, time.time(), least)
         if view is not None and view.take(items) is not None:
             # held here: the hold is written behind, with the next round trip (unless settled before)
             self._owing()
@@ -271,7 +283,7 @@ class RedisCounters:
         now_ms = int(hold.at * 1000)
         keys: list[str] = []
         args = [str(now_ms), str(now_ms + int(hold.hold_s * 1000)), hold.request_id, str(int(hold.items[0].cost))]
-        args += ["1" if force else "0", str(len(hold.slots))]
+        args += [str(hold.minimum), "1" if force else "0", str(len(hold.slots))]
         for item, slot in zip(hold.items, hold.slots, strict=True):
             keys += [item.key, item.key + ":exp"]
             args += [str(int(item.capacity)), str(self._ttl(slot))]

@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oneflow_ai.billing.budget import SCOPE_COLUMNS, Budget, Slot
 from oneflow_ai.billing.periods import EPOCH, format_thresholds, parse_thresholds
+from oneflow_ai.identity.tables import api_keys
 from oneflow_ai.store.tables import budget_events, budgets, usage_hourly
 
 
@@ -75,7 +76,8 @@ class BudgetRepository:
         return bool(result.rowcount)
 
     async def spent(self, slots: Sequence[Slot]) -> dict[str, Decimal]:
-        """Each slot's spend from the hourly aggregates since its period began: one query per (scope, start)."""
+        """Each slot's spend from the hourly aggregates since its period began: one query per (scope, start),
+        and one per budget that keys name (`api_keys.budget_id`) for their spend outside its scope."""
         groups: dict[tuple[str, datetime], list[Slot]] = defaultdict(list)
         for slot in slots:
             groups[(slot.budget.scope, slot.start)].append(slot)
@@ -92,7 +94,25 @@ class BudgetRepository:
                 sums = {scope_id: Decimal(total or 0) for scope_id, total in await conn.execute(query)}
                 for s in members:
                     out[s.key] = sums.get(s.budget.scope_id, Decimal(0))
+            ids = sorted({s.budget.id for s in slots})
+            named = select(api_keys.c.budget_id).where(api_keys.c.budget_id.in_(ids)).distinct()
+            names = {budget_id for (budget_id,) in await conn.execute(named)}
+            for s in slots:
+                if s.budget.id in names:
+                    out[s.key] += await self._named_spend(conn, s)
         return out
+
+    @staticmethod
+    async def _named_spend(conn: AsyncConnection, slot: Slot) -> Decimal:
+        """The spend since the slot's start of the keys that name its budget, outside the budget's own scope."""
+        keys = select(api_keys.c.id).where(api_keys.c.budget_id == slot.budget.id)
+        column = usage_hourly.c[SCOPE_COLUMNS[slot.budget.scope]]
+        query = select(func.sum(usage_hourly.c.cost_usd)).where(
+            usage_hourly.c.hour >= slot.start,
+            usage_hourly.c.key_id.in_(keys),
+            column != slot.budget.scope_id,
+        )
+        return Decimal((await conn.execute(query)).scalar() or 0)
 
     async def fired(self, since: datetime) -> set[tuple[str, datetime, Decimal]]:
         """(budget id, period start, threshold) of the events recorded for periods since `since` (and `total`)."""

@@ -137,6 +137,7 @@ def key_entry(row: Any) -> KeyEntry:
         role=weaker(row["role"], row["user_role"]),
         allowed_models=frozenset(models) if models is not None else None,
         limits=tuple(limits),
+        budget_id=row["budget_id"],
     )
     return KeyEntry(principal, _ts(row["expires_at"]), _ts(row["revoked_at"]), _ts(row["grace_until"]))
 

@@ -13,6 +13,7 @@ from oneflow_ai.billing.periods import (
     EPOCH,
     admits,
     crossed,
+    hold,
     parse_thresholds,
     period_end,
     period_start,
@@ -113,3 +114,24 @@ def test_thresholds_parse() -> None:
     for bad in ("0", "-1", "abc", "11"):
         with pytest.raises(ValueError):
             parse_thresholds(bad)
+
+
+@given(money, money, money, money, money)
+def test_a_hold_never_overcommits_and_takes_the_rest_only_when_the_minimum_fits(
+    limit: Decimal, spent: Decimal, reserved: Decimal, estimate: Decimal, least: Decimal
+) -> None:
+    minimum = min(least, estimate)
+    amount = hold(limit, spent, reserved, estimate, minimum)
+    room = limit - spent - reserved
+    if amount is None:
+        assert room <= 0 or room < minimum
+    else:
+        assert 0 < amount <= room or (amount == estimate == 0 < room)
+        assert amount == min(estimate, room) and room >= minimum
+    assert (hold(limit, spent, reserved, estimate, estimate) is not None) == admits(limit, spent, reserved, estimate)
+
+
+def test_a_small_budget_holds_its_rest_for_a_call_whose_minimum_fits() -> None:
+    assert hold(Decimal(1), Decimal("0.9"), Decimal(0), Decimal(5), Decimal("0.01")) == Decimal("0.1")
+    assert hold(Decimal(1), Decimal("0.9"), Decimal(0), Decimal(5), Decimal("0.2")) is None
+    assert hold(Decimal(1), Decimal("0.9"), Decimal("0.1"), Decimal(5), Decimal(0)) is None  # nothing left
