@@ -22,6 +22,7 @@ import redis
 from oneflow_ai.app import create_app
 from oneflow_ai.billing.budget import config_budget_id
 from oneflow_ai.settings import Settings
+from oneflow_ai.store.redis_pool import shared_redis
 from tests.billing.conftest import config, ledger_for
 from tests.conftest import MASTER_KEY, UPSTREAM_KEY
 from tests.fakes.hooked_app import HookedApp
@@ -158,3 +159,12 @@ def test_when_the_shared_client_cannot_get_a_connection(
         assert (r.status_code, r.json()["error"]["code"]) == (503, "idempotency_store_unavailable")
     finally:
         server.stop()
+
+
+def test_the_pool_bounds_are_checked() -> None:
+    with pytest.raises(ValueError, match="ONEFLOW_REDIS_MAX_CONNECTIONS"):
+        shared_redis(REDIS_URL, max_connections=0, wait_s=1.0)
+    with pytest.raises(ValueError, match="ONEFLOW_REDIS_POOL_TIMEOUT_S"):
+        shared_redis(REDIS_URL, max_connections=1, wait_s=0)
+    client = shared_redis(REDIS_URL, max_connections=7, wait_s=1.0)
+    assert client.connection_pool.max_connections == 7
