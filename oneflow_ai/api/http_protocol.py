@@ -6,9 +6,9 @@
   of the connection (or of the next request's first byte), the body within `body_timeout_s` of the headers;
   otherwise the client gets a 408 (unless a response already started) and the connection is closed.
 - **Header limits.** uvicorn (and httptools) take headers of any size and number. Here the request line and
-  headers may hold `max_header_bytes` in at most `max_headers` headers; more is a 431. They are counted in the
-  parser's callbacks (a length added per header); a single header too large to complete is caught by the bytes
-  received while the head is still open.
+  headers may hold `max_header_bytes` in at most `max_headers` headers; more is a 431. The size is counted in the
+  parser's callbacks (a length added per header), the headers once they are complete; a single header too large
+  to complete is caught by the bytes received while the head is still open.
 - **Its own answers are the gateway's.** The 400 (not HTTP), 408 and 431 that the protocol writes itself, with no
   application involved, are OpenAI error JSON with the security headers `api.edge` adds to every answer.
 - **Shutdown.** When the server begins a graceful shutdown on a connection with a request in flight, the
@@ -106,9 +106,10 @@ class GatewayProtocol(HttpToolsProtocol):
             raise HeadTooLarge
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_bytes += len(name) + len(value)
-        if self._head_bytes > self.max_header_bytes or len(self.headers) >= self.max_headers:
+        size = self._head_bytes + len(name) + len(value)
+        if size > self.max_header_bytes:
             raise HeadTooLarge
+        self._head_bytes = size
         # uvicorn's own, inlined (a `super()` call per header costs more than the check above)
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
@@ -116,6 +117,8 @@ class GatewayProtocol(HttpToolsProtocol):
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if len(self.headers) > self.max_headers:  # counted once: so many within the size limit cost little
+            raise HeadTooLarge
         self._head_open = False
         self._reading(self.body_timeout_s)
         super().on_headers_complete()
