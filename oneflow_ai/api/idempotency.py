@@ -5,7 +5,7 @@ again, replayed with `Idempotent-Replayed: true`, without a second upstream call
 a stream, the frames that were relayed are replayed as one SSE body. The same key with another body (or
 another route) is a 422. A second request arriving while the first is in flight waits for it. Keys are
 scoped to the caller (tenant and key id), so one caller never sees another's response. Only successful
-(2xx, complete) responses are kept: after a failure the key may be used again.
+(2xx, complete; a stream ended by `[DONE]`) responses are kept: after a failure the key may be used again.
 
 A pure ASGI middleware: any other request, and any request without the header, passes straight through.
 """
@@ -79,13 +79,20 @@ async def settle(store: IdempotencyStore, key: str, fingerprint: str, captured: 
     """Keep a complete 2xx response; release the key otherwise. The client has its answer by now, so a
     store failure is logged, not raised."""
     try:
-        if captured.complete and 200 <= captured.status < 300:
-            body = b"".join(captured.body)
+        body = b"".join(captured.body)
+        if captured.complete and 200 <= captured.status < 300 and not _failed_stream(captured.headers, body):
             await store.complete(key, StoredResponse(fingerprint, captured.status, captured.headers, body))
         else:
             await store.release(key)
     except Exception as e:
         log.warning("idempotency store failed to keep a response: %s", type(e).__name__)
+
+
+def _failed_stream(headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
+    """A stream is a success only when it ended with `data: [DONE]`: one that failed after its first byte ends
+    with an error event instead (HTTP 200 had already gone out)."""
+    streamed = any(k == b"content-type" and v.startswith(b"text/event-stream") for k, v in headers)
+    return streamed and not body.rstrip().endswith(b"data: [DONE]")
 
 
 class Captured:
@@ -99,13 +106,14 @@ class Captured:
 
     def wrap(self, send: Send) -> Send:
         async def capturing(message: Message) -> None:
-            await send(message)
+            # Taken before sending: the edge outside adds its own headers (request id, security) to the message.
             if message["type"] == "http.response.start":
                 self.status = message["status"]
                 self.headers = list(message.get("headers", ()))
             elif message["type"] == "http.response.body":
                 self.body.append(message.get("body", b""))
                 self.complete = not message.get("more_body", False)
+            await send(message)
 
         return capturing
 

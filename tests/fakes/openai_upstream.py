@@ -5,6 +5,7 @@ What it does is chosen by the upstream model name in the request:
   fake-400        400 invalid_request_error          fake-context  400 context_length_exceeded
   fake-hang       never answers                      fake-nousage  stream without a usage chunk
   fake-slow-stream  streams a word every 50 ms for 10 s (`cancelled` counts clients that left early)
+  fake-cut-stream   streams two chunks, then drops the connection (no terminating chunk, no [DONE])
 anything else answers normally (with tool calls when the request offers tools and does not forbid them).
 Two body fields script any model: `fake_delay_s` waits that long before answering; `fake_slow_stream: true`
 streams like fake-slow-stream (both for billing tests: requests in flight, streams aborted mid-way).
@@ -111,6 +112,8 @@ class OpenAIUpstream:
             await asyncio.sleep(float(body["fake_delay_s"]))
         if model == "fake-slow-stream" or body.get("fake_slow_stream"):
             return await self.slow_stream(request, body)
+        if model == "fake-cut-stream":
+            return await self.cut_stream(request, body)
         if body.get("stream"):
             return await self.stream(request, body)
         message: dict[str, Any] = {"role": "assistant", "content": REPLY, "refusal": None}
@@ -181,6 +184,17 @@ class OpenAIUpstream:
             await send([], usage=usage())
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
+        return response
+
+    async def cut_stream(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        base = {"id": "chatcmpl-cut", "object": "chat.completion.chunk", "created": 1700000000, "model": body["model"]}
+        for word in ("Hello", " there"):
+            chunk = {**base, "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        assert request.transport is not None
+        request.transport.close()  # the connection drops mid-stream: no terminating chunk, no [DONE]
         return response
 
     async def slow_stream(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:

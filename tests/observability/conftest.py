@@ -28,6 +28,10 @@ models:
     deployments:
       - {dep}
         model: fake-error-500
+  - name: cut
+    deployments:
+      - {dep}
+        model: fake-cut-stream
   - name: embed
     mode: embedding
     deployments:

@@ -78,6 +78,28 @@ def test_a_stream_is_replayed_as_sse(gateway: tuple[str, str], upstream: Any) ->
     assert calls(upstream, marker) == 1
 
 
+def test_a_replay_carries_each_header_once(gateway: tuple[str, str], upstream: Any) -> None:
+    url, _ = gateway
+    key, marker = uuid.uuid4().hex, uuid.uuid4().hex
+    for stream in (False, True):
+        post(url, key + str(stream), marker, stream=stream)
+        again = post(url, key + str(stream), marker, stream=stream)
+        assert again.headers["idempotent-replayed"] == "true"
+        for name in ("x-request-id", "x-content-type-options", "x-frame-options", "content-type"):
+            assert len(again.headers.get_list(name)) == 1, (name, again.headers.get_list(name))
+
+
+def test_a_stream_that_fails_mid_way_is_not_kept(gateway: tuple[str, str], upstream: Any) -> None:
+    url, _ = gateway
+    key = uuid.uuid4().hex
+    body = {"model": "cut", "stream": True, "messages": [{"role": "user", "content": key}]}
+    for _ in range(2):
+        r = httpx.post(url + "/v1/chat/completions", headers={**AUTH, "idempotency-key": key}, json=body, timeout=30)
+        assert r.status_code == 200 and '"error"' in r.text and "[DONE]" not in r.text
+        assert "idempotent-replayed" not in r.headers  # served again, not the failure replayed
+    assert calls(upstream, key) == 2
+
+
 def test_embeddings_and_the_api_v1_prefix(gateway: tuple[str, str], upstream: Any) -> None:
     url, _ = gateway
     key, marker = uuid.uuid4().hex, uuid.uuid4().hex
