@@ -222,6 +222,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             err: GatewayError = NotFound(f"Unknown request URL: {request.method} {request.url.path}.")
         elif exc.status_code == 405:
             err = MethodNotAllowed(f"Method {request.method} is not allowed for {request.url.path}.")
+        elif exc.status_code == 400:  # FastAPI could not read the body (e.g. JSON nested past Python's stack)
+            err = InvalidRequest(f"We could not parse the JSON body: {exc.detail}.", code="invalid_json")
         else:
             err = GatewayError(str(exc.detail), status=exc.status_code, code=None)
         return error_response(err)

@@ -72,7 +72,7 @@ async def audit_log(
     p: ConsoleDep,
     identity: IdentityDep,
     limit: Limit = 100,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="an entry id (32-bit)")] = None,
     action: Annotated[str | None, Query(max_length=64, pattern=r"^[\w.]+$")] = None,
 ) -> Page[AuditEntry]:
     require(p, Can.READ_AUDIT)

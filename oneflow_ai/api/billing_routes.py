@@ -13,7 +13,7 @@ from starlette.responses import Response
 from oneflow_ai.api.deps import AdminDep, CallerDep, GatewayDep
 from oneflow_ai.api.responses import JSONBytes
 from oneflow_ai.api.routing_routes import route_decision
-from oneflow_ai.api.schemas import ERRORS
+from oneflow_ai.api.schemas import ERRORS, Tokens
 from oneflow_ai.billing.usage import UsageQuery, usage
 from oneflow_ai.errors import InvalidRequest, ModelNotFound
 from oneflow_ai.pricing import UnknownModelPrice, decimal_str
@@ -59,6 +59,9 @@ async def get_usage(
         "model": model,
         "provider": provider,
     }
+    for name, value in values.items():
+        if value is not None and "\x00" in value:  # no stored value has one, and PostgreSQL refuses it in a query
+            raise InvalidRequest(f"'{name}' must not contain NUL characters", param=name)
     groups = tuple(g.strip() for item in group_by or () for g in item.split(",") if g.strip())
     try:
         query = UsageQuery(
@@ -73,9 +76,9 @@ class EstimateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str | None = Field(None, description="a public model (priced as its first deployment) or a catalog model")
-    input_tokens: int = Field(ge=0)
-    output_tokens: int = Field(0, ge=0)
-    cached_tokens: int = Field(0, ge=0)
+    input_tokens: Tokens
+    output_tokens: Tokens = 0
+    cached_tokens: Tokens = 0
     strategy: str | None = Field(None, description="without a model: the routing strategy (default balanced)")
     modality: str | None = Field(None, description="without a model: text (default), embedding, image or audio")
 

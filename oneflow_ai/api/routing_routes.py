@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from oneflow_ai.api.deps import AdminDep, CallerDep, GatewayDep
 from oneflow_ai.api.responses import JSONBytes
-from oneflow_ai.api.schemas import ERRORS
+from oneflow_ai.api.schemas import ERRORS, CompletionLimit, Tokens
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import InvalidRequest
 from oneflow_ai.gateway.auto import AUTO
@@ -32,8 +32,8 @@ ModalityName = Annotated[str, AfterValidator(lambda v: parse_modality(v).value)]
 
 
 class RouteRequest(BaseModel):
-    input_tokens: int = Field(ge=0, examples=[1500])
-    output_tokens: int = Field(0, ge=0, examples=[500])
+    input_tokens: Tokens = Field(examples=[1500])
+    output_tokens: Tokens = Field(0, examples=[500])
     strategy: RoutingStrategy = RoutingStrategy.BALANCED
     modality: ModalityName = Field("text", description="text (or chat), embedding, image, audio")
     needs_tools: bool = False
@@ -49,7 +49,7 @@ class PromptRequest(BaseModel):
     prompt: str = Field(min_length=1)
     strategy: RoutingStrategy = RoutingStrategy.BALANCED
     modality: ModalityName = "text"
-    max_tokens: int | None = Field(None, gt=0)
+    max_tokens: CompletionLimit | None = None
     fallbacks: list[str] = Field(default_factory=list)
 
 

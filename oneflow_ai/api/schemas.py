@@ -6,9 +6,15 @@ The hot path does not validate through these models (it checks the few fields it
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from oneflow_ai.gateway.call import MAX_TOKENS
+
+Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
+"""A token count a client names: at most `MAX_TOKENS` (a larger one is a 400, never a 500 from JSON or SQL)."""
+CompletionLimit = Annotated[int, Field(ge=1, le=MAX_TOKENS)]
 
 
 class Open(BaseModel):
@@ -25,6 +31,8 @@ class ChatCompletionRequest(Open):
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool | None = False
     stream_options: dict[str, Any] | None = None
+    max_tokens: CompletionLimit | None = None
+    max_completion_tokens: CompletionLimit | None = None
     user: str | None = None
 
 

@@ -67,6 +67,12 @@ MAX_END_USER = 256
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f]")
 """Never in an end-user id: NUL cannot be stored as text by PostgreSQL, and none belongs in a log line or a report."""
 
+MAX_TOKENS = 2**31 - 1
+"""The largest token count a request may name (`max_tokens`, an estimate's counts): a 32-bit integer like the
+ledger's token columns, far above any model's window. A larger or non-integer value is a 400, never a guess."""
+
+COMPLETION_LIMITS = ("max_completion_tokens", "max_tokens")
+
 GATEWAY_FIELDS = ("fallbacks", "strategy")
 """Body fields that steer the gateway; they are taken out before the body goes upstream."""
 
@@ -144,6 +150,8 @@ def chat_call(
     if options is not None and not isinstance(options, dict):
         raise InvalidRequest("'stream_options' must be an object", param="stream_options")
     wants_usage = bool(stream and options and options.get("include_usage"))
+    for name in COMPLETION_LIMITS:
+        _completion_limit(body.get(name), name)
     end_user = end_user_of(body, end_user_header, user_param)
     return Call(
         request_id,
@@ -178,6 +186,12 @@ def embeddings_call(
         fallbacks=fallbacks,
         strategy=_strategy(strategy),
     )
+
+
+def _completion_limit(value: Any, name: str) -> None:
+    """OpenAI's own API refuses a limit that is not a positive integer; so do we (1e30 parses as a float)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOKENS):
+        raise InvalidRequest(f"'{name}' must be an integer from 1 to {MAX_TOKENS}.", param=name)
 
 
 def _strategy(name: str | None) -> str | None:

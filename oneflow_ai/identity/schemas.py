@@ -3,6 +3,7 @@ and every string is bounded by its column, so nothing a client sends reaches the
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
@@ -11,6 +12,9 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 MAX_METADATA_BYTES = 16 * 1024
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_DEPTH = 64
+"""How deeply a body may nest (the same bound as the fast lane's, `api.json_limits`)."""
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
@@ -21,9 +25,29 @@ def _email(value: str) -> str:
 
 
 def _metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None and len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+    if value is None:
+        return None
+    if not _storable_numbers(value):
+        raise ValueError("metadata numbers must be finite, and integers must fit 64 bits")
+    if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
         raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON")
     return value
+
+
+def _storable_numbers(value: Any) -> bool:
+    """Whether every number in `value` can be stored as JSON and read back: PostgreSQL refuses NaN and
+    Infinity, orjson an integer beyond 64 bits."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    if isinstance(value, int):
+        return INT64_MIN <= value <= INT64_MAX
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_storable_numbers(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_storable_numbers(v) for v in value)
+    return True
 
 
 Id = Annotated[str, Field(min_length=1, max_length=64)]
@@ -43,9 +67,9 @@ class In(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
-        """NUL cannot be stored in a PostgreSQL text column; refuse it anywhere in the body."""
-        if _has_nul(data):
-            raise ValueError("strings must not contain NUL characters")
+        """NUL cannot be stored in a PostgreSQL text column; refuse it anywhere in the body, and a body nested
+        deeper than `MAX_DEPTH` (metadata is stored as JSON, which orjson writes to 255 levels)."""
+        _check_strings_and_depth(data)
         return data
 
 
@@ -62,14 +86,19 @@ class Patch(In):
         return self
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+def _check_strings_and_depth(body: Any) -> None:
+    """A walk without recursion: a body 500 levels deep exhausted Python's stack (a 500)."""
+    stack: list[tuple[Any, int]] = [(body, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ValueError("strings must not contain NUL characters")
+        elif isinstance(value, (dict, list)):
+            if depth >= MAX_DEPTH:
+                raise ValueError(f"the body must not be nested more than {MAX_DEPTH} levels deep")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
 
 
 class KeyCreate(In):
