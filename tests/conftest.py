@@ -21,6 +21,8 @@ from tests.fakes.runner import AiohttpServer, UvicornServer
 MASTER_KEY = "sk-test-master-0123456789"
 UPSTREAM_KEY = "sk-upstream-secret-abcdef"
 POSTGRES_ADMIN_URL = os.environ.get("ONEFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SHARED_REDIS_URL = os.environ.get("ONEFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+"""A Redis other test sessions use at the same time: a test writes only under its own `redis_prefix`."""
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", None}
 
 
@@ -54,6 +56,20 @@ def anthropic_upstream() -> Iterator[tuple[AnthropicUpstream, AiohttpServer]]:
     server = AiohttpServer(fake.app)
     yield fake, server
     server.stop()
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own in the shared Redis; every key under it is deleted after the test, failed
+    or not (never FLUSHDB: other sessions share the database)."""
+    import redis
+
+    prefix = f"oneflow:test:{uuid.uuid4().hex}:"
+    yield prefix
+    with redis.Redis.from_url(SHARED_REDIS_URL) as client:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
 
 
 @pytest.fixture(scope="session")
