@@ -195,6 +195,18 @@ class UpstreamTimeout(UpstreamError):
     code = "upstream_timeout"
 
 
+class UpstreamConnectionLost(UpstreamError):
+    """The request was written, then the connection broke before any byte of an answer came back. The upstream
+    may have read it and be generating (and charging) for it, so it is not sent again: not on a new connection,
+    not to another deployment."""
+
+    status = 502
+    type = "api_error"
+    code = "upstream_connection_lost"
+    retryable = False
+    deployment_retryable = False
+
+
 class AllDeploymentsFailed(GatewayError):
     """Every planned deployment failed; carries each cause. Status and message are the last cause's."""
 

@@ -23,12 +23,12 @@ HIGH_WATER = 256 * 1024
 
 
 class ConnectionFailed(Exception):
-    """The connection broke, or the peer sent something that is not HTTP/1.1. `sent_nothing`: no byte of a
-    response arrived (a reused keep-alive connection the server had already closed; safe to try again)."""
+    """The connection broke, or the peer sent something that is not HTTP/1.1. `unanswered`: the request was
+    written and the connection closed before any byte of a response (the upstream may have read it)."""
 
-    def __init__(self, message: str, *, sent_nothing: bool = False) -> None:
+    def __init__(self, message: str, *, unanswered: bool = False) -> None:
         super().__init__(message)
-        self.sent_nothing = sent_nothing
+        self.unanswered = unanswered
 
 
 class ReadTimeout(Exception):
@@ -52,7 +52,6 @@ class Connection(asyncio.Protocol):
         self._data: asyncio.Future[None] | None = None
         self.complete = False
         self.keep_alive = False
-        self._got_bytes = False
         self._error: BaseException | None = None
         self._decoder: Any = None
         self._paused = False
@@ -69,7 +68,9 @@ class Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio's classes
 
     def data_received(self, data: bytes) -> None:
-        self._got_bytes = True
+        if self.complete and self._head is None:
+            self.abort()  # bytes nobody asked for: the next response could not be told from them
+            return
         if self._deadline is not None:
             self._deadline = self._loop.time() + self._read_timeout_s
         try:
@@ -87,8 +88,8 @@ class Connection(asyncio.Protocol):
         self._stop_timer()
         if self._error is not None or (self._head is None and self._data is None and self.complete):
             return
-        if self._head is not None and not self._head.done() and not self._got_bytes:
-            self._fail(ConnectionFailed("the upstream closed the connection", sent_nothing=True))
+        if self._head is not None and not self._head.done():
+            self._fail(ConnectionFailed("the upstream closed the connection before answering", unanswered=True))
         elif not self.complete and self._delimited_by_close():
             self._finish()  # HTTP/1.0 style: no length, no chunks; the body ended with the connection
         elif not self.complete:
@@ -109,6 +110,8 @@ class Connection(asyncio.Protocol):
         self.headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
+        if self.complete:
+            raise ConnectionFailed("a response nobody asked for")  # the parser fails: the connection is dropped
         status = self._parser.get_status_code()
         if 100 <= status < 200:  # an interim response (100 Continue): the real one follows
             self.headers = []
@@ -162,7 +165,6 @@ class Connection(asyncio.Protocol):
         self._buffered = 0
         self.complete = False
         self.keep_alive = False
-        self._got_bytes = False
         self._error = None
         self._decoder = None
         self._head = self._loop.create_future()
@@ -175,6 +177,11 @@ class Connection(asyncio.Protocol):
             await self._can_write
         await self._head
         self._head = None
+
+    @property
+    def usable(self) -> bool:
+        """Fit to carry another request: not closed or closing (the upstream's FIN seen), no stray bytes came."""
+        return not self.closed and self.transport is not None and not self.transport.is_closing()
 
     @property
     def drained(self) -> bool:

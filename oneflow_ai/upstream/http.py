@@ -6,9 +6,12 @@ the client was most of the gateway's cost per request. It does what an upstream 
 HTTP/1.1 over TCP or TLS, keep-alive, chunked and gzip/deflate bodies, a connect timeout and a read timeout,
 streamed bodies with back-pressure. No proxies, cookies, redirects or HTTP/2.
 
-A request written on a reused connection that the upstream had closed meanwhile (no byte of an answer came back)
-is written once more on a new connection: the upstream never saw it. This is the single place where socket and
-parser failures become the gateway's errors (`UpstreamUnavailable`, `UpstreamTimeout`, `UpstreamError`).
+A pooled connection is checked before a request is written on it (closed or closing, as when the upstream's FIN
+arrived while it was idle, or stray bytes came: a new connection is used instead). A request once written is never
+written again: when the connection then breaks before any byte of an answer, the upstream may have read it and
+be generating, so the call fails with `UpstreamConnectionLost`, which no retry or fallback resends (as httpcore and
+aiohttp). This is the single place where socket and parser failures become the gateway's errors
+(`UpstreamUnavailable`, `UpstreamTimeout`, `UpstreamConnectionLost`, `UpstreamError`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import urlsplit
 
-from oneflow_ai.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from oneflow_ai.errors import UpstreamConnectionLost, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from oneflow_ai.upstream.connection import Connection, ConnectionFailed, ReadTimeout
 from oneflow_ai.upstream.wire import UpstreamRequest
 
@@ -91,9 +94,11 @@ class Pool:
         self._idle: list[Connection] = []
 
     def take(self, now: float) -> Connection | None:
+        """A connection checked before anything is written on it: once a request is written it is never sent
+        again (the upstream may have read it), so this check is the only place a stale connection is skipped."""
         while self._idle:
             conn = self._idle.pop()
-            if not conn.closed and now - conn.idle_since < IDLE_TIMEOUT_S:
+            if conn.usable and now - conn.idle_since < IDLE_TIMEOUT_S:
                 return conn
             conn.abort()
         return None
@@ -210,20 +215,11 @@ class HTTPTransport:
         t = request.timeouts
         read_timeout = t.stream_idle if stream else t.read
         conn = pool.take(time.monotonic())
-        if conn is not None:
+        if conn is None:
             try:
-                await conn.request(data, read_timeout)
-                return HTTPResponse(conn, pool, request.provider)
-            except ConnectionFailed as e:
-                if not e.sent_nothing:
-                    _reraise(e, request.provider)
+                conn = await pool.connect(t.connect)
             except BaseException as e:
-                conn.abort()
-                _reraise(e, request.provider)
-        try:
-            conn = await pool.connect(t.connect)
-        except BaseException as e:
-            _reraise(e, request.provider, connecting=True)
+                _reraise(e, request.provider, connecting=True)
         try:
             await conn.request(data, read_timeout)
         except BaseException as e:
@@ -279,6 +275,9 @@ def mapped(e: BaseException, provider: str, *, connecting: bool = False) -> Base
         return UpstreamTimeout(f"{provider} did not answer in time", provider=provider)
     if connecting and isinstance(e, OSError):
         return UpstreamUnavailable(f"cannot connect to {provider}: {e.strerror or e}", provider=provider)
+    if isinstance(e, ConnectionFailed) and e.unanswered:
+        message = f"{provider} closed the connection before answering a request it may have processed; not resent"
+        return UpstreamConnectionLost(message, provider=provider)
     if isinstance(e, (ConnectionFailed, OSError)):
         return UpstreamError(f"{provider} connection failed: {e}", provider=provider)
     return e

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from oneflow_ai.config.schema import Timeouts
-from oneflow_ai.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from oneflow_ai.errors import UpstreamConnectionLost, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from oneflow_ai.upstream.http import HTTPTransport
 from oneflow_ai.upstream.wire import UpstreamRequest
 
@@ -166,12 +166,51 @@ async def test_a_pooled_connection_the_upstream_closed_is_replaced_without_an_er
         await transport.close()
 
 
-async def test_a_request_whose_answer_never_came_on_a_reused_connection_is_sent_once_more() -> None:
+async def test_a_request_read_on_a_reused_connection_that_then_dies_is_not_sent_again() -> None:
+    """The upstream read the second request and dropped the connection without answering: it may be generating
+    (and charging) for it, so it is sent exactly once and the call fails, for no retry or fallback to resend."""
+    received: list[bytes] = []
+
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await read_request(reader))
+        if len(received) == 1:
+            writer.write(response(b"one"))
+            await writer.drain()
+            received.append(await read_request(reader))  # the second request, read; then the connection drops
+
+    async with serve(reply) as server:
+        transport = HTTPTransport()
+        assert await (await transport.send(request(server.port), stream=False)).read() == b"one"
+        with pytest.raises(UpstreamConnectionLost, match="may have processed") as caught:
+            await transport.send(request(server.port), stream=True)
+        assert len(received) == 2 and server.connections == 1
+        assert not caught.value.retryable and not caught.value.deployment_retryable
+        await transport.close()
+
+
+async def test_a_fresh_connection_that_dies_after_the_request_is_not_resent() -> None:
+    received: list[bytes] = []
+
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await read_request(reader))
+
+    async with serve(reply) as server:
+        transport = HTTPTransport()
+        with pytest.raises(UpstreamConnectionLost):
+            await transport.send(request(server.port), stream=False)
+        assert len(received) == 1 and server.connections == 1
+        await transport.close()
+
+
+async def test_a_pooled_connection_that_received_stray_bytes_is_not_reused() -> None:
+    """A response nobody asked for after the first one: the next request must not take it as its own answer."""
+    stray = response(b"stale")
+
     async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        writer.write(response(b"one"))
+        writer.write(response(b"one") + stray)
         await writer.drain()
-        await read_request(reader)  # reads the second request, then drops the connection without answering
+        await reader.read()
 
     async with serve(reply) as server:
         transport = HTTPTransport()
