@@ -42,7 +42,7 @@ async def serve_messages(inbound: Inbound) -> Reply:
         call.client_request_id = inbound.client_request_id
         reply = await complete(inbound.gateway, call)
     except GatewayError as e:
-        return JSONReply(orjson.dumps(anthropic_error_body(e.status, e.message)), {}, e.status)
+        return JSONReply(orjson.dumps(anthropic_error_body(e.status, e.message)), e.headers, e.status)
     if isinstance(reply, StreamReply):
         return StreamReply(_anthropic_events(reply, call.model), reply.headers)
     translated = messages_response_from_openai(orjson.loads(reply.body), call.model)

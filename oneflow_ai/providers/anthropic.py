@@ -25,7 +25,7 @@ import orjson
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import ContextWindowExceeded, InvalidRequest, UpstreamError, upstream_error_for_status
 from oneflow_ai.providers.anthropic_stream import AnthropicStream, finish_reason, usage_of
-from oneflow_ai.providers.base import ProviderResult, retry_after_seconds
+from oneflow_ai.providers.base import ProviderResult, keep_rate_limit
 from oneflow_ai.upstream.wire import UpstreamRequest
 
 API_VERSION = "2023-06-01"
@@ -290,5 +290,4 @@ def anthropic_error(
         err: UpstreamError = ContextWindowExceeded(message, param="messages", provider=provider, upstream_status=status)
     else:
         err = upstream_error_for_status(status, f"{provider}: {message}", provider=provider, deployment=deployment)
-    err.retry_after = retry_after_seconds(headers)
-    return err
+    return keep_rate_limit(err, headers)

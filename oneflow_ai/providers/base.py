@@ -65,8 +65,10 @@ class StreamTranslator(Protocol):
 
     def feed(self, event: SSEEvent) -> list[bytes]: ...
 
-    def finish(self) -> list[bytes]:
-        """Frames to send once the upstream stream ended (the final `[DONE]` among them)."""
+    def finish(self, counted: Usage | None = None) -> list[bytes]:
+        """Frames to send once the upstream stream ended (the final `[DONE]` among them). `counted` is the
+        gateway's own count, given when the client asked for the usage and the upstream reported none: it is
+        sent as the usage chunk the client asked for."""
         ...
 
     def completion_text(self) -> str:
@@ -96,6 +98,20 @@ class EmbeddingsProvider(Protocol):
     def embeddings_response(self, body: bytes, deployment: Deployment) -> ProviderResult: ...
 
     def error(self, status: int, body: bytes, headers: Mapping[str, str], deployment: Deployment) -> UpstreamError: ...
+
+
+def keep_rate_limit(error: UpstreamError, headers: Mapping[str, str]) -> UpstreamError:
+    """The upstream's `Retry-After` (for the gateway's backoff) and its `Retry-After` and `x-ratelimit-*` headers
+    as they were sent, for the client: answered with the error when no deployment serves the call."""
+    error.retry_after = retry_after_seconds(headers)
+    kept = {name.lower(): value for name, value in headers.items() if _is_rate_limit(name.lower())}
+    if kept:
+        error.headers = {**error.headers, **kept}
+    return error
+
+
+def _is_rate_limit(name: str) -> bool:
+    return name == "retry-after" or name.startswith("x-ratelimit-")
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:

@@ -13,7 +13,7 @@ import orjson
 
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import ContextWindowExceeded, UpstreamError, UpstreamRejected, upstream_error_for_status
-from oneflow_ai.providers.base import ProviderResult, Usage, retry_after_seconds
+from oneflow_ai.providers.base import ProviderResult, Usage, keep_rate_limit
 from oneflow_ai.upstream.sse import DONE, SSEEvent, frame
 from oneflow_ai.upstream.wire import UpstreamRequest
 
@@ -73,7 +73,8 @@ class AzureProvider(OpenAIProvider):
 
 
 class OpenAIStream:
-    """OpenAI chunks pass through unchanged; the usage chunk is read, and dropped unless the client asked."""
+    """OpenAI chunks pass through unchanged; the usage chunk is read, and dropped unless the client asked. A
+    client that asked for it gets one usage chunk: the upstream's, else the gateway's count (`finish`)."""
 
     __slots__ = ("_chunks", "_wants_usage", "usage")
 
@@ -96,8 +97,11 @@ class OpenAIStream:
         self._chunks.append(data)
         return [frame(data)]
 
-    def finish(self) -> list[bytes]:
-        return [DONE]
+    def finish(self, counted: Usage | None = None) -> list[bytes]:
+        if counted is None or self.usage is not None or not self._wants_usage:
+            return [DONE]
+        chunk = {**_chunk_identity(self._chunks), "choices": [], "usage": counted.to_openai()}
+        return [frame(orjson.dumps(chunk)), DONE]
 
     def completion_text(self) -> str:
         parts: list[str] = []
@@ -112,6 +116,18 @@ class OpenAIStream:
                 for call in delta.get("tool_calls") or ():
                     parts.append((call.get("function") or {}).get("arguments") or "")
         return "".join(parts)
+
+
+def _chunk_identity(chunks: list[bytes]) -> dict[str, Any]:
+    """The stream's `id`, `object`, `created` and `model`, as its first chunk gave them, for a chunk of our own."""
+    identity: dict[str, Any] = {"id": "", "object": "chat.completion.chunk", "created": 0, "model": ""}
+    try:
+        first = orjson.loads(chunks[0]) if chunks else None
+    except orjson.JSONDecodeError:
+        first = None
+    if isinstance(first, dict):
+        identity.update({k: first[k] for k in ("id", "created", "model", "system_fingerprint") if k in first})
+    return identity
 
 
 def _json_object(body: bytes, deployment: Deployment) -> dict[str, Any]:
@@ -149,5 +165,4 @@ def openai_style_error(
             err.type = str(detail.get("type") or err.type)
             err.code = str(code) if code is not None else err.code
             err.param = detail.get("param")
-    err.retry_after = retry_after_seconds(headers)
-    return err
+    return keep_rate_limit(err, headers)

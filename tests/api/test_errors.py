@@ -10,6 +10,7 @@ import pytest
 
 from tests.api.ledger_rows import ledger_rows
 from tests.conftest import MASTER_KEY
+from tests.fakes.openai_upstream import RATE_LIMITED
 from tests.fakes.runner import free_port
 
 AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
@@ -179,3 +180,19 @@ def test_a_request_id_sent_twice_is_answered_back_and_both_calls_are_recorded(ga
     rows = ledger_rows(db, ours)
     assert sorted(r["request_id"] for r in rows) == sorted(ours)
     assert all(r["status"] == "ok" and r["output_tokens"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("path", "extra"),
+    [("/v1/chat/completions", {}), ("/v1/chat/completions", {"stream": True}), ("/v1/messages", {"max_tokens": 16})],
+    ids=["chat", "streamed-chat", "messages"],
+)
+def test_upstream_429_keeps_its_retry_after_and_rate_limit_headers(
+    gateway: tuple[str, str], path: str, extra: dict[str, Any]
+) -> None:
+    """Every deployment answered 429: the client's 429 carries the upstream's `Retry-After` and `x-ratelimit-*`."""
+    r = httpx.post(gateway[0] + path, json={"model": "limited", "messages": HI, **extra}, headers=AUTH, timeout=10)
+    assert r.status_code == 429, r.text
+    assert r.headers["retry-after"] == RATE_LIMITED["retry-after"]
+    for name in ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"):
+        assert r.headers[name] == RATE_LIMITED[name]

@@ -1,7 +1,7 @@
 """A fake OpenAI-compatible upstream speaking OpenAI's exact wire format (and Azure's URL scheme).
 
 What it does is chosen by the upstream model name in the request:
-  fake-error-500  500 with an OpenAI error body      fake-429      429 with Retry-After
+  fake-error-500  500 with an OpenAI error body      fake-429      429 with Retry-After, x-ratelimit-*
   fake-400        400 invalid_request_error          fake-context  400 context_length_exceeded
   fake-hang       never answers                      fake-nousage  stream without a usage chunk
   fake-slow-stream  streams a word every 50 ms for 10 s (`cancelled` counts clients that left early)
@@ -23,6 +23,12 @@ from aiohttp import web
 REPLY = "Hello from the fake upstream."
 PROMPT_TOKENS = 11
 COMPLETION_TOKENS = 7
+RATE_LIMITED = {
+    "retry-after": "1",
+    "x-ratelimit-limit-requests": "60",
+    "x-ratelimit-remaining-requests": "0",
+    "x-ratelimit-reset-requests": "1s",
+}
 
 
 def error(
@@ -87,9 +93,7 @@ class OpenAIUpstream:
         if model == "fake-error-500":
             return error(500, "The server had an error while processing your request.", "server_error")
         if model == "fake-429":
-            return error(
-                429, "Rate limit reached for requests", "requests", "rate_limit_exceeded", {"retry-after": "1"}
-            )
+            return error(429, "Rate limit reached for requests", "requests", "rate_limit_exceeded", RATE_LIMITED)
         if model == "fake-400":
             return error(
                 400,

@@ -272,6 +272,7 @@ def test_rate_limited_keeps_retry_after() -> None:
     body = anthropic_error_body("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit")
     err = PROVIDER.error(429, body, {"Retry-After": "30"}, DEPLOYMENT)
     assert isinstance(err, UpstreamRateLimited) and err.retry_after == 30.0 and "per-minute rate limit" in err.message
+    assert err.headers == {"retry-after": "30"}  # answered to the client as sent when no deployment serves
 
 
 def test_prompt_too_long_is_context_window_exceeded() -> None:
