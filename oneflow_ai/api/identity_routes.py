@@ -37,8 +37,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
             401: "Missing or invalid credentials",
             403: "Your role may not do this",
             404: "No such object (or it belongs to another tenant)",
-            409: "Already exists",
-            429: "Too many failed logins",
+            409: "Already exists; or it would leave a tenant without an active owner",
+            429: "Too many failed logins on the account, or login attempts from your address",
         }.items()
     },
 }
@@ -107,11 +107,18 @@ async def get_user(user_id: str, p: ConsoleDep, identity: IdentityDep) -> UserPu
     return await identity.directory.get_user(p, user_id)
 
 
-@router.patch("/users/{user_id}", summary="Change a user's name, role, department or limits; unlock them")
+@router.patch(
+    "/users/{user_id}", summary="Change a user's name, role, department or limits; unlock, disable or enable them"
+)
 async def update_user(
     user_id: str, body: UserUpdate, p: ConsoleDep, request: Request, identity: IdentityDep
 ) -> UserPublic:
     return await identity.directory.update_user(p, user_id, body, Actor(p, source_ip(request)))
+
+
+@router.delete("/users/{user_id}", status_code=204, summary="Delete a user: their sessions and keys are revoked")
+async def delete_user(user_id: str, p: ConsoleDep, request: Request, identity: IdentityDep) -> None:
+    await identity.directory.delete_user(p, user_id, Actor(p, source_ip(request)))
 
 
 @router.post("/tenants", status_code=201, summary="Create a tenant (master key)")

@@ -2,7 +2,13 @@
 
 Failed logins count per account: after 5 in a row each further one makes the account wait (1, 2, 4, … s),
 after 10 it is locked for 15 minutes (`passwords.Lockout`); a locked account is refused before its password is
-even checked, with 429 and `Retry-After`. An unknown e-mail costs the same argon2 time as a wrong password.
+even checked, with 429 and `Retry-After`. An attempt is counted (and the lock it would earn set) before its
+password is checked, so concurrent guesses cannot outrun the count. Attempts per client address are throttled
+too (`login_throttle`). An unknown e-mail costs the same argon2 time as a wrong password.
+
+A disabled or deleted user cannot log in, and a refresh re-reads the user, so neither can they refresh; disabling,
+deleting or changing the role of a user (`directory`) revokes every session of theirs, which ends their access
+tokens at once (`principal` checks the session on every call).
 """
 
 from __future__ import annotations
@@ -10,11 +16,10 @@ from __future__ import annotations
 import math
 import time
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import RowMapping, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import AuthenticationFailed, GatewayError, InvalidRequest, PermissionDenied, RateLimited
@@ -22,6 +27,8 @@ from oneflow_ai.identity import audit
 from oneflow_ai.identity.audit import Actor
 from oneflow_ai.identity.credentials import new_id
 from oneflow_ai.identity.directory import department_in, tenant_exists, user_public
+from oneflow_ai.identity.limiter import LocalLimiter
+from oneflow_ai.identity.login_throttle import LoginThrottle
 from oneflow_ai.identity.passwords import Lockout, Passwords, check_policy
 from oneflow_ai.identity.roles import Can, may_grant, require, target_tenant
 from oneflow_ai.identity.schemas import Login, Register, TokenPair, UserPublic
@@ -30,6 +37,8 @@ from oneflow_ai.identity.signing import AccessTokens
 from oneflow_ai.identity.tables import DEFAULT_TENANT, now_utc, sessions, tenants, users
 
 BAD_LOGIN = "Incorrect e-mail or password."
+MAX_RESERVE_TRIES = 50
+"""Compare-and-set rounds before a login gives up (each lost round means another attempt was counted)."""
 
 
 class Accounts:
@@ -42,6 +51,7 @@ class Accounts:
         *,
         open_signup: bool,
         lockout: Lockout | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self._engine = engine
         self._passwords = passwords
@@ -49,6 +59,7 @@ class Accounts:
         self._tokens = tokens
         self._open_signup = open_signup
         self._lockout = lockout or Lockout()
+        self._throttle = throttle or LoginThrottle(LocalLimiter(), None)
 
     async def register(self, body: Register, actor: Actor) -> UserPublic:
         """Anonymous sign-up (when open) founds a new tenant with its owner; an admin adds a user to a tenant."""
@@ -106,52 +117,81 @@ class Accounts:
         return user_public(row)
 
     async def login(self, body: Login, source_ip: str | None) -> TokenPair:
+        attempt = await self._throttle.take(source_ip)
         now = now_utc()
+        query = select(users).where(users.c.email == body.email.lower(), users.c.deleted_at.is_(None))
         async with self._engine.connect() as conn:
-            user = (await conn.execute(select(users).where(users.c.email == body.email.lower()))).mappings().first()
-        if user is not None and user["locked_until"] is not None and user["locked_until"] > now:
-            wait = math.ceil((user["locked_until"] - now).total_seconds())
-            raise RateLimited(
-                f"Too many failed logins; try again in {wait}s.",
-                code="login_locked",
-                headers={"retry-after": str(max(1, wait))},
-            )
-        ok = await self._passwords.verify(user["password_hash"] if user else None, body.password)
+            user = (await conn.execute(query)).mappings().first()
         if user is None:
+            await self._passwords.verify(None, body.password)
             raise AuthenticationFailed(BAD_LOGIN, code="invalid_credentials")
         actor = Actor(Principal(key_id="login", user_id=user["id"], tenant_id=user["tenant_id"]), source_ip)
-        if not ok:
-            await self._failed(user, now, actor)
+        failures = await self._reserve(user, now)
+        if not await self._passwords.verify(user["password_hash"], body.password):
+            async with self._engine.begin() as conn:
+                await self._extend_lock(conn, user["id"], failures)
+                await audit.record(
+                    conn,
+                    actor,
+                    "auth.login_failed",
+                    tenant_id=user["tenant_id"],
+                    target_type="user",
+                    target_id=user["id"],
+                    detail={"failures": failures},
+                )
             raise AuthenticationFailed(BAD_LOGIN, code="invalid_credentials")
+        if user["disabled_at"] is not None:  # told only to whoever knows the password
+            raise PermissionDenied("This user has been disabled by an administrator.", code="user_disabled")
         async with self._engine.begin() as conn:
             await conn.execute(update(users).where(users.c.id == user["id"]).values(failed_logins=0, locked_until=None))
             session_id, refresh = await self._sessions.open(conn, user["id"], now)
             await audit.record(
                 conn, actor, "auth.login", tenant_id=user["tenant_id"], target_type="session", target_id=session_id
             )
+        self._throttle.give_back(attempt)
         return self._pair(user["id"], session_id, refresh)
 
-    async def _failed(self, user: Any, now: datetime, actor: Actor) -> None:
-        async with self._engine.begin() as conn:
-            failures = (
-                await conn.execute(
-                    update(users)
-                    .where(users.c.id == user["id"])
-                    .values(failed_logins=users.c.failed_logins + 1)
-                    .returning(users.c.failed_logins)
+    async def _reserve(self, user: RowMapping, now: datetime) -> int:
+        """Count this attempt as a failure before its password is checked (a success clears the count), and the
+        lock it would earn with it: however many attempts run at once, no more are checked than the lock-out
+        allows. A compare-and-set on the count, so it holds across workers and replicas sharing the database."""
+        failures, locked_until = user["failed_logins"], user["locked_until"]
+        for _ in range(MAX_RESERVE_TRIES):
+            if locked_until is not None and locked_until > now:
+                wait = math.ceil((locked_until - now).total_seconds())
+                raise RateLimited(
+                    f"Too many failed logins; try again in {wait}s.",
+                    code="login_locked",
+                    headers={"retry-after": str(max(1, wait))},
                 )
-            ).scalar_one()
-            locked = self._lockout.locked_until(failures, now)
-            if locked is not None:
-                await conn.execute(update(users).where(users.c.id == user["id"]).values(locked_until=locked))
-            await audit.record(
-                conn,
-                actor,
-                "auth.login_failed",
-                tenant_id=user["tenant_id"],
-                target_type="user",
-                target_id=user["id"],
-                detail={"failures": failures},
+            reserved = failures + 1
+            async with self._engine.begin() as conn:
+                done = await conn.execute(
+                    update(users)
+                    .where(users.c.id == user["id"], users.c.failed_logins == failures)
+                    .values(failed_logins=reserved, locked_until=self._lockout.locked_until(reserved, now))
+                )
+                if done.rowcount == 1:
+                    return int(reserved)
+                row = (
+                    await conn.execute(
+                        select(users.c.failed_logins, users.c.locked_until).where(users.c.id == user["id"])
+                    )
+                ).one()
+            failures, locked_until = row.failed_logins, row.locked_until
+        raise RateLimited(
+            "Too many logins at once; try again in 1s.", code="login_locked", headers={"retry-after": "1"}
+        )
+
+    async def _extend_lock(self, conn: AsyncConnection, user_id: str, failures: int) -> None:
+        """The wait a failure earns counts from the failure, not from its reservation (hashing may be slow); only
+        a lock still there is extended: a success since then has cleared it."""
+        until = self._lockout.locked_until(failures, now_utc())
+        if until is not None:
+            await conn.execute(
+                update(users)
+                .where(users.c.id == user_id, users.c.locked_until.is_not(None), users.c.locked_until < until)
+                .values(locked_until=until)
             )
 
     async def refresh(self, token: str, source_ip: str | None) -> TokenPair:
@@ -193,7 +233,12 @@ class Accounts:
         query = (
             select(users.c.id, users.c.tenant_id, users.c.department_id, users.c.role, sessions.c.revoked_at)
             .select_from(users.join(sessions, sessions.c.user_id == users.c.id))
-            .where(users.c.id == claims.user_id, sessions.c.id == claims.session_id)
+            .where(
+                users.c.id == claims.user_id,
+                sessions.c.id == claims.session_id,
+                users.c.disabled_at.is_(None),
+                users.c.deleted_at.is_(None),
+            )
         )
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).mappings().first()

@@ -102,6 +102,7 @@ class KeyAuthenticator:
             select(
                 api_keys,
                 users.c.role.label("user_role"),
+                users.c.disabled_at.label("user_disabled_at"),
                 users.c.rpm_limit.label("user_rpm"),
                 users.c.tpm_limit.label("user_tpm"),
                 tenants.c.rpm_limit.label("tenant_rpm"),
@@ -139,7 +140,8 @@ def key_entry(row: Any) -> KeyEntry:
         limits=tuple(limits),
         budget_id=row["budget_id"],
     )
-    return KeyEntry(principal, _ts(row["expires_at"]), _ts(row["revoked_at"]), _ts(row["grace_until"]))
+    revoked = row["revoked_at"] or row["user_disabled_at"]  # a disabled user's keys stop until re-enabled
+    return KeyEntry(principal, _ts(row["expires_at"]), _ts(revoked), _ts(row["grace_until"]))
 
 
 def _limits(subject: str, rpm: int | None, tpm: int | None) -> list[Limit]:

@@ -30,6 +30,10 @@ class IdentitySettings:
     model_rpm: Mapping[str, int] = field(default_factory=dict)
     model_tpm: Mapping[str, int] = field(default_factory=dict)
     fail_mode: Literal["open", "closed"] = "open"
+    login_ip_rpm: int | None = 30
+    """Login attempts per minute per client address that may fail (`login_throttle`)."""
+    login_lock_after: int = 10
+    """Failed logins in a row that lock an account for 15 minutes (`passwords.Lockout`)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IdentitySettings:
@@ -66,6 +70,8 @@ class IdentitySettings:
             model_rpm=_per_model(env, "ONEFLOW_MODEL_RPM"),
             model_tpm=_per_model(env, "ONEFLOW_MODEL_TPM"),
             fail_mode="closed" if fail_mode == "closed" else "open",
+            login_ip_rpm=_int(env, "ONEFLOW_LOGIN_IP_RPM", 30),
+            login_lock_after=_positive(env, "ONEFLOW_LOGIN_LOCK_AFTER", 10),
         )
 
 
@@ -91,6 +97,13 @@ def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
         raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
     if value < 0:
         raise ConfigError(f"{name} must not be negative")
+    return value
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value is None:
+        raise ConfigError(f"{name} must be a positive integer")
     return value
 
 

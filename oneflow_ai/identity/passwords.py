@@ -1,6 +1,8 @@
 """Passwords: argon2id hashes, the password policy, and the back-off/lock-out arithmetic for failed logins.
 
-Hashing costs tens of milliseconds of CPU by design, so it runs in a worker thread, never on the event loop.
+Hashing costs tens of milliseconds of CPU by design, so it runs in a small pool of its own threads (argon2 releases
+the GIL), never on the event loop: a flood of logins queues for the pool instead of taking every core from the
+threads that serve `/v1`.
 
 Policy: 12 to 128 characters (the upper bound keeps hashing cost bounded), at least 5 distinct characters,
 not one of the most common passwords, and not containing the account's e-mail name. Length over composition
@@ -10,6 +12,8 @@ rules, as NIST SP 800-63B recommends.
 from __future__ import annotations
 
 import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -54,24 +58,33 @@ def check_policy(password: str, email: str) -> None:
         raise reject("must not contain your e-mail name")
 
 
-class Passwords:
-    """argon2id with the library's defaults (RFC 9106 low-memory profile)."""
+def default_workers() -> int:
+    """Half the cores (at least one): hashing never holds more than that, whatever the number of logins."""
+    return max(1, (os.cpu_count() or 2) // 2)
 
-    def __init__(self) -> None:
+
+class Passwords:
+    """argon2id with the library's defaults (RFC 9106 low-memory profile), on at most `workers` threads."""
+
+    def __init__(self, workers: int | None = None) -> None:
         self._hasher = PasswordHasher(type=Type.ID)
         self._dummy: str | None = None
+        self._pool = ThreadPoolExecutor(max_workers=workers or default_workers(), thread_name_prefix="argon2")
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._hasher.hash, password)
 
     async def verify(self, stored: str | None, password: str) -> bool:
         """Whether `password` matches; with no stored hash (unknown user) it spends the same time and says no."""
         if stored is None:
             if self._dummy is None:
                 self._dummy = await self.hash("not-a-password-of-anyone")
-            await asyncio.to_thread(self._check, self._dummy, password)
+            await asyncio.get_running_loop().run_in_executor(self._pool, self._check, self._dummy, password)
             return False
-        return await asyncio.to_thread(self._check, stored, password)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._check, stored, password)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _check(self, stored: str, password: str) -> bool:
         try:

@@ -201,16 +201,21 @@ class UserPublic(BaseModel):
     rpm_limit: int | None
     tpm_limit: int | None
     locked_until: datetime | None
+    disabled_at: datetime | None
     created_at: datetime
 
 
 class UserUpdate(Patch):
+    NOT_NULL: ClassVar[tuple[str, ...]] = ("name", "role", "disabled")
+
     name: Name | None = None
     role: Role | None = None
     department_id: Id | None = None
     rpm_limit: Limit | None = None
     tpm_limit: Limit | None = None
     unlock: bool = False
+    disabled: bool | None = None
+    """True disables the user (no login, refresh, session or key of theirs works); false enables them again."""
 
 
 class TenantCreate(In):

@@ -26,8 +26,9 @@ from oneflow_ai.identity.invalidation import Invalidations
 from oneflow_ai.identity.key_admin import KeyAdmin
 from oneflow_ai.identity.last_used import LastUsed
 from oneflow_ai.identity.limiter import Limiter, LocalLimiter, RedisLimiter
+from oneflow_ai.identity.login_throttle import LoginThrottle
 from oneflow_ai.identity.model_access import ModelAccess
-from oneflow_ai.identity.passwords import Passwords
+from oneflow_ai.identity.passwords import Lockout, Passwords
 from oneflow_ai.identity.rate_limits import RateLimits
 from oneflow_ai.identity.sessions import Sessions
 from oneflow_ai.identity.signing import AccessTokens, Keyring, looks_like_jwt
@@ -93,8 +94,17 @@ class Identity:
             RedisLimiter(self.batches, local, settings.fail_mode, view=view) if self.batches else local
         )
         self.sessions = Sessions(engine, settings.refresh_ttl_s)
-        self.accounts = Accounts(engine, Passwords(), self.sessions, self.tokens, open_signup=settings.signup == "open")
-        self.directory = Directory(engine, self.invalidations)
+        self.passwords = Passwords()
+        self.accounts = Accounts(
+            engine,
+            self.passwords,
+            self.sessions,
+            self.tokens,
+            open_signup=settings.signup == "open",
+            lockout=Lockout(lock_after=settings.login_lock_after),
+            throttle=LoginThrottle(self.limiter, settings.login_ip_rpm),
+        )
+        self.directory = Directory(engine, self.invalidations, self.sessions)
         self.keys = KeyAdmin(engine, self.invalidations, settings)
 
     def attach(self, gw: Gateway) -> None:
@@ -112,6 +122,7 @@ class Identity:
             await self.batches.close()  # after writing what was written behind
         await self.invalidations.close()
         await self.last_used.close()
+        self.passwords.close()
         if self.redis is not None:
             await self.redis.aclose()
 

@@ -4,7 +4,9 @@ A login opens a session (the token *family*) and hands out one refresh token, st
 refresh spends the token and hands out the next one of the same family. Presenting a token that was already
 spent means two parties hold the family (one of them stole it): the whole session is revoked, so the thief's
 copy and the victim's both stop working and the user must log in again. Logout revokes the session too; access
-tokens name their session (`sid`), so they stop at once as well.
+tokens name their session (`sid`), so they stop at once as well. Disabling, deleting or changing the role of a
+user revokes all their sessions (`revoke_user`), and a refresh re-reads the user: a disabled or deleted one is
+refused even with an unspent token.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oneflow_ai.errors import AuthenticationFailed
 from oneflow_ai.identity.credentials import new_id, new_refresh_token, secret_hash
-from oneflow_ai.identity.tables import refresh_tokens, sessions
+from oneflow_ai.identity.tables import refresh_tokens, sessions, users
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +61,22 @@ class Sessions:
                 refresh_tokens.c.used_at,
                 sessions.c.user_id,
                 sessions.c.revoked_at,
+                users.c.disabled_at,
+                users.c.deleted_at,
             )
-            .select_from(refresh_tokens.join(sessions, sessions.c.id == refresh_tokens.c.session_id))
+            .select_from(
+                refresh_tokens.join(sessions, sessions.c.id == refresh_tokens.c.session_id).join(
+                    users, users.c.id == sessions.c.user_id
+                )
+            )
             .where(refresh_tokens.c.token_hash == token_hash)
         )
         async with self._engine.begin() as conn:
             row = (await conn.execute(query)).mappings().first()
             if row is None or row["revoked_at"] is not None:
                 raise invalid
+            if row["disabled_at"] is not None or row["deleted_at"] is not None:
+                raise invalid  # their sessions were revoked with the change; this holds even if that one raced
             if row["used_at"] is None and row["expires_at"] > now:
                 spent = await conn.execute(
                     update(refresh_tokens)
@@ -92,6 +102,15 @@ class Sessions:
             return
         async with self._engine.begin() as own:
             await own.execute(statement)
+
+    async def revoke_user(self, conn: AsyncConnection, user_id: str, reason: str, now: datetime) -> int:
+        """End every open session of `user_id` (inside the caller's transaction); how many there were."""
+        done = await conn.execute(
+            update(sessions)
+            .where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason)
+        )
+        return int(done.rowcount)
 
     async def session_of(self, token: str) -> tuple[str, str] | None:
         """(session id, user id) of a refresh token, spent or not."""

@@ -1,6 +1,7 @@
 """Identity tables (SQLAlchemy Core), on the store's shared `metadata`. Migration 0003 creates them.
 
 Every row of tenant data carries `tenant_id`; every query the admin API makes filters on it (see `roles.scope`).
+Users are never removed: a deleted one keeps its row (`deleted_at`) for what names it (0006).
 Timestamps are timezone-aware UTC on both dialects (`UTCDateTime`: SQLite hands back naive values).
 """
 
@@ -77,6 +78,8 @@ users = Table(
     Column("rpm_limit", Integer),
     Column("tpm_limit", Integer),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime),
+    Column("deleted_at", UTCDateTime),
     Index("ix_users_tenant", "tenant_id"),
 )
 
