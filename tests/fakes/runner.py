@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
+
+START_LIMIT_S = 120.0
+"""How long a server under test may take to start: `oneflow serve` answers `/health` in ~2 s alone, and was seen to
+take 24 s on a 2-core machine running other test sessions."""
 
 
 def free_port() -> int:
@@ -47,10 +52,10 @@ class AiohttpServer:
             await self._runner.setup()
             await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
-        self._loop.run(start())
+        self._loop.run(start(), timeout=START_LIMIT_S)
 
     def stop(self) -> None:
-        self._loop.run(self._runner.cleanup())
+        self._loop.run(self._runner.cleanup(), timeout=START_LIMIT_S)
         self._loop.stop()
 
 
@@ -77,13 +82,14 @@ class UvicornServer:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
-        for _ in range(500):
-            if self.server.started:
-                return
+        deadline = time.monotonic() + START_LIMIT_S
+        while not self.server.started:
             if not self.thread.is_alive():
-                raise RuntimeError("the gateway did not start")
-            threading.Event().wait(0.01)
-        raise RuntimeError("the gateway did not start in time")
+                raise RuntimeError("the gateway did not start (its start-up failed: see the log above)")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the gateway did not start within {START_LIMIT_S:g}s")
+            self.thread.join(0.01)
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import MASTER_KEY, UPSTREAM_KEY
-from tests.fakes.runner import free_port
+from tests.fakes.runner import START_LIMIT_S, free_port
 
 PASSED_ONLY_IF_GIVEN = ("DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 """Variables of the test runner's environment that the gateway inherits only when `env` sets them."""
@@ -85,15 +85,18 @@ class SubprocessGateways:
             served.stop()
 
 
-def wait_until_up(served: Served, timeout_s: float = 30) -> None:
+def wait_until_up(served: Served, timeout_s: float = START_LIMIT_S) -> None:
+    """Until `/health` answers 200; a process that exits fails the wait at once, with its output."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while True:
         if served.process.poll() is not None:
-            raise RuntimeError(f"oneflow serve exited: {served.output()}")
+            raise RuntimeError(f"oneflow serve exited with {served.process.returncode}: {served.output()}")
         try:
-            if httpx.get(served.url + "/health", timeout=1).status_code == 200:
+            if httpx.get(served.url + "/health", timeout=5).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
+        if time.monotonic() > deadline:
+            served.stop()
+            raise RuntimeError(f"oneflow serve did not answer /health within {timeout_s:g}s: {served.output()}")
         time.sleep(0.1)
-    raise RuntimeError(f"oneflow serve did not start: {served.output()}")

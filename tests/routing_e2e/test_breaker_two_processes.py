@@ -65,7 +65,7 @@ def test_two_gateway_processes_sharing_redis_see_one_breaker_state(
     config = f"""routing:
   max_attempts: 3
   backoff_base_s: 0.01
-  breaker: {{min_requests: 3, failure_rate_threshold: 0.5, window_s: 30, cooldown_s: 30}}
+  breaker: {{min_requests: 3, failure_rate_threshold: 0.5, window_s: 600, cooldown_s: 600}}
 models:
   - name: {name}
     deployments:
@@ -90,8 +90,10 @@ models:
         assert sick_calls() >= 3
         assert breaker(a, healthy)["state"] == "closed"
 
+        # B hears of it within milliseconds on a quiet machine (printed below; how fast is a benchmark's question):
+        # the test waits for it, with a bound far beyond what a busy machine needs and well within the cooldown
         while (state := breaker(b, sick)["state"]) != "open":
-            assert time.perf_counter() - opened_on_a < 1.0, f"B still sees the breaker {state} after 1 s"
+            assert time.perf_counter() - opened_on_a < 60, f"B still sees the breaker {state} after 60 s"
             time.sleep(0.01)
         seen_ms = (time.perf_counter() - opened_on_a) * 1000
         print(f"\nopened on A after {sick_calls()} failed upstream calls; seen open on B after {seen_ms:.0f} ms")
