@@ -16,7 +16,7 @@ from oneflow_ai.api.routing_routes import route_decision
 from oneflow_ai.api.schemas import ERRORS, Tokens
 from oneflow_ai.billing.usage import UsageQuery, usage
 from oneflow_ai.errors import InvalidRequest, ModelNotFound
-from oneflow_ai.pricing import UnknownModelPrice, decimal_str
+from oneflow_ai.pricing import decimal_str
 
 router = APIRouter(tags=["Billing"], responses=ERRORS)
 
@@ -92,15 +92,19 @@ async def estimate(body: EstimateRequest, gw: GatewayDep, principal: CallerDep) 
             )
         )
     group = gw.models.get(body.model)
-    priced = group.deployments[0].model if group is not None else body.model
-    if group is None and priced not in gw.pricing.catalog:
-        raise ModelNotFound(f"The model '{body.model}' does not exist or you do not have access to it.", param="model")
+    if group is not None:  # priced as its first deployment, with that deployment's `price` (as the ledger charges)
+        priced, price = group.deployments[0].model, gw.prices.get(group.deployments[0])
+    else:
+        priced, price = body.model, gw.pricing.catalog.get(body.model)
+        if price is None:
+            message = f"The model '{body.model}' does not exist or you do not have access to it."
+            raise ModelNotFound(message, param="model")
     if body.cached_tokens > body.input_tokens:
         raise InvalidRequest("cached_tokens cannot be more than input_tokens", param="cached_tokens")
-    try:
-        cost = gw.pricing.estimate(priced, body.input_tokens, body.output_tokens, body.cached_tokens)
-    except UnknownModelPrice as e:
-        raise InvalidRequest(f"No price is known for {e.message}.", param="model", code="unknown_price") from None
+    if price is None:
+        message = f"No price is known for model '{priced}': neither the price catalog nor its deployment has one."
+        raise InvalidRequest(message, param="model", code="unknown_price")
+    cost = gw.pricing.cost_of(price, body.input_tokens, body.output_tokens, body.cached_tokens)
     out: dict[str, Any] = {
         "model": body.model,
         "priced_as": priced,
