@@ -25,6 +25,7 @@ from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import AuthenticationFailed, GatewayError, InvalidRequest, PermissionDenied, RateLimited
 from oneflow_ai.identity import audit
 from oneflow_ai.identity.audit import Actor
+from oneflow_ai.identity.bounds import check_may_manage_users
 from oneflow_ai.identity.credentials import new_id
 from oneflow_ai.identity.directory import department_in, tenant_exists, user_public
 from oneflow_ai.identity.limiter import LocalLimiter
@@ -85,6 +86,7 @@ class Accounts:
                     await conn.execute(insert(tenants).values(id=tenant_id, name=body.name, created_at=now))
                 else:
                     await tenant_exists(conn, tenant_id)
+                    await check_may_manage_users(conn, caller)
                 if body.department_id is not None:
                     await department_in(conn, body.department_id, tenant_id)
                 await conn.execute(

@@ -20,6 +20,7 @@ from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import GatewayError, PermissionDenied
 from oneflow_ai.identity import audit
 from oneflow_ai.identity.audit import Actor
+from oneflow_ai.identity.bounds import check_may_manage_users
 from oneflow_ai.identity.credentials import new_id
 from oneflow_ai.identity.invalidation import Invalidations
 from oneflow_ai.identity.roles import (
@@ -230,6 +231,7 @@ class Directory:
         async with self._engine.begin() as conn:
             row = await user_in(conn, user_id, scope(p))
             may_grant(p, row["role"])  # an admin does not edit an owner
+            await check_may_manage_users(conn, p)
             if "role" in changes:
                 may_grant(p, changes["role"])
             if changes.get("department_id") is not None:
