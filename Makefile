@@ -5,10 +5,12 @@ BIN := $(VENV)/bin
 
 .PHONY: run test lint lock bench
 
-$(BIN)/.installed: pyproject.toml requirements.lock
+# Every dependency comes from the lock, each file checked against its hash; the package itself goes in on top.
+$(BIN)/.installed: pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
 run: $(BIN)/.installed
@@ -19,8 +21,14 @@ test: $(BIN)/.installed
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
+# Re-pin after changing pyproject.toml: pins already in the locks are kept unless they no longer fit (pip-compile's
+# rule). requirements-dev.lock (every extra: what make and CI install); requirements.lock (the runtime and `otel`,
+# within the dev lock: what the Docker image installs).
+LOCK_FLAGS := --quiet --generate-hashes --no-emit-find-links --no-emit-index-url --strip-extras
 lock: $(BIN)/.installed
-	$(BIN)/pip freeze --exclude-editable | grep -v '^oneflow-ai' > requirements.lock
+	$(BIN)/pip install -q pip-tools
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra dev --extra bench -o requirements-dev.lock pyproject.toml
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra otel -c requirements-dev.lock -o requirements.lock pyproject.toml
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.run
