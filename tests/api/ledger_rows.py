@@ -12,8 +12,9 @@ from oneflow_ai.store.db import create_engine
 from oneflow_ai.store.tables import usage_records
 
 
-def ledger_rows(database_url: str, request_ids: list[str], *, wait_s: float = 5.0) -> list[dict[str, Any]]:
-    """The ledger rows for these request ids, waiting for the write-behind batch to land."""
+def ledger_rows(database_url: str, request_ids: list[str], *, wait_s: float = 30.0) -> list[dict[str, Any]]:
+    """The ledger rows for these request ids, waiting for the write-behind batch to land (returns as soon as they
+    have: the bound is for a test that fails, far beyond what a busy machine needs)."""
 
     async def fetch() -> list[dict[str, Any]]:
         engine = create_engine(database_url)

@@ -62,7 +62,7 @@ def check(responses: list[httpx.Response], database_url: str, tag: str) -> Decim
     return spent
 
 
-def threshold_events(database_url: str, tag: str, *, expect: int, wait_s: float = 10.0) -> list[Decimal]:
+def threshold_events(database_url: str, tag: str, *, expect: int, wait_s: float = 30.0) -> list[Decimal]:
     """The thresholds recorded for this test's budget (written behind, so waited for)."""
     budget_id = config_budget_id("end_user", tag, "daily")
 

@@ -38,8 +38,8 @@ async def make() -> AsyncIterator[Callable[..., SharedBreakers]]:
     await cleanup.aclose()
 
 
-async def until(condition: Callable[[], bool], within_s: float = 2.0) -> float:
-    """Seconds until `condition()` held."""
+async def until(condition: Callable[[], bool], within_s: float = 30.0) -> float:
+    """Seconds until `condition()` held (the bound is for a hang, far beyond what a busy machine needs)."""
     start = time.perf_counter()
     while not condition():
         if time.perf_counter() - start > within_s:
@@ -48,7 +48,7 @@ async def until(condition: Callable[[], bool], within_s: float = 2.0) -> float:
     return time.perf_counter() - start
 
 
-async def subscribed(store: SharedBreakers, n: int, within_s: float = 5.0) -> None:
+async def subscribed(store: SharedBreakers, n: int, within_s: float = 30.0) -> None:
     """Until `n` subscribers listen on the store's channel."""
     redis = Redis.from_url(REDIS_URL)
     try:
@@ -61,19 +61,18 @@ async def subscribed(store: SharedBreakers, n: int, within_s: float = 5.0) -> No
 
 
 async def test_an_open_on_one_process_is_seen_by_the_other(make: Callable[..., SharedBreakers]) -> None:
-    a, b = make(), make()
+    a, b = make(resync_s=3600), make(resync_s=3600)  # past their first read of the hash, they hear by pub/sub alone
     await a.start()
     await b.start()
     await subscribed(a, 2)
     for _ in range(2):
         record(a, "gpt/0", False, POLICY, time.monotonic())
     assert a.get("gpt/0").state is BreakerState.OPEN
-    seen_after = await until(lambda: b.get("gpt/0").state is BreakerState.OPEN)
-    assert seen_after < 0.5
+    await until(lambda: b.get("gpt/0").state is BreakerState.OPEN)  # how fast: a benchmark's question
     assert abs((b.get("gpt/0").opened_at or 0) - (a.get("gpt/0").opened_at or 0)) < 0.05
     assert not admit(b, "gpt/0", POLICY, time.monotonic())  # b refuses without having seen a failure
 
-    await asyncio.sleep(POLICY.cooldown_s)
+    await asyncio.sleep(POLICY.cooldown_s + 0.05)  # the cooldown passes (part of the scenario)
     assert admit(a, "gpt/0", POLICY, time.monotonic())  # a takes the probe...
     await until(lambda: b.get("gpt/0").state is BreakerState.HALF_OPEN)
     assert not admit(b, "gpt/0", POLICY, time.monotonic())  # ...so b sends none

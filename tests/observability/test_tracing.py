@@ -33,7 +33,7 @@ def traced(start_gateway: Any, openai_upstream: Any, exporter: InMemorySpanExpor
     return str(start_gateway(config_yaml=upstream_config(openai_upstream[1].url), otel_enabled=True).url)
 
 
-def spans_of(exporter: InMemorySpanExporter, trace_id: str, until: str, timeout_s: float = 5) -> list[ReadableSpan]:
+def spans_of(exporter: InMemorySpanExporter, trace_id: str, until: str, timeout_s: float = 30) -> list[ReadableSpan]:
     """The finished spans of one trace, once the span named `until` has ended."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -42,6 +42,7 @@ def spans_of(exporter: InMemorySpanExporter, trace_id: str, until: str, timeout_
         ]
         if any(s.name == until for s in spans) or time.monotonic() > deadline:
             return spans
+        time.sleep(0.01)  # not a busy loop: the gateway's thread needs the interpreter to end the span
 
 
 def upstream_request(upstream: Any, marker: str) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from tests.routing_e2e.upstreams import Upstream
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SHARED_HASH = "oneflow:breakers"
+COOLDOWN_S = 5
+"""Long enough for two to be asked ten times while the breaker is open, on a busy machine too."""
 
 
 async def test_two_gateways_share_one_breaker(
@@ -24,7 +26,7 @@ async def test_two_gateways_share_one_breaker(
 ) -> None:
     sick, healthy = upstreams(), upstreams()
     name = f"shared-{uuid.uuid4().hex[:8]}"  # this test's own deployment ids in the shared hash
-    config = f"""{routing(breaker="{min_requests: 3, window_s: 10, cooldown_s: 1}")}models:
+    config = f"""{routing(breaker=f"{{min_requests: 3, window_s: 60, cooldown_s: {COOLDOWN_S}}}")}models:
   - name: {name}
     fallbacks: [{name}-backup]
     deployments:
@@ -51,19 +53,18 @@ async def test_two_gateways_share_one_breaker(
                 assert (await ask(one)).headers["x-oneflow-model"] == "backup"
             assert len(sick.fake.received) == 3
             opened_one = await watch_one.until(is_open)
-            opened_two = await watch_two.until(is_open, within_s=1)
+            opened_two = await watch_two.until(is_open, within_s=30)  # how fast is printed: a benchmark's question
             print(f"open on one -> seen open on two after {(opened_two - opened_one) * 1000:.0f} ms (5 ms sampling)")
-            assert opened_two - opened_one < 0.5
             for _ in range(10):  # two never saw a failure, yet sends nothing to the open deployment
                 r = await ask(two)
                 assert (r.headers["x-oneflow-model"], r.headers["x-oneflow-attempts"]) == ("backup", "1")
             assert len(sick.fake.received) == 3
 
             sick.fake.healed = True
-            await asyncio.sleep(1.0)  # the cool-down
+            await asyncio.sleep(opened_one + COOLDOWN_S + 0.1 - watch_one.now())  # the cool-down passes
             mended = watch_one.now()
             assert (await ask(two)).headers["x-oneflow-model"] == "fake-error-500"  # two's probe closes it...
-            closed_one = await watch_one.until(is_closed, after=mended, within_s=1)  # ...for one as well
+            closed_one = await watch_one.until(is_closed, after=mended, within_s=30)  # ...for one as well
             print(f"closed by two -> seen closed on one after {(closed_one - mended) * 1000:.0f} ms")
             assert len(sick.fake.received) == 4
             assert (await ask(one)).headers["x-oneflow-model"] == "fake-error-500"

@@ -27,14 +27,13 @@ def test_commands_are_encoded_as_arrays_of_bulk_strings() -> None:
     assert encode(["SET", "k", 12, b"\x00v"]) == b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n$2\r\n\x00v\r\n"
 
 
-async def test_replies_come_back_in_order_and_errors_are_values() -> None:
+async def test_replies_come_back_in_order_and_errors_are_values(redis_prefix: str) -> None:
     client = RespClient(REDIS_URL)
-    key = f"oneflow:test:{uuid.uuid4().hex}"
+    key = redis_prefix + "n"
     replies = await client.execute([["SET", key, "1"], ["INCRBY", key, 41], ["HGET", key, "f"], ["GET", key]])
     assert replies[:2] == [b"OK", 42]
     assert isinstance(replies[2], ResponseError) and "WRONGTYPE" in str(replies[2])
     assert replies[3] == b"42"
-    await client.execute([["DEL", key]])
     await client.close()
 
 
@@ -42,12 +41,14 @@ async def test_the_database_of_the_url_is_selected() -> None:
     base = REDIS_URL.rsplit("/", 1)[0]
     client = RespClient(f"{base}/5")
     key = f"oneflow:test:{uuid.uuid4().hex}"
-    await client.execute([["SET", key, "in five"]])
     other = Redis.from_url(f"{base}/5")
-    assert await other.get(key) == b"in five"
-    assert await Redis.from_url(f"{base}/0").get(key) is None
-    await other.delete(key)
-    await other.aclose()
+    try:
+        await client.execute([["SET", key, "in five", "EX", 600]])  # (expires even if the cleanup never runs)
+        assert await other.get(key) == b"in five"
+        assert await Redis.from_url(f"{base}/0").get(key) is None
+    finally:
+        await other.delete(key)
+        await other.aclose()
     await client.close()
 
 
@@ -57,7 +58,10 @@ async def test_a_connection_redis_dropped_is_made_again() -> None:
     admin = Redis.from_url(REDIS_URL)
     assert await admin.execute_command("CLIENT", "KILL", "ID", first) == 1
     await admin.aclose()
-    await asyncio.sleep(0.05)
+    deadline = asyncio.get_running_loop().time() + 30
+    while not (client._protocol is None or client._protocol.closed):  # until the client has seen the drop
+        assert asyncio.get_running_loop().time() < deadline, "the client never saw Redis drop its connection"
+        await asyncio.sleep(0.01)
     [second] = await client.execute([["CLIENT", "ID"]])
     assert second != first  # a new connection
     await client.close()
