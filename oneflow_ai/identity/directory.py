@@ -272,6 +272,7 @@ class Directory:
         async with self._engine.begin() as conn:
             row = await user_in(conn, user_id, scope(p))
             may_grant(p, row["role"])  # an admin does not delete an owner
+            await check_may_manage_users(conn, p)
             not_yourself(p, user_id, "delete")
             if row["role"] == "owner":
                 await keep_an_owner(conn, row)

@@ -133,6 +133,7 @@ def test_an_admin_through_a_restricted_key_is_bound_by_it(client: Client) -> Non
                 # A user it made or promoted would sign in without the key's restrictions.
                 ("POST", "/auth/register", register, None),
                 ("PATCH", f"/users/{member_id}", {"role": "admin"}, None),
+                ("DELETE", f"/users/{member_id}", None, None),
             ],
         )
         == []
