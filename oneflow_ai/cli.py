@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -66,7 +67,7 @@ async def _migrate(settings: Settings) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from oneflow_ai.server import bind
 
     if args.config:
         os.environ["ONEFLOW_CONFIG"] = args.config
@@ -76,6 +77,21 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
+    address = f"http://{args.host}:{args.port}"
+    try:
+        sock = bind(args.host, args.port)  # first: a taken port is a clear error now, not after the start-up
+    except OSError as e:
+        print(f"oneflow: cannot listen on {address}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    with sock:
+        return _serve_on(sock, address, args, settings)
+
+
+def _serve_on(sock: socket.socket, address: str, args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from oneflow_ai.server import serve
+
     key, generated = ensure_master_key(settings.master_key, settings.data_dir)
     if generated:
         print(
@@ -86,7 +102,6 @@ def _serve(args: argparse.Namespace) -> int:
     if migrated.returncode != 0:
         print("oneflow: the database migration failed (see above)", file=sys.stderr)
         return migrated.returncode
-    print(f"OneFlow {__version__} listening on http://{args.host}:{args.port} (docs: /docs)", flush=True)
     # Slow clients: an idle keep-alive connection closes after `keep_alive_s` (uvicorn's own timeout); a request's
     # headers and body must arrive within `header_timeout_s` and `body_timeout_s`, and its headers fit the limits
     # (our protocol; uvicorn has none of these).
@@ -97,29 +112,30 @@ def _serve(args: argparse.Namespace) -> int:
         max_header_bytes=settings.max_header_bytes,
         max_headers=settings.max_headers,
     )
+    config = uvicorn.Config(
+        "oneflow_ai.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        loop="uvloop",
+        ws="none",  # no WebSocket routes: do not load a WebSocket implementation
+        http=cast(type[asyncio.Protocol], protocol),
+        access_log=False,
+        log_level="warning",
+        # X-Forwarded-For/-Proto are believed only from the proxies named in ONEFLOW_TRUSTED_PROXIES (none by
+        # default: a client could otherwise set its own address in the audit log); no `server: uvicorn` header.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
+        server_header=False,
+        # On SIGTERM, calls in flight get this long to finish; the gateway cuts those still running just
+        # before uvicorn would (`gateway.drain`): each is answered 503 `shutting_down` and recorded.
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
+        timeout_keep_alive=settings.keep_alive_s,
+    )
+    listening = f"OneFlow {__version__} listening on {address} (docs: /docs)"
     with _metrics_dir(settings.data_dir, args.workers):
-        uvicorn.run(
-            "oneflow_ai.app:app_from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            loop="uvloop",
-            ws="none",  # no WebSocket routes: do not load a WebSocket implementation
-            http=cast(type[asyncio.Protocol], protocol),
-            access_log=False,
-            log_level="warning",
-            # X-Forwarded-For/-Proto are believed only from the proxies named in ONEFLOW_TRUSTED_PROXIES (none by
-            # default: a client could otherwise set its own address in the audit log); no `server: uvicorn` header.
-            proxy_headers=bool(settings.trusted_proxies),
-            forwarded_allow_ips=list(settings.trusted_proxies) or None,
-            server_header=False,
-            # On SIGTERM, calls in flight get this long to finish; the gateway cuts those still running just
-            # before uvicorn would (`gateway.drain`): each is answered 503 `shutting_down` and recorded.
-            timeout_graceful_shutdown=settings.shutdown_grace_s,
-            timeout_keep_alive=settings.keep_alive_s,
-        )
-    return 0
+        return serve(config, sock, lambda: print(listening, flush=True))  # once the gateway answers on the socket
 
 
 @contextmanager
