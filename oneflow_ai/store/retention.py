@@ -53,6 +53,8 @@ class Retention:
                 await self._task
 
     async def prune(self) -> int:
+        if self._days <= 0:
+            return 0  # 0 keeps every record
         return await prune_records(self._engine, self._wall() - timedelta(days=self._days))
 
     async def _run(self) -> None:

@@ -67,12 +67,25 @@ def test_old_records_go_and_their_aggregates_stay(database_url: str, tag: str) -
     asyncio.run(run())
 
 
-def test_zero_days_keeps_everything(database_url: str) -> None:
+def test_zero_days_keeps_everything(database_url: str, tag: str) -> None:
+    """`days = 0` keeps records of any age: neither the start-up run nor a direct prune deletes one."""
+
     async def run() -> None:
         engine = create_engine(database_url)
-        retention = Retention(engine, days=0)
+        await migrate(engine)
+        ledger = Ledger(engine)
+        kept = [rec(f"{tag}-{age}", NOW - timedelta(days=age), tag) for age in (0, 1, 100, 10_000)]
+        for r in kept:
+            ledger.record(r)
+        await ledger.flush()
+        retention = Retention(engine, days=0, wall=lambda: NOW + timedelta(days=1))
         retention.start()
-        await retention.close()  # never started a task
+        assert await retention.prune() == 0
+        await retention.close()
+        async with engine.connect() as conn:
+            query = select(usage_records.c.request_id).where(usage_records.c.end_user == tag)
+            left = (await conn.execute(query)).scalars().all()
         await engine.dispose()
+        assert sorted(left) == sorted(r.request_id for r in kept)
 
     asyncio.run(run())
