@@ -72,6 +72,22 @@ def redis_prefix() -> Iterator[str]:
             client.delete(*keys)
 
 
+@pytest.fixture
+def redis_leftovers() -> Iterator[Callable[[str], None]]:
+    """`redis_leftovers(pattern)`: keys that a gateway under test writes to the shared Redis under names of this
+    test's own (a fresh key id, budget id or idempotency key in `pattern`) are deleted after it, failed or not."""
+    patterns: list[str] = []
+    yield patterns.append
+    if patterns:
+        import redis
+
+        with redis.Redis.from_url(SHARED_REDIS_URL) as client:
+            for pattern in patterns:
+                keys = list(client.scan_iter(match=pattern, count=1000))
+                if keys:
+                    client.delete(*keys)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""

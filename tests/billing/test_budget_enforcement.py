@@ -108,10 +108,12 @@ def redis_url() -> str:
 
 
 def test_two_gateways_sharing_redis_enforce_one_budget(
-    start_gateway: Any, openai_upstream: Any, database_url: str, redis_url: str, tag: str
+    start_gateway: Any, openai_upstream: Any, database_url: str, redis_url: str, tag: str, redis_leftovers: Any
 ) -> None:
     yaml = config(openai_upstream[1].url, budget_yaml(tag))
     a = start_gateway(config_yaml=yaml, database_url=database_url, redis_url=redis_url)
+    [budget] = httpx.get(a.url + "/api/v1/admin/budgets", headers=AUTH, params={"scope_id": tag}).json()["data"]
+    redis_leftovers(f"oneflow:budget:{{{budget['id']}:*")  # its counters
     b = start_gateway(config_yaml=yaml, database_url=database_url, redis_url=redis_url)
     responses = asyncio.run(burst([a.url, b.url], tag))
     spent = check(responses, database_url, tag)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +42,14 @@ async def burst(urls: list[str], key: str) -> tuple[dict[int, int], float]:
 
 
 def test_two_gateway_processes_sharing_redis_enforce_one_global_rpm_limit(
-    gateways: SubprocessGateways, postgres_url: str
+    gateways: SubprocessGateways, postgres_url: str, redis_leftovers: Callable[[str], None]
 ) -> None:
     env = identity_env(DATABASE_URL=postgres_url, REDIS_URL=REDIS_URL, ONEFLOW_LOG_LEVEL="WARNING")
     a: Served = gateways.start(env=env)
     b: Served = gateways.start(env=env)
-    # A fresh key: its buckets in Redis are this test's own, so nothing needs flushing.
+    # A fresh key: its buckets in Redis are this test's own, deleted after it (never a flush: Redis is shared).
     key: dict[str, Any] = Client(a.url).new_key(rpm_limit=LIMIT, rph_limit=1_000_000, tpm_limit=100_000_000)
+    redis_leftovers(f"oneflow:rl:*{key['id']}*")
 
     counts, elapsed = asyncio.run(burst([a.url, b.url], key["key"]))
     accepted, refused = counts.get(200, 0), counts.get(429, 0)
