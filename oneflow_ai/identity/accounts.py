@@ -67,8 +67,10 @@ class Accounts:
         caller = actor.principal
         if caller is None:
             if not self._open_signup:
-                raise AuthenticationFailed(
-                    "Sign-up is closed: an administrator must register you.", code="missing_api_key"
+                raise PermissionDenied(
+                    "Sign-up is closed: ask an administrator of this gateway to register you (whoever runs it can "
+                    "open sign-up with ONEFLOW_SIGNUP=open).",
+                    code="signup_closed",
                 )
             if body.role or body.tenant_id or body.department_id:
                 raise InvalidRequest("Self sign-up cannot choose a role, tenant or department.")

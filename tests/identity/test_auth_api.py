@@ -127,7 +127,9 @@ def test_registration_rules(client: Client) -> None:
 
 def test_closed_sign_up_needs_an_admin(start_gateway: GatewayFactory, database_url: str) -> None:
     c = Client(start_gateway(database_url=database_url, env=identity_env(ONEFLOW_SIGNUP="closed")).url)
-    assert_error(c.post("/auth/register", json={"name": "X", "email": unique_email(), "password": PASSWORD}), 401)
+    anonymous = c.post("/auth/register", json={"name": "X", "email": unique_email(), "password": PASSWORD})
+    error = assert_error(anonymous, 403, "signup_closed")["error"]  # not 401 missing_api_key: no key helps
+    assert "Sign-up is closed" in error["message"] and "ONEFLOW_SIGNUP=open" in error["message"]
     r = c.post("/auth/register", MASTER, json={"name": "X", "email": unique_email(), "password": PASSWORD})
     assert r.status_code == 201 and r.json()["role"] == "member" and r.json()["tenant_id"] == "default"
 
