@@ -1,4 +1,5 @@
-# The two commands a newcomer needs: `make run` and `make test`. Both create .venv on first use.
+# The two commands a newcomer needs: `make run` and `make test` (`make lint` and then the tests). All create .venv on
+# first use.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -16,9 +17,12 @@ $(BIN)/.installed: pyproject.toml requirements-dev.lock
 run: $(BIN)/.installed
 	$(BIN)/oneflow serve
 
-test: $(BIN)/.installed
+lint: $(BIN)/.installed
 	$(BIN)/ruff check oneflow_ai tests bench
+	$(BIN)/ruff format --check oneflow_ai tests bench
 	$(BIN)/mypy
+
+test: lint
 	$(BIN)/pytest -q
 
 # Re-pin after changing pyproject.toml: pins already in the locks are kept unless they no longer fit (pip-compile's
