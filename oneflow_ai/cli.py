@@ -77,7 +77,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
-    address = f"http://{args.host}:{args.port}"
+    address = f"http://[{args.host}]:{args.port}" if ":" in args.host else f"http://{args.host}:{args.port}"
     try:
         sock = bind(args.host, args.port)  # first: a taken port is a clear error now, not after the start-up
     except OSError as e:

@@ -21,14 +21,12 @@ WORKER_START_LIMIT_S = 300.0
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A socket bound to the address, not yet listening; `OSError` (with the system's reason) if it cannot be."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
-        0
-    ]
-    sock = socket.socket(family, kind, proto)
+    """A socket bound to the address, not yet listening; `OSError` (with the system's reason) if it cannot be.
+    An IPv6 address when `host` has a colon, else IPv4 (`localhost` is 127.0.0.1), as uvicorn binds one."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a restart may reuse the port at once
-        sock.bind(address)
+        sock.bind((host, port))
     except OSError:
         sock.close()
         raise
