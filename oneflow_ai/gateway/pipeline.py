@@ -139,13 +139,14 @@ def _cut(gw: Gateway, call: Call, dep: Deployment, attempts: int) -> ShuttingDow
 
 
 async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JSONReply | StreamReply:
-    """One upstream call, reported to the observers (health, breakers, metrics) however it ends."""
+    """One upstream call, reported to the observers (health, breakers, metrics) however it ends. A stream's
+    attempt ends with the stream: once its first chunk arrived (`stream_opened`), the relay reports its end."""
     gw.observers.attempt_started(call, dep)
     started = time.perf_counter()
     try:
         if call.stream:
-            reply = await open_stream(gw, call, dep, attempt)
-            gw.observers.attempt_finished(call, dep, None, time.perf_counter() - started, time.perf_counter() - started)
+            reply = await open_stream(gw, call, dep, attempt, started)
+            gw.observers.stream_opened(call, dep)
             return reply
         result = await _request(gw, call, dep)
     except GatewayError as e:

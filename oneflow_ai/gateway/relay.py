@@ -6,7 +6,13 @@ error event. However the stream ends, one record is written: `ok`; `upstream_err
 client left before the upstream finished: the relay was cancelled and the upstream call closed); `client_closed`
 (the upstream finished, but its client had left by then: the answer was produced, not delivered); `cut` (the
 shutdown's grace ran out, see `gateway.drain`). A stream whose upstream finished is charged the usage the upstream
-reported; any other, the tokens counted in what was produced so far.
+reported; any other, the tokens counted in what was produced so far. A client that asked for the usage
+(`stream_options.include_usage`) gets it in the last chunk: the upstream's, or the gateway's own count when the
+upstream sent none (a server that ignores `stream_options`).
+
+The attempt lasts as long as its stream: the observers hear of its end (`attempt_finished`) when the stream
+ends, after its first chunk (`stream_opened`). An upstream failure mid-way is a failure of the deployment (its
+breaker and health count it); a client that left, or the shutdown's cut, is not.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from oneflow_ai.upstream.wire import UpstreamResponse
 SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-async def open_stream(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> StreamReply:
+async def open_stream(gw: Gateway, call: Call, dep: Deployment, attempt: int, started: float) -> StreamReply:
+    """The stream, once its first chunk arrived; `started` is when the attempt started (`time.perf_counter`)."""
     provider = gw.providers[dep.wire]
     request = provider.chat_request({**call.body, "model": dep.model}, dep, gw.keys[dep.id], stream=True)
     response = await gw.transports[dep.wire].send(request, stream=True)
@@ -46,7 +53,8 @@ async def open_stream(gw: Gateway, call: Call, dep: Deployment, attempt: int) ->
     except BaseException:
         response.close()
         raise
-    ttft = time.perf_counter() - call.started
+    now = time.perf_counter()
+    ttft = now - call.started
     translator = provider.chat_stream(dep, client_wants_usage=call.wants_usage)
     outcome = Outcome("ok", 200, dep, ttft_s=ttft, attempts=attempt)
     headers = {
@@ -56,21 +64,28 @@ async def open_stream(gw: Gateway, call: Call, dep: Deployment, attempt: int) ->
         "x-oneflow-attempts": str(attempt),
     }
     receiver = Receiver()
-    return StreamReply(_relay(gw, call, response, first, chunks, translator, outcome, receiver), headers, receiver)
+    frames = _relay(gw, call, dep, response, first, chunks, translator, outcome, receiver, now - started)
+    return StreamReply(frames, headers, receiver)
 
 
 async def _relay(
     gw: Gateway,
     call: Call,
+    dep: Deployment,
     response: UpstreamResponse,
     first: bytes,
     chunks: AsyncIterator[bytes],
     translator: StreamTranslator,
     outcome: Outcome,
     receiver: Receiver,
+    first_chunk_s: float,
 ) -> AsyncIterator[bytes]:
+    """`first_chunk_s`: the attempt's time to its first chunk, its latency sample for the observers (how long the
+    rest takes says how long the answer is, not how fast the deployment is)."""
     parser = SSEParser()
     finished = False
+    failure: GatewayError | None = None
+    counted: Usage | None = None
     try:
         # What one upstream read carried goes out as one write (not one per event): the same bytes at the same
         # moment, with a system call per read instead of per frame.
@@ -81,13 +96,17 @@ async def _relay(
             out = _translate(parser.feed(chunk), translator)
             if out:
                 yield b"".join(out)
-        out = _translate(parser.flush(), translator) + translator.finish()
+        out = _translate(parser.flush(), translator)
+        if call.wants_usage and translator.usage is None:  # the client asked; the upstream did not say
+            counted = _counted(gw, call, translator)
+        out += translator.finish(counted)
         finished = True
         if out:
             yield b"".join(out)
         if receiver.left:
             outcome.status, outcome.http_status = "client_closed", 499
     except GatewayError as e:
+        failure = e
         outcome.status, outcome.http_status = "upstream_error", e.status
         yield frame(orjson.dumps(e.body()))
     except (asyncio.CancelledError, GeneratorExit):
@@ -98,8 +117,9 @@ async def _relay(
         raise
     finally:
         response.close()
-        complete = finished and outcome.status != "upstream_error"
-        outcome.usage, outcome.usage_source = _usage(gw, call, translator, complete=complete)
+        complete = finished and failure is None
+        outcome.usage, outcome.usage_source = _usage(gw, call, translator, complete=complete, counted=counted)
+        gw.observers.attempt_finished(call, dep, failure, first_chunk_s, first_chunk_s)
         finish(gw, call, outcome)
 
 
@@ -112,10 +132,17 @@ def _translate(events: list[Any], translator: StreamTranslator) -> list[bytes]:
     return out
 
 
-def _usage(gw: Gateway, call: Call, translator: StreamTranslator, *, complete: bool) -> tuple[Usage, str]:
-    """The upstream's usage for a stream that completed and reported it; otherwise the tokens counted in
-    what was produced so far (the prompt's as the upstream reported them, when it did)."""
+def _usage(
+    gw: Gateway, call: Call, translator: StreamTranslator, *, complete: bool, counted: Usage | None
+) -> tuple[Usage, str]:
+    """The upstream's usage for a stream that completed and reported it; otherwise the tokens counted (`counted`,
+    when they were already, for the client)."""
     if complete and translator.usage is not None:
         return translator.usage, "upstream"
+    return (counted if complete and counted is not None else _counted(gw, call, translator)), "counted"
+
+
+def _counted(gw: Gateway, call: Call, translator: StreamTranslator) -> Usage:
+    """The tokens counted in what was produced so far (the prompt's as the upstream reported them, when it did)."""
     prompt = translator.usage.prompt_tokens if translator.usage else gw.tokens.count_messages(call.body["messages"])
-    return Usage(prompt, gw.tokens.count_text(translator.completion_text())), "counted"
+    return Usage(prompt, gw.tokens.count_text(translator.completion_text()))

@@ -8,6 +8,9 @@
   order) is the answer.
 - An `Observer` is told about each upstream attempt and about the final ledger record (health, circuit
   breakers, metrics, logs, traces, budget settlement). Observers must not raise and must not block.
+  `attempt_started` and `attempt_finished` bracket every attempt: a stream's attempt finishes when the stream
+  ends, with the upstream's error when it failed mid-way (`None` when it completed, its client left or the
+  shutdown cut it), and `stream_opened` tells in between that its first chunk arrived (it serves the call).
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ def is_remote(admission: Admission) -> bool:
 class Observer(Protocol):
     def attempt_started(self, call: Call, deployment: Deployment) -> None: ...
 
+    def stream_opened(self, call: Call, deployment: Deployment) -> None:
+        """A stream's first chunk arrived, in the attempt's own task (`attempt_finished` comes from the relay's)."""
+        ...
+
     def attempt_finished(
         self, call: Call, deployment: Deployment, error: GatewayError | None, latency_s: float, ttft_s: float | None
     ) -> None: ...
@@ -68,6 +75,9 @@ class QuietObserver:
     """An `Observer` that ignores every event: subclass it and override only the events you need."""
 
     def attempt_started(self, call: Call, deployment: Deployment) -> None:
+        return None
+
+    def stream_opened(self, call: Call, deployment: Deployment) -> None:
         return None
 
     def attempt_finished(
@@ -91,6 +101,10 @@ class Observers:
     def attempt_started(self, call: Call, deployment: Deployment) -> None:
         for o in self.all:
             o.attempt_started(call, deployment)
+
+    def stream_opened(self, call: Call, deployment: Deployment) -> None:
+        for o in self.all:
+            o.stream_opened(call, deployment)
 
     def attempt_finished(
         self, call: Call, deployment: Deployment, error: GatewayError | None, latency_s: float, ttft_s: float | None

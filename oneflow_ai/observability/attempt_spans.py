@@ -20,7 +20,7 @@ from oneflow_ai.auth.principal import Authenticator, Principal
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import GatewayError
 from oneflow_ai.gateway.call import Call
-from oneflow_ai.observability.tracing import Tracing
+from oneflow_ai.observability.tracing import RequestSpans, Tracing
 from oneflow_ai.store.ledger import UsageRecord
 from oneflow_ai.upstream.wire import Transport, UpstreamRequest, UpstreamResponse
 
@@ -54,19 +54,26 @@ class AttemptSpans:
         spans.attempt = span
         spans.token = context.attach(trace.set_span_in_context(span))
 
+    def stream_opened(self, call: Call, deployment: Deployment) -> None:
+        """The span stops being current here, in the task that made it current (the stream is relayed from
+        another); it stays open until the record."""
+        spans = self.tracing.current()
+        if spans is not None:
+            self._detach(spans)
+
     def attempt_finished(
         self, call: Call, deployment: Deployment, error: GatewayError | None, latency_s: float, ttft_s: float | None
     ) -> None:
         spans = self.tracing.current()
         if spans is None or spans.attempt is None:
             return
-        if spans.token is not None:
-            context.detach(spans.token)
-            spans.token = None
+        serving = spans.token is None  # a stream past its first chunk (`stream_opened`): its record follows
+        self._detach(spans)
         if error is not None:
             spans.attempt.set_attribute("error.type", type(error).code or type(error).__name__)
             spans.attempt.set_status(StatusCode.ERROR, type(error).__name__)
-            spans.close()
+            if not serving:
+                spans.close()
 
     def recorded(self, call: Call, record: UsageRecord) -> None:
         spans = self.tracing.current()
@@ -85,6 +92,12 @@ class AttemptSpans:
         if record.status != "ok":
             span.set_status(StatusCode.ERROR, record.status)
         spans.close()
+
+    @staticmethod
+    def _detach(spans: RequestSpans) -> None:
+        if spans.token is not None:
+            context.detach(spans.token)
+            spans.token = None
 
     def _route_span(self, call: Call, status: str | None = None) -> None:
         """From the call's creation (after auth) to now: parsing, admission and planning."""

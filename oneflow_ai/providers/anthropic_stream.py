@@ -99,18 +99,19 @@ class AnthropicStream:
                 raise self._failure(str(error.get("message") or error.get("type") or "stream error"))
         return []  # ping, content_block_stop, and event types added after this was written
 
-    def finish(self) -> list[bytes]:
+    def finish(self, counted: Usage | None = None) -> list[bytes]:
         if not self._stopped:
             raise self._failure("ended the stream before message_stop")
         out: list[bytes] = []
-        if self._wants_usage and self.usage is not None:
+        usage = self.usage or counted
+        if self._wants_usage and usage is not None:
             chunk = {
                 "id": self._id,
                 "object": "chat.completion.chunk",
                 "created": self._created,
                 "model": self._model,
                 "choices": [],
-                "usage": self.usage.to_openai(),
+                "usage": usage.to_openai(),
             }
             out.append(frame(orjson.dumps(chunk)))
         out.append(DONE)

@@ -27,8 +27,15 @@ WEATHER_TOOL = {
 @pytest.fixture
 def setup(start_gateway: Any, openai_upstream: Any, database_url: str) -> tuple[openai.OpenAI, Any, str]:
     upstream, server = openai_upstream
+    nousage = f"""models:  # a server that ignores `stream_options` (sends no usage chunk), next to the zero-config ones
+  - name: nousage
+    deployments:
+      - {{provider: openai_compatible, base_url: '{server.url}/v1', model: fake-nousage, api_key: env:OPENAI_API_KEY}}
+"""
     gw = start_gateway(
-        env={"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": server.url + "/v1"}, database_url=database_url
+        config_yaml=nousage,
+        env={"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": server.url + "/v1"},
+        database_url=database_url,
     )
     client = openai.OpenAI(api_key=MASTER_KEY, base_url=gw.url + "/v1", max_retries=0)
     return client, upstream, database_url
@@ -92,6 +99,30 @@ def test_streaming_with_include_usage(setup: Any) -> None:
     usage_chunks = [c for c in chunks if c.usage is not None]
     assert len(usage_chunks) == 1 and not usage_chunks[0].choices
     assert usage_chunks[0].usage.completion_tokens == fake.COMPLETION_TOKENS  # type: ignore[union-attr]
+
+
+def test_include_usage_from_an_upstream_that_ignores_stream_options(setup: Any) -> None:
+    """A server that sends no usage chunk (llama.cpp's): the client that asked gets the gateway's count, once, as
+    the last chunk before [DONE], and the ledger records the same numbers (issue 15 #10)."""
+    client, upstream, db = setup
+    raw = client.chat.completions.with_raw_response.create(
+        model="nousage",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(raw.parse())
+    assert upstream.received[-1]["body"]["model"] == "fake-nousage"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == fake.REPLY
+    assert [c.usage is not None for c in chunks] == [False] * (len(chunks) - 1) + [True]
+    last = chunks[-1]
+    assert last.choices == [] and last.usage is not None
+    assert last.id == chunks[0].id and last.model == chunks[0].model and last.object == "chat.completion.chunk"
+    assert last.usage.completion_tokens > 0 and last.usage.prompt_tokens > 0
+    assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
+    [row] = ledger_rows(db, [raw.headers["x-request-id"]])
+    assert (row["input_tokens"], row["output_tokens"]) == (last.usage.prompt_tokens, last.usage.completion_tokens)
+    assert row["usage_source"] == "counted" and row["status"] == "ok"
 
 
 def test_streaming_without_include_usage_still_records_usage(setup: Any) -> None:

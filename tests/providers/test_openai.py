@@ -88,6 +88,20 @@ def test_stream_keeps_the_usage_chunk_when_asked() -> None:
     assert len(frames) == 5 and b'"completion_tokens":2' in frames[3]
 
 
+def test_a_count_given_at_the_end_is_sent_only_when_the_upstream_sent_no_usage() -> None:
+    stream = OpenAIStream(client_wants_usage=True)
+    assert len(run(stream)[:-1] + stream.finish(Usage(9, 9))) == 5  # the upstream's usage chunk, no second one
+    silent = OpenAIStream(client_wants_usage=True)
+    for event in SSEParser().feed(STREAM.replace(b"data: [DONE]", b"").split(b'data: {"choices":[],"usage":{')[0]):
+        silent.feed(event)
+    usage, done = silent.finish(Usage(5, 2, 1))
+    assert done == b"data: [DONE]\n\n" and silent.usage is None
+    chunk = orjson.loads(usage.removeprefix(b"data: "))
+    assert chunk["choices"] == [] and chunk["object"] == "chat.completion.chunk"
+    assert chunk["usage"] == Usage(5, 2, 1).to_openai()
+    assert OpenAIStream(client_wants_usage=False).finish(Usage(5, 2)) == [b"data: [DONE]\n\n"]  # not asked
+
+
 def test_error_mapping_keeps_the_upstream_message() -> None:
     p = OpenAIProvider()
     body = orjson.dumps(
