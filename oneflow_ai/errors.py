@@ -197,13 +197,13 @@ class UpstreamTimeout(UpstreamError):
 
 class UpstreamConnectionLost(UpstreamError):
     """The request was written, then the connection broke before any byte of an answer came back. The upstream
-    may have read it and be generating (and charging) for it, so it is not sent again: not on a new connection,
-    not to another deployment."""
+    may have read it and be generating (and charging) for it, so it is never sent to that deployment again (not
+    on a new connection, not in a later round). Another deployment may serve the call (a killed upstream must fail
+    over): the one place a second generation can happen, and only on the fallback the configuration names."""
 
     status = 502
     type = "api_error"
     code = "upstream_connection_lost"
-    retryable = False
     deployment_retryable = False
 
 

@@ -1,6 +1,7 @@
 """Issue 15 #5, through the real app: an upstream that read the request and dropped the connection without
-answering may be generating (and charging) for it, so the call is not sent again, neither to the same
-deployment nor to a fallback: the client gets 502 `upstream_connection_lost`."""
+answering may be generating (and charging) for it, so the call is never sent to that deployment again (not on a
+new connection, not in a later round); the fallback serves it. With no other deployment the client gets 502
+`upstream_connection_lost`."""
 
 from __future__ import annotations
 
@@ -64,13 +65,18 @@ def test_a_request_the_upstream_read_is_not_sent_again_anywhere(
             "routing: {max_attempts: 3}\n"
             "models:\n"
             f"  - {{name: flaky, fallbacks: [good], deployments: [{flaky}]}}\n"
+            f"  - {{name: lonely, deployments: [{flaky}]}}\n"
             f"  - {{name: good, deployments: [{{{key}, base_url: '{good.url}/v1', model: gpt-4o-mini}}]}}\n"
         )
     )
     before = len(fake.received)
     body = {"model": "flaky", "stream": stream, "messages": [{"role": "user", "content": "hi"}]}
-    r = httpx.post(gw.url + "/v1/chat/completions", headers={"authorization": f"Bearer {MASTER_KEY}"}, json=body)
-    assert r.status_code == 502, r.text
-    assert r.json()["error"]["code"] == "upstream_connection_lost"
-    assert hangs_up.requests == 1  # sent once: not again on a new connection
-    assert len(fake.received) == before  # and not to the fallback
+    auth = {"authorization": f"Bearer {MASTER_KEY}"}
+    r = httpx.post(gw.url + "/v1/chat/completions", headers=auth, json=body)
+    assert r.status_code == 200, r.text
+    assert hangs_up.requests == 1  # sent once: not again on a new connection, nor in a later round
+    assert len(fake.received) == before + 1  # the fallback served it
+    alone = httpx.post(gw.url + "/v1/chat/completions", headers=auth, json={**body, "model": "lonely"})
+    assert hangs_up.requests == 2
+    assert alone.status_code == 502, alone.text
+    assert alone.json()["error"]["code"] == "upstream_connection_lost"
