@@ -37,7 +37,12 @@ def expected_cost(model: str, input_tokens: int, output_tokens: int, cached_toke
     return (input_tokens - cached_tokens) * inp + cached_tokens * cached + output_tokens * out
 
 
-def config(upstream_url: str, budgets: str = "", routing: str = "routing: {max_attempts: 1}\n") -> str:
+# The breaker never opens here: these tests count what each call was answered and charged, and a `broken` call
+# answered 503 by an open breaker instead of the upstream's 502 would depend on how the calls interleave.
+NO_BREAKER = "breaker: {min_requests: 1000000, consecutive_failures: null}"
+
+
+def config(upstream_url: str, budgets: str = "", routing: str = f"routing: {{max_attempts: 1, {NO_BREAKER}}}\n") -> str:
     """`mini` (gpt-4o-mini) and `broken` (the fake's fake-error-500) on the fake upstream, plus `budgets`."""
     dep = f"provider: openai, base_url: '{upstream_url}/v1', api_key: env:UPSTREAM_KEY"
     return (
