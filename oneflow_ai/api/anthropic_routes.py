@@ -1,7 +1,9 @@
 """Anthropic's native Messages API (`POST /v1/messages`) for clients using the `anthropic` SDK.
 
-The request is translated to OpenAI format and served by the same pipeline as every other call (so any
-provider can answer it, with the same fallbacks, pricing and ledger); the answer is translated back.
+Served by the same pipeline as every other call (so any provider can answer it, with the same fallbacks,
+pricing and ledger). An Anthropic deployment is sent the caller's body as it is (`gateway.passthrough`:
+`cache_control`, `thinking`, `top_k` and the rest kept) and its answer comes back as it came; any other
+deployment is sent the request translated to OpenAI format, and its answer is translated back.
 Errors are rendered in Anthropic's error shape, which the `anthropic` SDK expects.
 """
 
@@ -17,7 +19,7 @@ from oneflow_ai.api.fast_lane import Inbound, Reply, as_starlette
 from oneflow_ai.api.openai_routes import authenticated, parse_json
 from oneflow_ai.api.schemas import ANTHROPIC_ERRORS
 from oneflow_ai.errors import GatewayError
-from oneflow_ai.gateway.call import JSONReply, StreamReply, chat_call
+from oneflow_ai.gateway.call import JSONReply, NativeBody, StreamReply, chat_call, steering
 from oneflow_ai.gateway.pipeline import complete
 from oneflow_ai.providers.anthropic_inbound import (
     MessagesStreamEncoder,
@@ -26,6 +28,7 @@ from oneflow_ai.providers.anthropic_inbound import (
     messages_response_from_openai,
     openai_request_from_messages,
 )
+from oneflow_ai.providers.anthropic_native import CLIENT_HEADERS
 from oneflow_ai.upstream.sse import SSEParser
 
 router = APIRouter(tags=["Anthropic-compatible"], responses=ANTHROPIC_ERRORS)
@@ -35,18 +38,35 @@ async def serve_messages(inbound: Inbound) -> Reply:
     try:
         principal = await authenticated(inbound)
         body = parse_json(inbound.body)
-        openai_body = openai_request_from_messages(body if isinstance(body, dict) else {})
+        body, fallbacks, strategy = steering(
+            body if isinstance(body, dict) else {}, inbound.header(b"x-oneflow-strategy")
+        )
+        openai_body = openai_request_from_messages(body)
         user = inbound.header(b"x-user-id")
-        call = chat_call(inbound.request_id, principal, openai_body, user, user_param="metadata.user_id")
+        call = chat_call(inbound.request_id, principal, openai_body, user, strategy, user_param="metadata.user_id")
         call.endpoint = "messages"
+        call.fallbacks = fallbacks
         call.client_request_id = inbound.client_request_id
+        call.native = NativeBody("anthropic", body, _protocol_headers(inbound))
         reply = await complete(inbound.gateway, call)
     except GatewayError as e:
         return JSONReply(orjson.dumps(anthropic_error_body(e.status, e.message)), e.headers, e.status)
+    if reply.wire == "anthropic":  # an Anthropic deployment served it: its answer, as it came
+        return reply
     if isinstance(reply, StreamReply):
         return StreamReply(_anthropic_events(reply, call.model), reply.headers)
     translated = messages_response_from_openai(orjson.loads(reply.body), call.model)
     return JSONReply(orjson.dumps(translated), reply.headers)
+
+
+def _protocol_headers(inbound: Inbound) -> dict[str, str]:
+    """The caller's `anthropic-version` and `anthropic-beta`, for an Anthropic deployment."""
+    out = {}
+    for name in CLIENT_HEADERS:
+        value = inbound.header(name.encode())
+        if value is not None:
+            out[name] = value
+    return out
 
 
 @router.post("/messages", summary="Create a message (Anthropic Messages API), served by any configured provider")

@@ -49,7 +49,9 @@ def record(call: Call, outcome: Outcome, pricing: PricingEngine, prices: Deploym
     usd, credits = ZERO, ZERO
     price = prices.get(dep) if dep is not None else None
     if price is not None and (usage.prompt_tokens or usage.completion_tokens):
-        cost = pricing.cost_of(price, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+        cost = pricing.cost_of(
+            price, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.cache_write_tokens
+        )
         usd, credits = cost.usd, cost.credits
     # no price: recorded at zero cost; `Gateway` warned once at start-up that this deployment has none
     p = call.principal

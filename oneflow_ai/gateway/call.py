@@ -15,6 +15,17 @@ from oneflow_ai.pricing import TokenCounter
 from oneflow_ai.routing.strategy import ordering
 
 
+@dataclass(slots=True, frozen=True)
+class NativeBody:
+    """The caller's request in its own protocol (`wire`, e.g. `anthropic`): a deployment speaking that protocol is
+    sent it as it is (`body`, gateway fields taken out, with the caller's protocol `headers`), untranslated; any
+    other deployment is sent the call's OpenAI `body`."""
+
+    wire: str
+    body: dict[str, Any]
+    headers: Mapping[str, str]
+
+
 @dataclass(slots=True)
 class Call:
     request_id: str
@@ -34,6 +45,8 @@ class Call:
     """Headers admissions add to the reply (e.g. `x-ratelimit-*`); the pipeline merges them into it."""
     client_request_id: str | None = None
     """The client's own `x-request-id`, for the logs (never a key: `request_id` is the gateway's, unique)."""
+    native: NativeBody | None = None
+    """The caller's own request, when it speaks a protocol other than OpenAI's (`/v1/messages`)."""
 
 
 @dataclass(slots=True)
@@ -41,6 +54,8 @@ class JSONReply:
     body: bytes
     headers: Mapping[str, str]
     status: int = 200
+    wire: str = "openai"
+    """The protocol the body speaks: `openai`, or the caller's own when a deployment served its `NativeBody`."""
 
 
 @dataclass(slots=True)
@@ -57,6 +72,8 @@ class StreamReply:
     frames: AsyncIterator[bytes]
     headers: Mapping[str, str]
     receiver: Receiver = field(default_factory=Receiver)
+    wire: str = "openai"
+    """The protocol the frames speak, as `JSONReply.wire`."""
 
 
 DEFAULT_COMPLETION_ESTIMATE = 256

@@ -27,6 +27,7 @@ from oneflow_ai.errors import (
 from oneflow_ai.gateway.accounting import Outcome, finish
 from oneflow_ai.gateway.auto import resolve
 from oneflow_ai.gateway.call import Call, JSONReply, StreamReply
+from oneflow_ai.gateway.passthrough import native_request, open_native_stream, serves_natively
 from oneflow_ai.gateway.relay import open_stream
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.gateway.stages import Admission, is_remote
@@ -143,12 +144,13 @@ async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JS
     attempt ends with the stream: once its first chunk arrived (`stream_opened`), the relay reports its end."""
     gw.observers.attempt_started(call, dep)
     started = time.perf_counter()
+    native = call.native is not None and serves_natively(call, dep)  # the caller's protocol is the deployment's
     try:
         if call.stream:
-            reply = await open_stream(gw, call, dep, attempt, started)
+            reply = await (open_native_stream if native else open_stream)(gw, call, dep, attempt, started)
             gw.observers.stream_opened(call, dep)
             return reply
-        result = await _request(gw, call, dep)
+        result = await (native_request(gw, call, dep) if native else _request(gw, call, dep))
     except GatewayError as e:
         gw.observers.attempt_finished(call, dep, e, time.perf_counter() - started, None)
         raise
@@ -164,7 +166,7 @@ async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JS
         asyncio.get_running_loop().call_soon(finish, gw, call, outcome)
     else:
         finish(gw, call, outcome)
-    return JSONReply(result.body, served_headers(dep, attempt))
+    return JSONReply(result.body, served_headers(dep, attempt), wire=dep.wire if native else "openai")
 
 
 async def _request(gw: Gateway, call: Call, dep: Deployment) -> ProviderResult:

@@ -29,6 +29,9 @@ _PRECISION = 60
 _TRAPS = (InvalidOperation, DivisionByZero, Overflow, Inexact, Rounded, FloatOperation)
 """Anything that would make a result inexact (or mix in a float) raises."""
 _CENT = Decimal("0.01")
+CACHE_WRITE_RATE = Decimal("1.25")
+"""A prompt-cache write costs this times the input price: Anthropic's price for its (default) 5-minute cache. Its
+1-hour cache writes (2x) are priced at this rate too; the catalog has no column for either."""
 _EXACT = Context(prec=_PRECISION, traps=list(_TRAPS))
 """The template `exact()` copies (`localcontext` works on a copy, so this one is never changed)."""
 
@@ -113,21 +116,36 @@ class PricingEngine:
         the provider's prompt cache: billed at the cached rate where the model has one, else as input."""
         return self.cost_of(self.price(model), input_tokens, output_tokens, cached_tokens)
 
-    def cost_of(self, p: ModelPrice, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> Cost:
-        """`cost` at the given price (e.g. a deployment's, with its config override applied)."""
-        for value in (input_tokens, output_tokens, cached_tokens):
+    def cost_of(
+        self, p: ModelPrice, input_tokens: int, output_tokens: int, cached_tokens: int = 0, cache_write_tokens: int = 0
+    ) -> Cost:
+        """`cost` at the given price (e.g. a deployment's, with its config override applied). `cache_write_tokens`
+        is the part of `input_tokens` written to the provider's prompt cache, billed at `CACHE_WRITE_RATE` times
+        the input price (Anthropic's cache writes; reads are `cached_tokens`)."""
+        for value in (input_tokens, output_tokens, cached_tokens, cache_write_tokens):
             if type(value) is not int or value < 0:
-                _check_counts(input_tokens=input_tokens, output_tokens=output_tokens, cached_tokens=cached_tokens)
-        if cached_tokens > input_tokens:
-            raise ValueError(f"cached_tokens ({cached_tokens}) is more than input_tokens ({input_tokens})")
+                _check_counts(
+                    input_tokens=input_tokens,
+                    output_tokens=output_tokens,
+                    cached_tokens=cached_tokens,
+                    cache_write_tokens=cache_write_tokens,
+                )
+        if cached_tokens + cache_write_tokens > input_tokens:
+            raise ValueError(
+                f"cached_tokens ({cached_tokens}) and cache_write_tokens ({cache_write_tokens}) are more than"
+                f" input_tokens ({input_tokens})"
+            )
         cached_rate = p.input_per_token if p.cached_input_per_token is None else p.cached_input_per_token
         ctx = self._exact  # the same exact arithmetic as `with exact():`, without entering a context per call
         usd = ctx.add(
             ctx.add(
-                ctx.multiply(input_tokens - cached_tokens, p.input_per_token), ctx.multiply(cached_tokens, cached_rate)
+                ctx.multiply(input_tokens - cached_tokens - cache_write_tokens, p.input_per_token),
+                ctx.multiply(cached_tokens, cached_rate),
             ),
             ctx.multiply(output_tokens, p.output_per_token),
         )
+        if cache_write_tokens:
+            usd = ctx.add(usd, ctx.multiply(cache_write_tokens, ctx.multiply(p.input_per_token, CACHE_WRITE_RATE)))
         return Cost(usd, ctx.multiply(usd, self.credits_per_usd))
 
     def estimate(self, model: str, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> Cost:

@@ -267,8 +267,8 @@ def _stop_reason(finish_reason: Any, used_tools: bool) -> str:
 def _usage(usage: Usage | None) -> dict[str, int]:
     usage = usage or Usage()
     return {
-        "input_tokens": max(usage.prompt_tokens - usage.cached_tokens, 0),
-        "cache_creation_input_tokens": 0,
+        "input_tokens": max(usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens, 0),
+        "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cached_tokens,
         "output_tokens": usage.completion_tokens,
     }

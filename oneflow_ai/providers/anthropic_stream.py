@@ -33,12 +33,14 @@ def finish_reason(stop_reason: Any) -> str:
 
 
 def usage_of(usage: Any) -> Usage | None:
-    """Anthropic's usage as ours: cache reads and writes are prompt tokens too, reads are the cached ones."""
+    """Anthropic's usage as ours: cache reads and writes are prompt tokens too (Anthropic's `input_tokens` counts
+    neither), reads the cached ones, writes the cache-write ones."""
     if not isinstance(usage, dict):
         return None
     cached = int(usage.get("cache_read_input_tokens") or 0)
-    prompt = int(usage.get("input_tokens") or 0) + cached + int(usage.get("cache_creation_input_tokens") or 0)
-    return Usage(prompt, int(usage.get("output_tokens") or 0), cached)
+    written = int(usage.get("cache_creation_input_tokens") or 0)
+    prompt = int(usage.get("input_tokens") or 0) + cached + written
+    return Usage(prompt, int(usage.get("output_tokens") or 0), cached, written)
 
 
 class AnthropicStream:

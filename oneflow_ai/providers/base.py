@@ -23,6 +23,10 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    """The part of `prompt_tokens` read from the provider's prompt cache (billed at the cached rate)."""
+    cache_write_tokens: int = 0
+    """The part of `prompt_tokens` written to the provider's prompt cache (Anthropic's `cache_creation_input_tokens`,
+    billed above the input rate: see `PricingEngine.cost_of`)."""
 
     @property
     def total_tokens(self) -> int:

@@ -51,6 +51,18 @@ def test_cached_tokens_without_a_cached_rate_are_billed_as_input() -> None:
     assert ENGINE.cost("gpt-4", 1000, 0, cached_tokens=1000) == ENGINE.cost("gpt-4", 1000, 0)
 
 
+def test_cache_writes_are_billed_at_one_and_a_quarter_times_input() -> None:
+    # claude-sonnet-4: 3.00 input, 0.30 cache read, 15.00 output per million; a cache write is 1.25 x 3.00
+    price = CATALOG.require("claude-sonnet-4")
+    cost = ENGINE.cost_of(price, 1000 + 2000 + 4000, 100, cached_tokens=2000, cache_write_tokens=4000)
+    expected = (1000 * Decimal("3.00") + 2000 * Decimal("0.30") + 4000 * Decimal("3.75") + 100 * Decimal("15")) / 10**6
+    assert cost.usd == expected
+    with pytest.raises(ValueError, match="cache_write_tokens"):
+        ENGINE.cost_of(price, 10, 0, cached_tokens=5, cache_write_tokens=6)
+    with pytest.raises(ValueError, match="cache_write_tokens"):
+        ENGINE.cost_of(price, 10, 0, cache_write_tokens=-1)
+
+
 def test_inconsistent_or_negative_counts_are_refused() -> None:
     with pytest.raises(ValueError, match="cached_tokens"):
         ENGINE.cost("gpt-4o", 10, 0, cached_tokens=11)

@@ -137,7 +137,10 @@ def test_non_function_tools_and_several_choices_are_refused() -> None:
 @pytest.mark.parametrize(
     ("case", "usage"),
     [
-        ("response_tool_use", Usage(prompt_tokens=1650, completion_tokens=64, cached_tokens=1200)),
+        (
+            "response_tool_use",
+            Usage(prompt_tokens=1650, completion_tokens=64, cached_tokens=1200, cache_write_tokens=100),
+        ),
         ("response_text", Usage(prompt_tokens=14, completion_tokens=10)),
     ],
 )

@@ -1,0 +1,150 @@
+"""Native passthrough: a call whose caller speaks a provider's own protocol (`Call.native`), served by a deployment
+speaking the same one, goes upstream untranslated and comes back as it came.
+
+Today that is Anthropic to Anthropic (`/v1/messages` served by an Anthropic deployment): the caller's body and
+its `anthropic-version` / `anthropic-beta` headers go upstream (`model` set to the deployment's), and the
+upstream's `message`, or its SSE events, go back byte for byte. Nothing is translated; the accounting reads the
+usage, cache reads and writes included. A stream is recorded as `gateway.relay` records one (`ok`,
+`upstream_error`, `client_aborted`, `client_closed`, `cut`), its attempt reported when it ends; an upstream that
+fails mid-way, or ends without `message_stop`, ends the client's stream with Anthropic's `event: error` (the
+upstream's own error event passes through as it came).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+from oneflow_ai.config.schema import Deployment
+from oneflow_ai.errors import GatewayError, UpstreamError
+from oneflow_ai.gateway.accounting import Outcome, finish
+from oneflow_ai.gateway.call import Call, NativeBody, Receiver, StreamReply
+from oneflow_ai.gateway.relay import SSE_HEADERS
+from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.providers.anthropic_inbound import error_event
+from oneflow_ai.providers.anthropic_native import MessagesStreamWatch, message_usage, messages_request
+from oneflow_ai.providers.base import ProviderResult, Usage
+from oneflow_ai.upstream.sse import SSEEvent, SSEParser
+from oneflow_ai.upstream.wire import UpstreamResponse
+
+
+def serves_natively(call: Call, dep: Deployment) -> bool:
+    """The deployment speaks the caller's own protocol: the call goes to it untranslated."""
+    return call.native is not None and call.native.wire == dep.wire
+
+
+async def native_request(gw: Gateway, call: Call, dep: Deployment) -> ProviderResult:
+    """The upstream's answer as it came (`body`), with its usage."""
+    native = _native(call)
+    provider = gw.providers[dep.wire]
+    request = messages_request(native.body, dep, gw.keys[dep.id], native.headers)
+    response = await gw.transports[dep.wire].send(request, stream=False)
+    payload = await response.read()
+    if response.status >= 400:
+        raise provider.error(response.status, payload, response.headers, dep)
+    usage, model = message_usage(payload, dep.provider)
+    return ProviderResult(payload, usage, model)
+
+
+async def open_native_stream(gw: Gateway, call: Call, dep: Deployment, attempt: int, started: float) -> StreamReply:
+    """The upstream's stream, once its first chunk arrived (as `relay.open_stream`)."""
+    native = _native(call)
+    provider = gw.providers[dep.wire]
+    request = messages_request({**native.body, "stream": True}, dep, gw.keys[dep.id], native.headers)
+    response = await gw.transports[dep.wire].send(request, stream=True)
+    if response.status >= 400:
+        raise provider.error(response.status, await response.read(), response.headers, dep)
+    chunks = aiter(response.iter_chunks())
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        response.close()
+        raise UpstreamError(
+            f"{dep.provider} closed the stream without sending anything", provider=dep.provider
+        ) from None
+    except BaseException:
+        response.close()
+        raise
+    now = time.perf_counter()
+    outcome = Outcome("ok", 200, dep, ttft_s=now - call.started, attempts=attempt)
+    headers = {
+        **SSE_HEADERS,
+        "x-oneflow-model": dep.model,
+        "x-oneflow-provider": dep.provider,
+        "x-oneflow-attempts": str(attempt),
+    }
+    receiver = Receiver()
+    frames = _relay(gw, call, dep, response, first, chunks, outcome, receiver, now - started)
+    return StreamReply(frames, headers, receiver, wire=dep.wire)
+
+
+async def _relay(
+    gw: Gateway,
+    call: Call,
+    dep: Deployment,
+    response: UpstreamResponse,
+    first: bytes,
+    chunks: AsyncIterator[bytes],
+    outcome: Outcome,
+    receiver: Receiver,
+    first_chunk_s: float,
+) -> AsyncIterator[bytes]:
+    """Each upstream read goes out as it came; the watch sees its events on the way."""
+    parser = SSEParser()
+    watch = MessagesStreamWatch()
+    finished = False
+    failure: GatewayError | None = None
+    try:
+        _watch(parser.feed(first), watch)
+        yield first
+        async for chunk in chunks:
+            _watch(parser.feed(chunk), watch)
+            yield chunk
+        _watch(parser.flush(), watch)
+        if watch.error is not None:  # the upstream's own error event has gone to the client as it came
+            failure = UpstreamError(f"{dep.provider}: {watch.error}", provider=dep.provider)
+            outcome.status, outcome.http_status = "upstream_error", failure.status
+        elif not watch.stopped:
+            raise UpstreamError(f"{dep.provider}: ended the stream before message_stop", provider=dep.provider)
+        finished = True
+        if receiver.left:
+            outcome.status, outcome.http_status = "client_closed", 499
+    except GatewayError as e:
+        failure = e
+        outcome.status, outcome.http_status = "upstream_error", e.status
+        yield error_event(e.message, "api_error")
+    except (asyncio.CancelledError, GeneratorExit):
+        if gw.drain.cutting:
+            outcome.status, outcome.http_status = "cut", 503
+        else:
+            outcome.status, outcome.http_status = ("client_closed" if finished else "client_aborted"), 499
+        raise
+    finally:
+        response.close()
+        if failure is None and finished and watch.usage is not None:
+            outcome.usage, outcome.usage_source = watch.usage, "upstream"
+        else:
+            outcome.usage, outcome.usage_source = _counted(gw, call, watch), "counted"
+        outcome.served_model = watch.model
+        gw.observers.attempt_finished(call, dep, failure, first_chunk_s, first_chunk_s)
+        finish(gw, call, outcome)
+
+
+def _watch(events: list[SSEEvent], watch: MessagesStreamWatch) -> None:
+    for event in events:
+        watch.feed(event)
+
+
+def _counted(gw: Gateway, call: Call, watch: MessagesStreamWatch) -> Usage:
+    """The prompt as the upstream reported it at the start (else counted), and the tokens produced so far."""
+    reported = watch.usage
+    prompt = reported.prompt_tokens if reported else gw.tokens.count_messages(call.body["messages"])
+    cached, written = (reported.cached_tokens, reported.cache_write_tokens) if reported else (0, 0)
+    return Usage(prompt, gw.tokens.count_text(watch.completion_text()), cached, written)
+
+
+def _native(call: Call) -> NativeBody:
+    if call.native is None:  # `serves_natively` was checked first
+        raise RuntimeError("a native call without its native body")
+    return call.native
