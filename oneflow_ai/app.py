@@ -20,20 +20,20 @@ from starlette.types import ASGIApp
 from oneflow_ai import __version__
 from oneflow_ai.api import (
     admin_routes,
-    anthropic_routes,
     billing_routes,
     budget_routes,
     identity_routes,
     observability_routes,
     openai_routes,
+    operations,
     ops_routes,
     pricing_routes,
     routing_routes,
 )
 from oneflow_ai.api.edge import Edge
-from oneflow_ai.api.fast_lane import FastLane, Handler, ReplyResponse, unexpected_error
+from oneflow_ai.api.fast_lane import FastLane, unexpected_error
 from oneflow_ai.api.idempotency import Idempotency
-from oneflow_ai.api.responses import error_response
+from oneflow_ai.api.wire import ErrorResponse
 from oneflow_ai.auth.master import ensure_master_key
 from oneflow_ai.billing.budgets import build_budgets
 from oneflow_ai.config import load_config
@@ -160,9 +160,9 @@ def create_app(
             flush_logs()  # uvicorn ends by re-raising SIGTERM, so no exit handler would write what is buffered
 
     app = FastAPI(title="OneFlow AI Gateway", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
-    for prefix in ("/v1", "/api/v1"):
+    operations.document(app, operations.OPERATIONS)
+    for prefix in operations.PREFIXES:
         app.include_router(openai_routes.router, prefix=prefix)
-        app.include_router(anthropic_routes.router, prefix=prefix)
     app.include_router(billing_routes.router, prefix="/api/v1")
     app.include_router(budget_routes.router, prefix="/api/v1")
     app.include_router(pricing_routes.router, prefix="/api/v1")
@@ -183,7 +183,8 @@ def _edge(app: FastAPI, settings: Settings) -> ASGIApp:
     """The HTTP edge around the routes, outermost first: the request id, body limits, security headers and HTTP
     metrics; the request's trace (when tracing is on); CORS (when origins are configured); idempotency; the
     fast lane for the per-request routes; FastAPI for everything else."""
-    inner: ASGIApp = Idempotency(FastLane(app, _fast_routes()))
+    table = operations.OPERATIONS
+    inner: ASGIApp = Idempotency(FastLane(app, operations.fast_routes(table)), operations.idempotent_paths(table))
     if settings.cors_origins:
         inner = CORSMiddleware(
             inner,
@@ -200,21 +201,10 @@ def _edge(app: FastAPI, settings: Settings) -> ASGIApp:
     return Edge(inner, max_body_bytes=settings.max_body_bytes)
 
 
-def _fast_routes() -> dict[tuple[str, str], Handler]:
-    """The per-request routes the fast lane serves without FastAPI's routing layer (same handlers)."""
-    routes: dict[tuple[str, str], Handler] = {}
-    for prefix in ("/v1", "/api/v1"):
-        routes[("POST", prefix + "/chat/completions")] = openai_routes.serve_chat
-        routes[("POST", prefix + "/embeddings")] = openai_routes.serve_embeddings
-        routes[("POST", prefix + "/messages")] = anthropic_routes.serve_messages
-        routes[("GET", prefix + "/models")] = openai_routes.serve_models
-    return routes
-
-
 def _install_error_handlers(app: FastAPI) -> None:
     async def gateway_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GatewayError)
-        return error_response(exc)
+        return ErrorResponse(exc)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -226,16 +216,16 @@ def _install_error_handlers(app: FastAPI) -> None:
             err = InvalidRequest(f"We could not parse the JSON body: {exc.detail}.", code="invalid_json")
         else:
             err = GatewayError(str(exc.detail), status=exc.status_code, code=None)
-        return error_response(err)
+        return ErrorResponse(err)
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {}
         param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
-        return error_response(InvalidRequest(f"Invalid request: {first.get('msg', 'bad input')}", param=param))
+        return ErrorResponse(InvalidRequest(f"Invalid request: {first.get('msg', 'bad input')}", param=param))
 
     async def unexpected(request: Request, exc: Exception) -> Response:
-        return ReplyResponse(unexpected_error(getattr(request.state, "request_id", None)))
+        return ErrorResponse(unexpected_error(getattr(request.state, "request_id", None)))
 
     app.add_exception_handler(GatewayError, gateway_error)
     app.add_exception_handler(HTTPException, http_error)

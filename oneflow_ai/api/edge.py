@@ -17,10 +17,9 @@ import logging
 import os
 import time
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from oneflow_ai.errors import PayloadTooLarge
+from oneflow_ai.api.wire import limited, send_error, too_large
 from oneflow_ai.observability.http_metrics import children
 from oneflow_ai.observability.metrics import Metrics
 
@@ -98,41 +97,14 @@ class Edge:
         try:
             if declared is not None:
                 if declared.isdigit() and int(declared) > self.max_body_bytes:
-                    await _too_large(edge_send, self.max_body_bytes)
+                    await send_error(edge_send, too_large(self.max_body_bytes))
                     return
                 await self.app(scope, receive, edge_send)  # the server enforces the declared length
             else:
-                await self.app(scope, _limited(receive, self.max_body_bytes), edge_send)
+                await self.app(scope, limited(receive, self.max_body_bytes), edge_send)
         finally:
             if metrics is not None:
                 bound = children(metrics, scope)
                 if status == 0:  # no response started: the app failed, the server answers 500
                     bound.duration.observe(time.perf_counter() - started)
                 bound.counter(status or 500).inc()
-
-
-def _limited(receive: Receive, limit: int) -> Receive:
-    seen = 0
-
-    async def limited() -> Message:
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-        return message
-
-    return limited
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    body = orjson.dumps(PayloadTooLarge(f"The request body is larger than {limit} bytes.").body())
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

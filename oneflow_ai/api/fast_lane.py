@@ -4,8 +4,9 @@ FastAPI's routing and dependency layer costs about half of a relay's throughput 
 and Starlette's `Request`/`Response` objects a good part of the rest, so the handful of per-request routes
 skip both: the lane looks up `(method, path)` in a table, reads the body, hands the handler an `Inbound`
 (raw headers, body, request id, gateway) and sends the `JSONReply` or `StreamReply` it returns as ASGI
-messages. FastAPI documents the same routes in the OpenAPI schema (`as_starlette` runs a handler there).
-Every other path goes to the FastAPI application.
+messages. The table is read from `operations.OPERATIONS`, which also documents the same handlers as FastAPI
+routes (`as_starlette` runs a handler there). Every other path goes to the FastAPI application. Errors are
+rendered, and bodies read, by `api.wire`.
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from oneflow_ai.api.http_cycle import CYCLE, Cycle
+from oneflow_ai.api.wire import JSON_TYPE, ErrorResponse, raw_headers, read_body, send_error
 from oneflow_ai.errors import GatewayError, ShuttingDown
 from oneflow_ai.gateway.call import JSONReply, Receiver, StreamReply
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.upstream.sse import frame
 
 log = logging.getLogger("oneflow")
-
-JSON_TYPE = (b"content-type", b"application/json")
 
 
 @dataclass(slots=True)
@@ -73,40 +73,18 @@ class FastLane:
             )
             reply = await handler(inbound)
         except GatewayError as e:
-            reply = error_reply(e)
+            await send_error(send, e)
+            return
         except Exception:
-            reply = unexpected_error(request_id)
+            await send_error(send, unexpected_error(request_id))
+            return
         await send_reply(reply, scope, receive, send)
 
 
-async def read_body(receive: Receive) -> bytes:
-    message = await receive()
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body", False):
-        return body
-    chunks = [body]
-    while message.get("more_body", False):
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-    return b"".join(chunks)
-
-
-def error_reply(error: GatewayError) -> JSONReply:
-    """The OpenAI error JSON. (The edge adds `x-request-id` to every response.)"""
-    return JSONReply(orjson.dumps(error.body()), error.headers, error.status)
-
-
-def unexpected_error(request_id: str | None) -> JSONReply:
+def unexpected_error(request_id: str | None) -> GatewayError:
     """A bug: logged with its traceback, answered as OpenAI error JSON without one."""
     log.exception("unhandled error", extra={"request_id": request_id})
-    message = f"The server had an error while processing your request (request id {request_id})."
-    return error_reply(GatewayError(message))
-
-
-def raw_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    return GatewayError(f"The server had an error while processing your request (request id {request_id}).")
 
 
 async def send_reply(reply: Reply, scope: Scope, receive: Receive, send: Send) -> None:
@@ -182,11 +160,11 @@ class ReplyResponse(Response):
 async def as_starlette(handler: Handler, request: Request) -> Response:
     """Run a fast-lane handler for a FastAPI route (the same handler, documented in the OpenAPI schema)."""
     state = request.scope["state"]
-    body = await request.body()
-    inbound = Inbound(
-        state["gateway"], state["request_id"], dict(request.scope["headers"]), body, state.get("client_request_id")
-    )
     try:
+        body = await read_body(request.receive)
+        inbound = Inbound(
+            state["gateway"], state["request_id"], dict(request.scope["headers"]), body, state.get("client_request_id")
+        )
         return ReplyResponse(await handler(inbound))
     except GatewayError as e:
-        return ReplyResponse(error_reply(e))
+        return ErrorResponse(e)

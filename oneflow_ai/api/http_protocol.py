@@ -27,11 +27,11 @@ import asyncio
 from typing import Any
 
 import httptools
-import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 from oneflow_ai.api.edge import API_HEADERS
 from oneflow_ai.api.http_cycle import CYCLE, Cycle
+from oneflow_ai.api.wire import render_error
 from oneflow_ai.errors import GatewayError, HeadersTooLarge, InvalidRequest, RequestTimeout
 
 NOT_HTTP = InvalidRequest("The request is not valid HTTP/1.1.", code="invalid_http")
@@ -187,15 +187,9 @@ class GatewayProtocol(HttpToolsProtocol):
 def answer(error: GatewayError, default_headers: list[tuple[bytes, bytes]]) -> bytes:
     """A whole HTTP response written by the protocol itself: the OpenAI error JSON, the security headers of
     `api.edge`, and `connection: close`."""
-    body = orjson.dumps(error.body())
-    lines = [STATUS_LINE[error.status]]
-    for name, value in (
-        *default_headers,
-        (b"content-type", b"application/json"),
-        (b"content-length", b"%d" % len(body)),
-        (b"connection", b"close"),
-        *API_HEADERS,
-    ):
+    status, headers, body = render_error(error)
+    lines = [STATUS_LINE[status]]
+    for name, value in (*default_headers, *headers, (b"connection", b"close"), *API_HEADERS):
         lines += (name, b": ", value, b"\r\n")
     lines += (b"\r\n", body)
     return b"".join(lines)

@@ -1,4 +1,5 @@
-"""`Idempotency-Key` on `POST /v1/chat/completions` and `POST /v1/embeddings` (and their `/api/v1` twins).
+"""`Idempotency-Key` on the operations declared idempotent (`api.operations`: `POST /v1/chat/completions` and
+`POST /v1/embeddings`, and their `/api/v1` twins).
 
 The same key with the same body (byte for byte) within the store's TTL (24 h) gets the first response
 again, replayed with `Idempotent-Replayed: true`, without a second upstream call or ledger record; for
@@ -14,15 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oneflow_ai.api.idempotency_store import IdempotencyStore, StoredResponse
+from oneflow_ai.api.wire import read_body, send_error
 from oneflow_ai.errors import GatewayError, IdempotencyConflict, IdempotencyStoreUnavailable, InvalidRequest
 from oneflow_ai.gateway.runtime import Gateway
 
-PATHS = frozenset({"/v1/chat/completions", "/api/v1/chat/completions", "/v1/embeddings", "/api/v1/embeddings"})
 MAX_KEY_LENGTH = 255
 REPLAYED = (b"idempotent-replayed", b"true")
 
@@ -30,11 +31,13 @@ log = logging.getLogger("oneflow.idempotency")
 
 
 class Idempotency:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, paths: Iterable[str]) -> None:
         self.app = app
+        self.paths = frozenset(paths)
+        """The `POST` paths it applies to: the operations declared idempotent (`operations.idempotent_paths`)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in PATHS:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
             await self.app(scope, receive, send)
             return
         key = header(scope, b"idempotency-key")
@@ -123,18 +126,6 @@ async def replay(send: Send, stored: StoredResponse) -> None:
     await send({"type": "http.response.body", "body": stored.body})
 
 
-async def read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
 def replaying(body: bytes, receive: Receive) -> Receive:
     """The body, already read, once; then the client's own messages (its disconnect)."""
     sent = False
@@ -147,17 +138,6 @@ def replaying(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replayed
-
-
-async def send_error(send: Send, error: GatewayError) -> None:
-    body = orjson.dumps(error.body())
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()),
-    ]
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def header(scope: Scope, name: bytes) -> str | None:

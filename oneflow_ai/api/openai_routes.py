@@ -1,7 +1,7 @@
 """The OpenAI-compatible API. Handlers are thin: authenticate, parse, call the pipeline, return its reply.
 
-The per-request handlers run in the fast lane (`fast_lane.py`) on an `Inbound`; the FastAPI routes below
-document them in the OpenAPI schema and run the same handlers.
+The per-request handlers run in the fast lane (`fast_lane.py`) on an `Inbound`; they are declared, with their
+paths and documentation, in `operations.OPERATIONS`. The router below holds the routes that are not per-request.
 """
 
 from __future__ import annotations
@@ -13,19 +13,10 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from oneflow_ai.api.fast_lane import Inbound, Reply, as_starlette
+from oneflow_ai.api.fast_lane import Inbound, Reply
 from oneflow_ai.api.json_limits import check_depth
 from oneflow_ai.api.responses import JSONBytes
-from oneflow_ai.api.schemas import (
-    ERRORS,
-    ChatCompletion,
-    ChatCompletionRequest,
-    Embeddings,
-    EmbeddingsRequest,
-    Model,
-    ModelList,
-    body_schema,
-)
+from oneflow_ai.api.schemas import ERRORS, Model
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import InvalidRequest
 from oneflow_ai.gateway.call import Call, JSONReply, chat_call, embeddings_call
@@ -72,28 +63,6 @@ async def _serve(inbound: Inbound, parse: CallParser) -> Reply:
 async def serve_models(inbound: Inbound) -> Reply:
     await authenticated(inbound)
     return JSONReply(inbound.gateway.models_listing, {})
-
-
-@router.post(
-    "/chat/completions",
-    response_model=ChatCompletion,
-    openapi_extra=body_schema(ChatCompletionRequest),
-    summary="Create a chat completion (streamed as server-sent events when stream is true)",
-)
-async def chat_completions(request: Request) -> Response:
-    return await as_starlette(serve_chat, request)
-
-
-@router.post(
-    "/embeddings", response_model=Embeddings, openapi_extra=body_schema(EmbeddingsRequest), summary="Create embeddings"
-)
-async def embeddings(request: Request) -> Response:
-    return await as_starlette(serve_embeddings, request)
-
-
-@router.get("/models", response_model=ModelList, summary="List the models this gateway serves")
-async def list_models(request: Request) -> Response:
-    return await as_starlette(serve_models, request)
 
 
 @router.get("/models/{model_id:path}", response_model=Model, summary="Describe one model")

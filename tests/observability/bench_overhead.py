@@ -19,6 +19,7 @@ from typing import Any
 
 from oneflow_ai.api.edge import Edge
 from oneflow_ai.api.idempotency import Idempotency
+from oneflow_ai.api.operations import OPERATIONS, idempotent_paths
 from oneflow_ai.auth.principal import MASTER
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.gateway.call import Call
@@ -80,7 +81,7 @@ async def main() -> None:
     state = {"metrics": metrics}
     bare = await per_request(app, state)
     with_metrics = await per_request(Edge(app, max_body_bytes=1 << 20), state)
-    with_idempotency = await per_request(Idempotency(app), state)
+    with_idempotency = await per_request(Idempotency(app, idempotent_paths(OPERATIONS)), state)
     print(f"bare ASGI app                         {bare:6.2f} us/request")
     print(f"+ edge (ids, headers, HTTP metrics)   {with_metrics - bare:6.2f} us/request")
     print(f"+ idempotency middleware (no header)  {with_idempotency - bare:6.2f} us/request")

@@ -1,0 +1,191 @@
+"""The per-request operations of the API, each declared once: `OPERATIONS`.
+
+An operation is what a client calls (chat completions, embeddings, Anthropic messages, the model list): its
+path (served under each of `PREFIXES`), how its body is parsed, the capability a provider needs to serve it, the
+unit it is priced in, whether it streams, whether `Idempotency-Key` applies, and how the OpenAPI document
+describes it. Everything that lists routes reads this table:
+
+- the fast lane's routes (`fast_routes`): the handlers served straight from ASGI, one dict lookup per request;
+- the documented routes (`document`): FastAPI routes that run the same handlers, so `/openapi.json`
+  describes them (and a request that reaches FastAPI is still served);
+- the idempotent paths (`idempotent_paths`) that `api.idempotency` applies to.
+
+A new endpoint (images, speech, transcription, Responses, `messages/count_tokens`) is one more entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from oneflow_ai.api import anthropic_routes, openai_routes
+from oneflow_ai.api.fast_lane import Handler, as_starlette
+from oneflow_ai.api.schemas import (
+    ANTHROPIC_ERRORS,
+    ERRORS,
+    ChatCompletion,
+    ChatCompletionRequest,
+    Embeddings,
+    EmbeddingsRequest,
+    ModelList,
+    body_schema,
+)
+
+PREFIXES = ("/v1", "/api/v1")
+"""Every operation is served under each: OpenAI's SDKs take a base URL ending in `/v1`, the gateway's own API is
+under `/api/v1`."""
+
+Body = Literal["json", "multipart", "none"]
+Capability = Literal["chat", "embeddings", "images", "speech", "transcription", "models"]
+"""What a provider must be able to do to serve the operation (`models`: none, the gateway answers itself)."""
+PriceUnit = Literal["tokens", "images", "characters", "seconds", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Docs:
+    """How the OpenAPI document describes an operation."""
+
+    summary: str
+    tag: str
+    errors: Mapping[int | str, dict[str, Any]]
+    response_model: type[BaseModel] | None = None
+    request_model: type[BaseModel] | None = None
+    """The JSON body's schema (for `body="json"`); none documented when absent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    name: str
+    """Also the name of its documented route (and so part of its OpenAPI `operationId`)."""
+    method: Literal["GET", "POST"]
+    path: str
+    """Without the prefix: `/chat/completions`."""
+    handler: Handler
+    body: Body
+    capability: Capability
+    price_unit: PriceUnit
+    streams: bool
+    """Answers with server-sent events when the request asks for a stream."""
+    idempotent: bool
+    docs: Docs = field(compare=False)
+
+    def paths(self) -> tuple[str, ...]:
+        return tuple(prefix + self.path for prefix in PREFIXES)
+
+
+OPENAI = "OpenAI-compatible"
+ANTHROPIC = "Anthropic-compatible"
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "chat_completions",
+        "POST",
+        "/chat/completions",
+        openai_routes.serve_chat,
+        body="json",
+        capability="chat",
+        price_unit="tokens",
+        streams=True,
+        idempotent=True,
+        docs=Docs(
+            "Create a chat completion (streamed as server-sent events when stream is true)",
+            OPENAI,
+            ERRORS,
+            ChatCompletion,
+            ChatCompletionRequest,
+        ),
+    ),
+    Operation(
+        "embeddings",
+        "POST",
+        "/embeddings",
+        openai_routes.serve_embeddings,
+        body="json",
+        capability="embeddings",
+        price_unit="tokens",
+        streams=False,
+        idempotent=True,
+        docs=Docs("Create embeddings", OPENAI, ERRORS, Embeddings, EmbeddingsRequest),
+    ),
+    Operation(
+        "list_models",
+        "GET",
+        "/models",
+        openai_routes.serve_models,
+        body="none",
+        capability="models",
+        price_unit="none",
+        streams=False,
+        idempotent=False,
+        docs=Docs("List the models this gateway serves", OPENAI, ERRORS, ModelList),
+    ),
+    Operation(
+        "messages",
+        "POST",
+        "/messages",
+        anthropic_routes.serve_messages,
+        body="json",
+        capability="chat",
+        price_unit="tokens",
+        streams=True,
+        idempotent=False,
+        docs=Docs(
+            "Create a message (Anthropic Messages API), served by any configured provider", ANTHROPIC, ANTHROPIC_ERRORS
+        ),
+    ),
+)
+
+
+def fast_routes(operations: Iterable[Operation]) -> dict[tuple[str, str], Handler]:
+    """`(method, path) -> handler` for the fast lane."""
+    return {(op.method, path): op.handler for op in operations for path in op.paths()}
+
+
+def idempotent_paths(operations: Iterable[Operation]) -> frozenset[str]:
+    """The paths where `Idempotency-Key` applies (all `POST`)."""
+    return frozenset(path for op in operations if op.idempotent for path in op.paths())
+
+
+def document(app: FastAPI, operations: Iterable[Operation]) -> None:
+    """Add each operation to `app` as a FastAPI route running its handler, under each prefix."""
+    for prefix in PREFIXES:
+        for op in operations:
+            app.add_api_route(
+                prefix + op.path,
+                _endpoint(op.handler),
+                methods=[op.method],
+                name=op.name,
+                summary=op.docs.summary,
+                tags=[op.docs.tag],
+                response_model=op.docs.response_model,
+                responses=_responses(op),
+                openapi_extra=_request_body(op),
+            )
+
+
+def _endpoint(handler: Handler) -> Any:
+    async def endpoint(request: Request) -> Response:
+        return await as_starlette(handler, request)
+
+    return endpoint
+
+
+def _responses(op: Operation) -> dict[int | str, dict[str, Any]]:
+    responses = dict(op.docs.errors)
+    if op.streams:  # beside the JSON answer that `response_model` documents
+        responses[200] = {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
+    return responses
+
+
+def _request_body(op: Operation) -> dict[str, Any] | None:
+    if op.body == "json" and op.docs.request_model is not None:
+        return body_schema(op.docs.request_model)
+    if op.body == "multipart":
+        content = {"multipart/form-data": {"schema": {"type": "object"}}}
+        return {"requestBody": {"required": True, "content": content}}
+    return None
