@@ -4,7 +4,8 @@ Served by the same pipeline as every other call (so any provider can answer it, 
 pricing and ledger). An Anthropic deployment is sent the caller's body as it is (`gateway.passthrough`:
 `cache_control`, `thinking`, `top_k` and the rest kept) and its answer comes back as it came; any other
 deployment is sent the request translated to OpenAI format, and its answer is translated back.
-Errors are rendered in Anthropic's error shape, which the `anthropic` SDK expects.
+Errors are rendered in Anthropic's error shape, which the `anthropic` SDK expects. Its path and documentation are
+declared in `operations.OPERATIONS`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import orjson
-from fastapi import APIRouter, Request
-from starlette.responses import Response
 
-from oneflow_ai.api.fast_lane import Inbound, Reply, as_starlette
+from oneflow_ai.api.fast_lane import Inbound, Reply
 from oneflow_ai.api.openai_routes import authenticated, parse_json
-from oneflow_ai.api.schemas import ANTHROPIC_ERRORS
 from oneflow_ai.errors import GatewayError
 from oneflow_ai.gateway.call import JSONReply, NativeBody, StreamReply, chat_call, steering
 from oneflow_ai.gateway.pipeline import complete
@@ -30,8 +28,6 @@ from oneflow_ai.providers.anthropic_inbound import (
 )
 from oneflow_ai.providers.anthropic_native import CLIENT_HEADERS
 from oneflow_ai.upstream.sse import SSEParser
-
-router = APIRouter(tags=["Anthropic-compatible"], responses=ANTHROPIC_ERRORS)
 
 
 async def serve_messages(inbound: Inbound) -> Reply:
@@ -67,11 +63,6 @@ def _protocol_headers(inbound: Inbound) -> dict[str, str]:
         if value is not None:
             out[name] = value
     return out
-
-
-@router.post("/messages", summary="Create a message (Anthropic Messages API), served by any configured provider")
-async def messages(request: Request) -> Response:
-    return await as_starlette(serve_messages, request)
 
 
 async def _anthropic_events(reply: StreamReply, model: str) -> AsyncIterator[bytes]:
