@@ -155,6 +155,22 @@ class ContextWindowExceeded(UpstreamError):
     deployment_retryable = False
 
 
+class Untranslatable(InvalidRequest):
+    """A request valid in the caller's protocol that has no form in another (an Anthropic server tool has no
+    OpenAI form): only a deployment speaking the caller's own protocol can serve it."""
+
+
+class NoFormForDeployment(UpstreamError):
+    """This deployment cannot be sent the request (`Untranslatable` into its protocol); the next planned one,
+    speaking the caller's own protocol, may serve it."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_request"
+    retryable = True
+    deployment_retryable = False
+
+
 class UpstreamRejected(UpstreamError):
     """The upstream refused the caller's own request (4xx): returned as is, never retried elsewhere."""
 

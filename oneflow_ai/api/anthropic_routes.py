@@ -16,7 +16,7 @@ import orjson
 
 from oneflow_ai.api.fast_lane import Inbound, Reply
 from oneflow_ai.api.openai_routes import authenticated, parse_json
-from oneflow_ai.errors import GatewayError
+from oneflow_ai.errors import GatewayError, Untranslatable
 from oneflow_ai.gateway.call import JSONReply, NativeBody, StreamReply, chat_call, steering
 from oneflow_ai.gateway.pipeline import complete
 from oneflow_ai.providers.anthropic_inbound import (
@@ -25,6 +25,7 @@ from oneflow_ai.providers.anthropic_inbound import (
     error_event,
     messages_response_from_openai,
     openai_request_from_messages,
+    stand_in_for_messages,
 )
 from oneflow_ai.providers.anthropic_native import CLIENT_HEADERS
 from oneflow_ai.upstream.sse import SSEParser
@@ -37,13 +38,17 @@ async def serve_messages(inbound: Inbound) -> Reply:
         body, fallbacks, strategy = steering(
             body if isinstance(body, dict) else {}, inbound.header(b"x-oneflow-strategy")
         )
-        openai_body = openai_request_from_messages(body)
+        untranslatable: Untranslatable | None = None
+        try:
+            openai_body = openai_request_from_messages(body)
+        except Untranslatable as e:  # only an Anthropic deployment can serve it
+            openai_body, untranslatable = stand_in_for_messages(body), e
         user = inbound.header(b"x-user-id")
         call = chat_call(inbound.request_id, principal, openai_body, user, strategy, user_param="metadata.user_id")
         call.endpoint = "messages"
         call.fallbacks = fallbacks
         call.client_request_id = inbound.client_request_id
-        call.native = NativeBody("anthropic", body, _protocol_headers(inbound))
+        call.native = NativeBody("anthropic", body, _protocol_headers(inbound), untranslatable)
         reply = await complete(inbound.gateway, call)
     except GatewayError as e:
         return JSONReply(orjson.dumps(anthropic_error_body(e.status, e.message)), e.headers, e.status)

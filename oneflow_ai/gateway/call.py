@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from oneflow_ai.auth.principal import Principal
-from oneflow_ai.errors import InvalidRequest
+from oneflow_ai.errors import InvalidRequest, Untranslatable
 from oneflow_ai.pricing import TokenCounter
 from oneflow_ai.routing.strategy import ordering
 
@@ -24,6 +24,9 @@ class NativeBody:
     wire: str
     body: dict[str, Any]
     headers: Mapping[str, str]
+    untranslatable: Untranslatable | None = None
+    """Why the body has no OpenAI form (a server tool, say), when it has none: then only a deployment speaking
+    `wire` can serve the call, and the call's OpenAI `body` is a stand-in for the checks and the estimate."""
 
 
 @dataclass(slots=True)

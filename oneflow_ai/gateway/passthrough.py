@@ -1,13 +1,14 @@
 """Native passthrough: a call whose caller speaks a provider's own protocol (`Call.native`), served by a deployment
 speaking the same one, goes upstream untranslated and comes back as it came.
 
-Today that is Anthropic to Anthropic (`/v1/messages` served by an Anthropic deployment): the caller's body and
-its `anthropic-version` / `anthropic-beta` headers go upstream (`model` set to the deployment's), and the
-upstream's `message`, or its SSE events, go back byte for byte. Nothing is translated; the accounting reads the
-usage, cache reads and writes included. A stream is recorded as `gateway.relay` records one (`ok`,
-`upstream_error`, `client_aborted`, `client_closed`, `cut`), its attempt reported when it ends; an upstream that
-fails mid-way, or ends without `message_stop`, ends the client's stream with Anthropic's `event: error` (the
-upstream's own error event passes through as it came).
+Today that is Anthropic to Anthropic (`/v1/messages` served by an Anthropic deployment): the caller's body and its
+`anthropic-version` / `anthropic-beta` headers go upstream (`model` set to the deployment's), and the upstream's
+`message`, or its SSE events, go back byte for byte. Nothing is translated; the accounting reads the usage, cache
+reads and writes included. A call that has no OpenAI form (an Anthropic server tool) goes only to a deployment
+speaking the caller's protocol; the others are passed over (`NoFormForDeployment`). A stream is recorded as
+`gateway.relay` records one (`ok`, `upstream_error`, `client_aborted`, `client_closed`, `cut`), its attempt reported
+when it ends; an upstream that fails mid-way, or ends without `message_stop`, ends the client's stream with
+Anthropic's `event: error` (the upstream's own error event passes through as it came).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from collections.abc import AsyncIterator
 
 from oneflow_ai.config.schema import Deployment
-from oneflow_ai.errors import GatewayError, UpstreamError
+from oneflow_ai.errors import GatewayError, NoFormForDeployment, UpstreamError
 from oneflow_ai.gateway.accounting import Outcome, finish
 from oneflow_ai.gateway.call import Call, NativeBody, Receiver, StreamReply
 from oneflow_ai.gateway.relay import SSE_HEADERS
@@ -30,8 +31,17 @@ from oneflow_ai.upstream.wire import UpstreamResponse
 
 
 def serves_natively(call: Call, dep: Deployment) -> bool:
-    """The deployment speaks the caller's own protocol: the call goes to it untranslated."""
-    return call.native is not None and call.native.wire == dep.wire
+    """The deployment speaks the caller's own protocol: the call goes to it untranslated. `NoFormForDeployment`
+    when it does not and the call cannot be translated (the next planned deployment is tried)."""
+    native = call.native
+    if native is None:
+        return False
+    if native.wire == dep.wire:
+        return True
+    if native.untranslatable is not None:
+        problem = native.untranslatable
+        raise NoFormForDeployment(problem.message, param=problem.param, provider=dep.provider)
+    return False
 
 
 async def native_request(gw: Gateway, call: Call, dep: Deployment) -> ProviderResult:

@@ -142,9 +142,9 @@ def _cut(gw: Gateway, call: Call, dep: Deployment, attempts: int) -> ShuttingDow
 async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JSONReply | StreamReply:
     """One upstream call, reported to the observers (health, breakers, metrics) however it ends. A stream's
     attempt ends with the stream: once its first chunk arrived (`stream_opened`), the relay reports its end."""
+    native = call.native is not None and serves_natively(call, dep)  # the caller's protocol is the deployment's
     gw.observers.attempt_started(call, dep)
     started = time.perf_counter()
-    native = call.native is not None and serves_natively(call, dep)  # the caller's protocol is the deployment's
     try:
         if call.stream:
             reply = await (open_native_stream if native else open_stream)(gw, call, dep, attempt, started)

@@ -9,12 +9,14 @@ Translated: `model`, `messages` (text, image, document with a base64 PDF or plai
 tool_result), `system` (also as a `role: system` message), `max_tokens`, `temperature`, `top_p`,
 `stop_sequences`, `metadata.user_id`, `tools` (custom ones), `tool_choice` (with
 `disable_parallel_tool_use` -> `parallel_tool_calls: false`) and `stream`.
-Dropped without error, as no OpenAI field carries them: `top_k`, `thinking`, `output_config`,
-`service_tier`, `speed`, `inference_geo`, `container`, `diagnostics`, `cache_control` (top level and on
-blocks), `citations`, `context_management`, `mcp_servers`, `user_profile_id`, `workspace_id`, other
-`metadata` keys, `thinking`/`redacted_thinking` blocks in assistant turns, and a tool_result's `is_error`.
-Rejected (400): server tools (web search, bash, ...), and blocks with no OpenAI form (file or URL
-documents, `search_result`, server tool blocks, file-id images).
+Dropped without error when an OpenAI deployment serves the call, as no OpenAI field carries them: `top_k`,
+`thinking`, `output_config`, `service_tier`, `speed`, `inference_geo`, `container`, `diagnostics`,
+`cache_control` (top level and on blocks), `citations`, `context_management`, `mcp_servers`,
+`user_profile_id`, `workspace_id`, other `metadata` keys, `thinking`/`redacted_thinking` blocks in assistant
+turns, and a tool_result's `is_error`.
+Untranslatable (`Untranslatable`): server tools (web search, bash, ...), and blocks with no OpenAI form (file or
+URL documents, `search_result`, server tool blocks, file-id images): such a call goes only to an Anthropic
+deployment, untranslated (`gateway.passthrough`); a 400 when no Anthropic deployment serves it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from oneflow_ai.errors import InvalidRequest, UpstreamError
+from oneflow_ai.errors import InvalidRequest, Untranslatable, UpstreamError
 from oneflow_ai.providers.base import Usage
 
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
@@ -75,6 +77,19 @@ def openai_request_from_messages(body: dict[str, Any]) -> dict[str, Any]:
         if stream:
             out["stream_options"] = {"include_usage": True}
     return out
+
+
+def stand_in_for_messages(body: dict[str, Any]) -> dict[str, Any]:
+    """For a request with no OpenAI form (`Untranslatable`, raised once `model`, `max_tokens` and `messages` were
+    found valid): the fields the gateway's own checks and token estimate read, never sent to an upstream."""
+    messages = list(body["messages"])
+    if body.get("system") is not None:
+        messages.insert(0, {"role": "system", "content": body["system"]})
+    out = {k: body[k] for k in ("model", "max_tokens", "stream", "tools") if body.get(k) is not None}
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
+        out["user"] = metadata["user_id"]
+    return {**out, "messages": messages}
 
 
 def _openai_messages(message: Any, where: str) -> list[dict[str, Any]]:
@@ -173,8 +188,9 @@ def _kind(block: Any, where: str) -> str:
     return str(block["type"])
 
 
-def _unsupported(kind: str, where: str) -> InvalidRequest:
-    return InvalidRequest(f"{where}: content block '{kind}' is not supported by this gateway", param=where)
+def _unsupported(kind: str, where: str) -> Untranslatable:
+    message = f"{where}: content block '{kind}' has no OpenAI form; only an Anthropic deployment can serve it"
+    return Untranslatable(message, param=where)
 
 
 def _openai_tools(tools: Any) -> list[dict[str, Any]]:
@@ -182,8 +198,11 @@ def _openai_tools(tools: Any) -> list[dict[str, Any]]:
         raise InvalidRequest("tools: must be an array", param="tools")
     out = []
     for i, tool in enumerate(tools):
-        if not isinstance(tool, dict) or tool.get("type") not in (None, "custom") or not tool.get("name"):
-            raise InvalidRequest(f"tools.{i}: only custom tools (name, input_schema) are supported", param=f"tools.{i}")
+        if not isinstance(tool, dict) or not tool.get("name"):
+            raise InvalidRequest(f"tools.{i}: must be an object with a 'name'", param=f"tools.{i}")
+        if tool.get("type") not in (None, "custom"):
+            message = f"tools.{i}: server tool '{tool.get('type')}' has no OpenAI form; only an Anthropic deployment"
+            raise Untranslatable(message + " can serve it", param=f"tools.{i}")
         function: dict[str, Any] = {"name": tool["name"]}
         if tool.get("description"):
             function["description"] = tool["description"]

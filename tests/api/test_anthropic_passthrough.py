@@ -202,3 +202,40 @@ def test_a_stream_failing_mid_way_ends_with_an_anthropic_error_and_is_recorded(g
         assert (row["status"], row["usage_source"]) == ("upstream_error", "counted")
         assert row["input_tokens"] == fake.INPUT_TOKENS  # as message_start reported it
         assert row["output_tokens"] > 0  # "Hello", counted
+
+
+SERVER_TOOL = {"type": "web_search_20250305", "name": "web_search", "max_uses": 2}
+SEARCH_RESULT = {
+    "type": "search_result",
+    "source": "https://example.com/doc",
+    "title": "A document",
+    "content": [{"type": "text", "text": "What the document says."}],
+    "citations": {"enabled": True},
+}
+NO_OPENAI_FORM: dict[str, Any] = {
+    "max_tokens": 256,
+    "messages": [{"role": "user", "content": [SEARCH_RESULT, {"type": "text", "text": "Summarise it."}]}],
+    "tools": [SERVER_TOOL],
+}
+
+
+def test_a_call_with_no_openai_form_goes_to_an_anthropic_deployment_only(gateway: Any, openai_upstream: Any) -> None:
+    client, upstream, db, _ = gateway
+    openai_fake, _ = openai_upstream
+    # a server tool and a search_result block: Anthropic's own, sent as they are
+    raw = client.messages.with_raw_response.create(model=CLAUDE, **NO_OPENAI_FORM)
+    assert raw.parse().usage.output_tokens == fake.OUTPUT_TOKENS
+    assert _sent_without_model(upstream.received[-1]) == NO_OPENAI_FORM
+    [row] = ledger_rows(db, [raw.headers["x-request-id"]])
+    assert (row["status"], row["output_tokens"]) == ("ok", fake.OUTPUT_TOKENS)
+    # an OpenAI deployment cannot be sent it: a 400 naming the part, and the upstream is not called
+    seen = len(openai_fake.received)
+    with pytest.raises(anthropic.BadRequestError) as info:
+        client.messages.create(model="gpt-4o", **NO_OPENAI_FORM)
+    assert "search_result" in str(info.value) and "Anthropic deployment" in str(info.value)
+    assert info.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+    # an OpenAI group falling back to an Anthropic one: the OpenAI deployment is passed over, Anthropic serves
+    served = client.messages.with_raw_response.create(model="gpt-down", **NO_OPENAI_FORM)
+    assert served.headers["x-oneflow-provider"] == "anthropic"
+    assert _sent_without_model(upstream.received[-1]) == NO_OPENAI_FORM
+    assert len(openai_fake.received) == seen
