@@ -51,6 +51,7 @@ from oneflow_ai.store.ledger import Ledger
 from oneflow_ai.store.redis_pool import shared_redis
 from oneflow_ai.store.retention import Retention
 from oneflow_ai.upstream.http import HTTPTransport
+from oneflow_ai.upstream.origin import origin_settings, proxies_of
 
 log = logging.getLogger("oneflow")
 
@@ -99,7 +100,11 @@ def create_app(
         await identity.start()
         ledger = Ledger(engine, batch_size=settings.ledger_batch_size, interval_s=settings.ledger_interval_s)
         ledger.start()
-        transport = HTTPTransport()
+        transport = HTTPTransport(
+            max_connections=settings.upstream_max_connections,
+            origins=origin_settings(d for g in config.models for d in g.deployments),
+            proxies=proxies_of(environ),
+        )
         redis = (
             shared_redis(
                 settings.redis_url,

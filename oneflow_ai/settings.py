@@ -18,6 +18,9 @@ class Settings:
     """The shared Redis client's pool: at most this many connections; a caller waits for a free one."""
     redis_pool_timeout_s: float = 5.0
     """How long a caller waits for a free Redis connection before the command fails."""
+    upstream_max_connections: int = 100
+    """Connections to one upstream origin at most (a deployment's `max_connections` overrides it); a call waits
+    up to its connect timeout for a free one."""
     max_body_bytes: int = 10 * 1024 * 1024
     log_level: str = "INFO"
     log_format: str = "json"
@@ -61,6 +64,7 @@ class Settings:
             redis_url=get("REDIS_URL"),
             redis_max_connections=int(get("ONEFLOW_REDIS_MAX_CONNECTIONS") or 50),
             redis_pool_timeout_s=float(get("ONEFLOW_REDIS_POOL_TIMEOUT_S") or 5.0),
+            upstream_max_connections=int(get("ONEFLOW_UPSTREAM_MAX_CONNECTIONS") or 100),
             max_body_bytes=int(get("ONEFLOW_MAX_BODY_BYTES") or 10 * 1024 * 1024),
             log_level=(get("ONEFLOW_LOG_LEVEL") or "INFO").upper(),
             log_format=get("ONEFLOW_LOG_FORMAT") or "json",

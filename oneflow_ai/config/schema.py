@@ -23,7 +23,11 @@ class Frozen(BaseModel):
 
 
 class Timeouts(Frozen):
-    """Seconds. `read` bounds the whole non-streamed response; `stream_idle` the gap between stream chunks."""
+    """Seconds. `connect`: to open a connection (TCP, proxy tunnel and TLS handshake), and again at most to wait
+    for a free one when the origin's `max_connections` are all busy. `read`: the longest wait for the next byte
+    of a non-streamed response, from the request sent to its last byte (so the time to the response's head, then
+    between any two reads of its body; not a bound on the whole response). `stream_idle`: the same for a streamed
+    response (to its head, then between chunks)."""
 
     connect: float = Field(10.0, gt=0)
     read: float = Field(30.0, gt=0)
@@ -78,6 +82,10 @@ class Deployment(Frozen):
     quality: float | None = Field(None, ge=0, le=1)
     context_window: int | None = Field(None, gt=0)
     price: PriceOverride | None = Field(None, description="this deployment's prices, over the catalog's")
+    max_connections: int | None = Field(None, gt=0, description="to its origin (default ONEFLOW_UPSTREAM_...)")
+    ca_bundle: str | None = Field(None, description="PEM file of the CAs that sign the upstream's certificate")
+    client_cert: str | None = Field(None, description="PEM file of the certificate the gateway presents")
+    client_key: str | None = Field(None, description="PEM file of client_cert's key (when not in client_cert)")
     id: str = ""
 
     @field_validator("provider")
@@ -101,6 +109,25 @@ class Deployment(Frozen):
         if self.provider == "azure" and not (self.base_url and self.api_version):
             raise ValueError("provider azure needs base_url (https://<resource>.openai.azure.com) and api_version")
         return self
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> Deployment:
+        """The CA bundle and client certificate are read now: a wrong path or a key that does not match fails
+        the start, not the first call."""
+        if self.client_key is not None and self.client_cert is None:
+            raise ValueError("client_key needs client_cert")
+        if self.ca_bundle is None and self.client_cert is None:
+            return self
+        if not self.url.startswith("https://"):
+            raise ValueError("ca_bundle and client_cert need an https:// base_url")
+        from oneflow_ai.upstream.origin import tls_context
+
+        tls_context(self.ca_bundle, self.client_cert, self.client_key)
+        return self
+
+    @property
+    def connection_settings(self) -> tuple[int | None, str | None, str | None, str | None]:
+        return (self.max_connections, self.ca_bundle, self.client_cert, self.client_key)
 
     @property
     def wire(self) -> str:
@@ -219,6 +246,7 @@ class GatewayConfig(Frozen):
             for fb in group.fallbacks:
                 if fb not in names:
                     raise ValueError(f"model {group.name!r} falls back to unknown model {fb!r}")
+        _one_setting_per_origin([d for g in self.models for d in g.deployments])
         return self
 
     def by_name(self) -> dict[str, ModelGroup]:
@@ -233,3 +261,23 @@ class GatewayConfig(Frozen):
         known = self.by_name()
         added = [ModelGroup.model_validate(g) for g in extra if g["name"] not in known]
         return GatewayConfig(models=(*self.models, *added), routing=self.routing, budgets=self.budgets)
+
+
+def _one_setting_per_origin(deployments: list[Deployment]) -> None:
+    """Deployments on one origin share its connections: those that set a limit or TLS files must set the same."""
+    from urllib.parse import urlsplit
+
+    seen: dict[tuple[str, str | None, int | None], Deployment] = {}
+    for d in deployments:
+        parts = urlsplit(d.url)
+        if parts.scheme not in ("http", "https"):
+            continue
+        if d.connection_settings == (None, None, None, None):
+            continue  # it takes what the origin's other deployments set
+        origin = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        first = seen.setdefault(origin, d)
+        if first.connection_settings != d.connection_settings:
+            raise ValueError(
+                f"deployments {first.id!r} and {d.id!r} use one origin ({d.url}) with different max_connections, "
+                "ca_bundle, client_cert or client_key: the origin's connections are shared, so give them the same"
+            )

@@ -12,6 +12,7 @@ the gateway's errors.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import zlib
 from collections import deque
 from typing import Any
@@ -26,9 +27,12 @@ class ConnectionFailed(Exception):
     """The connection broke, or the peer sent something that is not HTTP/1.1. `unanswered`: the request was
     written and the connection closed before any byte of a response (the upstream may have read it)."""
 
-    def __init__(self, message: str, *, unanswered: bool = False) -> None:
+    def __init__(self, message: str, *, unanswered: bool = False, refused: bool = False) -> None:
         super().__init__(message)
         self.unanswered = unanswered
+        self.refused = refused
+        """The upstream refused the TLS session (as TLS 1.3 servers do after the handshake when they want a client
+        certificate or do not accept ours): it never read the request."""
 
 
 class ReadTimeout(Exception):
@@ -88,7 +92,9 @@ class Connection(asyncio.Protocol):
         self._stop_timer()
         if self._error is not None or (self._head is None and self._data is None and self.complete):
             return
-        if self._head is not None and not self._head.done():
+        if isinstance(exc, ssl.SSLError) and self.status == 0:
+            self._fail(ConnectionFailed(f"TLS alert from the upstream: {exc.reason or exc}", refused=True))
+        elif self._head is not None and not self._head.done():
             self._fail(ConnectionFailed("the upstream closed the connection before answering", unanswered=True))
         elif not self.complete and self._delimited_by_close():
             self._finish()  # HTTP/1.0 style: no length, no chunks; the body ended with the connection

@@ -4,7 +4,8 @@ Measured on the proxy's hot path (bench/probes/RESULTS.md), a relay through aioh
 6,000 requests/s on one core and this one (asyncio protocols and httptools, the parser uvicorn uses) near 19,000:
 the client was most of the gateway's cost per request. It does what an upstream LLM API needs and nothing more:
 HTTP/1.1 over TCP or TLS, keep-alive, chunked and gzip/deflate bodies, a connect timeout and a read timeout,
-streamed bodies with back-pressure. No proxies, cookies, redirects or HTTP/2.
+streamed bodies with back-pressure, a connection limit per origin (`pool.py`), HTTP proxies from the environment
+and a TLS identity per origin (`origin.py`). No cookies, redirects or HTTP/2.
 
 A pooled connection is checked before a request is written on it (closed or closing, as when the upstream's FIN
 arrived while it was idle, or stray bytes came: a new connection is used instead). A request once written is never
@@ -16,21 +17,16 @@ aiohttp). This is the single place where socket and parser failures become the g
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
 from typing import NoReturn
-from urllib.parse import urlsplit
 
 from oneflow_ai.errors import UpstreamConnectionLost, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from oneflow_ai.upstream.connection import Connection, ConnectionFailed, ReadTimeout
+from oneflow_ai.upstream.origin import Origin, OriginSettings, Target, parse_proxy, proxy_for, target_of
+from oneflow_ai.upstream.pool import DEFAULT_MAX_CONNECTIONS, Pool, PoolFull
 from oneflow_ai.upstream.wire import UpstreamRequest
-
-IDLE_TIMEOUT_S = 15.0
-"""A pooled connection idle this long is closed instead of reused (servers drop idle ones after 5 to 75 s)."""
-MAX_IDLE_PER_ORIGIN = 256
 
 
 class Headers(Mapping[str, str]):
@@ -53,79 +49,6 @@ class Headers(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._table)
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    host: str
-    port: int
-    tls: bool
-    host_header: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    origin: Origin
-    request_line_tail: bytes
-    """` <path?query> HTTP/1.1\\r\\nhost: <host>\\r\\n`: everything after the method up to the headers."""
-
-
-def target_of(url: str) -> Target:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) URL: {url!r}")
-    tls = parts.scheme == "https"
-    port = parts.port or (443 if tls else 80)
-    default = port == (443 if tls else 80)
-    host = parts.hostname
-    shown = f"[{host}]" if ":" in host else host
-    host_header = (shown if default else f"{shown}:{port}").encode("idna")
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    origin = Origin(host, port, tls, host_header)
-    return Target(origin, b" " + path.encode("latin-1") + b" HTTP/1.1\r\nhost: " + host_header + b"\r\n")
-
-
-class Pool:
-    """Idle keep-alive connections to one origin, most recently used first."""
-
-    def __init__(self, origin: Origin, ssl_context: ssl.SSLContext | None) -> None:
-        self.origin = origin
-        self._ssl = ssl_context
-        self._idle: list[Connection] = []
-
-    def take(self, now: float) -> Connection | None:
-        """A connection checked before anything is written on it: once a request is written it is never sent
-        again (the upstream may have read it), so this check is the only place a stale connection is skipped."""
-        while self._idle:
-            conn = self._idle.pop()
-            if conn.usable and now - conn.idle_since < IDLE_TIMEOUT_S:
-                return conn
-            conn.abort()
-        return None
-
-    def give_back(self, conn: Connection, now: float) -> None:
-        if conn.closed or not conn.keep_alive or len(self._idle) >= MAX_IDLE_PER_ORIGIN:
-            conn.abort()
-            return
-        conn.idle_since = now
-        self._idle.append(conn)
-
-    async def connect(self, timeout_s: float) -> Connection:
-        loop = asyncio.get_running_loop()
-        o = self.origin
-        server_hostname = o.host if o.tls else None
-        _, conn = await asyncio.wait_for(
-            loop.create_connection(
-                lambda: Connection(loop), o.host, o.port, ssl=self._ssl, server_hostname=server_hostname
-            ),
-            timeout_s,
-        )
-        return conn
-
-    def close(self) -> None:
-        for conn in self._idle:
-            conn.abort()
-        self._idle.clear()
 
 
 class HTTPResponse:
@@ -182,6 +105,8 @@ class HTTPResponse:
         self._release(reuse=self._conn.drained)
 
     def _release(self, *, reuse: bool) -> None:
+        """The connection back to the pool (or closed), then the request's slot (a waiting request takes it,
+        and with it that idle connection)."""
         if self._released:
             return
         self._released = True
@@ -189,13 +114,38 @@ class HTTPResponse:
             self._pool.give_back(self._conn, time.monotonic())
         else:
             self._conn.abort()
+        self._pool.release()
+
+    def __del__(self) -> None:
+        if not self._released:  # dropped unread and unclosed: the slot must not be lost with it
+            self._released = True
+            self._conn.abort()
+            self._pool.release()
 
 
 class HTTPTransport:
-    """The gateway's one outbound HTTP client (a `Transport`)."""
+    """The gateway's one outbound HTTP client (a `Transport`).
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+    `max_connections`: per origin, unless `origins` gives that origin its own (with its own TLS context, as a
+    deployment's `ca_bundle` and `client_cert` make); `proxies`: as `urllib.request.getproxies()` returns them
+    (`origin.proxies_of(environ)`), resolved once per origin.
+    """
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        origins: Mapping[Origin, OriginSettings] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> None:
         self._ssl_context = ssl_context
+        self._max_connections = max_connections
+        self._origins = dict(origins or {})
+        self._proxies = dict(proxies or {})
+        for scheme in ("http", "https"):
+            if self._proxies.get(scheme):
+                parse_proxy(self._proxies[scheme])  # an unusable proxy fails the start, not each call
         self._pools: dict[Origin, Pool] = {}
         self._targets: dict[str, Target] = {}
         self._heads: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
@@ -203,29 +153,46 @@ class HTTPTransport:
     async def send(self, request: UpstreamRequest, *, stream: bool) -> HTTPResponse:
         target = self._targets.get(request.url)
         if target is None:
-            try:
-                target = self._targets[request.url] = target_of(request.url)
-            except ValueError as e:
-                raise UpstreamError(f"{request.provider}: {e}", provider=request.provider) from None
-        pool = self._pools.get(target.origin)
-        if pool is None:
-            tls = self._tls() if target.origin.tls else None
-            pool = self._pools[target.origin] = Pool(target.origin, tls)
+            target = self._target(request)
+        pool = self._pools[target.origin]
         data = self._head(request, target) + request.body
         t = request.timeouts
         read_timeout = t.stream_idle if stream else t.read
+        if not pool.try_acquire():
+            try:
+                await pool.acquire(t.connect)
+            except BaseException as e:
+                _reraise(e, request.provider, connecting=True)
         conn = pool.take(time.monotonic())
         if conn is None:
             try:
                 conn = await pool.connect(t.connect)
             except BaseException as e:
+                pool.release()
                 _reraise(e, request.provider, connecting=True)
         try:
             await conn.request(data, read_timeout)
         except BaseException as e:
             conn.abort()
+            pool.release()
             _reraise(e, request.provider)
         return HTTPResponse(conn, pool, request.provider)
+
+    def _target(self, request: UpstreamRequest) -> Target:
+        """The URL's target, and its origin's pool: made once per URL (and per origin)."""
+        try:
+            origin = target_of(request.url).origin
+            pool = self._pools.get(origin)
+            if pool is None:
+                settings = self._origins.get(origin, OriginSettings())
+                context = (settings.ssl_context or self._tls()) if origin.tls else None
+                limit = settings.max_connections or self._max_connections
+                proxy = proxy_for(origin, self._proxies)
+                pool = self._pools[origin] = Pool(origin, context, limit=limit, proxy=proxy)
+            target = self._targets[request.url] = target_of(request.url, pool.proxy)
+        except ValueError as e:
+            raise UpstreamError(f"{request.provider}: {e}", provider=request.provider) from None
+        return target
 
     def _head(self, request: UpstreamRequest, target: Target) -> bytes:
         """The request line and headers (cached per method, URL and header set: most requests repeat one)."""
@@ -255,6 +222,7 @@ class HTTPTransport:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+        self._targets.clear()
 
 
 def _reraise(e: BaseException, provider: str, *, connecting: bool = False) -> NoReturn:
@@ -269,12 +237,16 @@ def mapped(e: BaseException, provider: str, *, connecting: bool = False) -> Base
     """A socket or parser failure -> the gateway's error. Our own errors (and cancellation) pass unchanged."""
     if isinstance(e, UpstreamError) or not isinstance(e, Exception):
         return e
+    if isinstance(e, PoolFull):
+        return UpstreamUnavailable(f"no free connection to {provider}: {e}", provider=provider)
     if isinstance(e, (ReadTimeout, TimeoutError)):
         if connecting:
             return UpstreamTimeout(f"{provider} did not accept a connection in time", provider=provider)
         return UpstreamTimeout(f"{provider} did not answer in time", provider=provider)
     if connecting and isinstance(e, OSError):
         return UpstreamUnavailable(f"cannot connect to {provider}: {e.strerror or e}", provider=provider)
+    if isinstance(e, ConnectionFailed) and e.refused:
+        return UpstreamUnavailable(f"{provider} refused the TLS connection ({e})", provider=provider)
     if isinstance(e, ConnectionFailed) and e.unanswered:
         message = f"{provider} closed the connection before answering a request it may have processed; not resent"
         return UpstreamConnectionLost(message, provider=provider)
