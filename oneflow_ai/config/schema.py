@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -65,6 +65,11 @@ class PriceOverride(Frozen):
         return self
 
 
+class ProviderSettings(Frozen):
+    """A provider's own deployment fields (Azure's `api_version`, ...): written beside the common ones, validated by
+    the model its provider declares (`providers.registry.SETTINGS`), kept in `Deployment.provider_settings`."""
+
+
 class Deployment(Frozen):
     """One way to serve a public model: a provider, an upstream model, an endpoint and a key."""
 
@@ -72,8 +77,7 @@ class Deployment(Frozen):
     model: str = Field(min_length=1, description="the model name the upstream knows")
     base_url: str | None = None
     api_key: str | None = Field(None, description="a reference: env:VAR, or a literal key (discouraged)")
-    api_version: str | None = Field(None, description="Azure: the api-version query parameter")
-    azure_deployment: str | None = None
+    provider_settings: ProviderSettings | None = Field(None, description="the provider's own fields")
     headers: dict[str, str] = Field(default_factory=dict)
     weight: float = Field(1.0, gt=0)
     timeouts: Timeouts = Timeouts()
@@ -87,6 +91,13 @@ class Deployment(Frozen):
     client_cert: str | None = Field(None, description="PEM file of the certificate the gateway presents")
     client_key: str | None = Field(None, description="PEM file of client_cert's key (when not in client_cert)")
     id: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_settings(cls, data: Any) -> Any:
+        from oneflow_ai.providers.registry import with_provider_settings
+
+        return with_provider_settings(data)
 
     @field_validator("provider")
     @classmethod
@@ -104,10 +115,8 @@ class Deployment(Frozen):
 
     @model_validator(mode="after")
     def _endpoint(self) -> Deployment:
-        if self.provider == "openai_compatible" and not self.base_url:
-            raise ValueError("provider openai_compatible needs base_url")
-        if self.provider == "azure" and not (self.base_url and self.api_version):
-            raise ValueError("provider azure needs base_url (https://<resource>.openai.azure.com) and api_version")
+        if not self.url:
+            raise ValueError(f"provider {self.provider} needs base_url")
         return self
 
     @model_validator(mode="after")
@@ -137,7 +146,7 @@ class Deployment(Frozen):
     def url(self) -> str:
         return (self.base_url or preset_of(self.provider).base_url).rstrip("/")
 
-    def resolve_key(self, environ: os._Environ[str] | dict[str, str]) -> str | None:
+    def resolve_key(self, environ: Mapping[str, str]) -> str | None:
         """The secret this deployment sends upstream, read from the environment when referenced."""
         ref = self.api_key
         if ref is None:
@@ -162,6 +171,13 @@ class ModelGroup(Frozen):
     @classmethod
     def _known_strategy(cls, v: str | None) -> str | None:
         return None if v is None else _check_strategy(v)
+
+    @model_validator(mode="after")
+    def _providers_serve_mode(self) -> ModelGroup:
+        from oneflow_ai.providers.registry import check_mode
+
+        check_mode(self.mode, self.deployments)
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -48,7 +48,8 @@ async def native_request(gw: Gateway, call: Call, dep: Deployment) -> ProviderRe
     """The upstream's answer as it came (`body`), with its usage."""
     native = _native(call)
     provider = gw.providers[dep.wire]
-    request = messages_request(native.body, dep, gw.keys[dep.id], native.headers)
+    request = messages_request(native.body, dep, native.headers)
+    gw.upstream_auth[dep.id].apply(request)
     response = await gw.transports[dep.wire].send(request, stream=False)
     payload = await response.read()
     if response.status >= 400:
@@ -61,7 +62,8 @@ async def open_native_stream(gw: Gateway, call: Call, dep: Deployment, attempt: 
     """The upstream's stream, once its first chunk arrived (as `relay.open_stream`)."""
     native = _native(call)
     provider = gw.providers[dep.wire]
-    request = messages_request({**native.body, "stream": True}, dep, gw.keys[dep.id], native.headers)
+    request = messages_request({**native.body, "stream": True}, dep, native.headers)
+    gw.upstream_auth[dep.id].apply(request)
     response = await gw.transports[dep.wire].send(request, stream=True)
     if response.status >= 400:
         raise provider.error(response.status, await response.read(), response.headers, dep)

@@ -172,18 +172,21 @@ async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JS
 async def _request(gw: Gateway, call: Call, dep: Deployment) -> ProviderResult:
     provider = gw.providers[dep.wire]
     body: dict[str, Any] = {**call.body, "model": dep.model}
+    embedder = None
     if call.endpoint == "embeddings":
-        if not hasattr(provider, "embeddings_request"):
+        embedder = gw.embedders.get(dep.wire)
+        if embedder is None:
             raise InvalidRequest(f"The model '{call.model}' does not support embeddings.", param="model")
-        request = provider.embeddings_request(body, dep, gw.keys[dep.id])
+        request = embedder.embeddings_request(body, dep)
     else:
-        request = provider.chat_request(body, dep, gw.keys[dep.id], stream=False)
+        request = provider.chat_request(body, dep, stream=False)
+    gw.upstream_auth[dep.id].apply(request)
     response = await gw.transports[dep.wire].send(request, stream=False)
     payload = await response.read()
     if response.status >= 400:
         raise provider.error(response.status, payload, response.headers, dep)
-    if call.endpoint == "embeddings":
-        return provider.embeddings_response(payload, dep)  # type: ignore[attr-defined, no-any-return]
+    if embedder is not None:
+        return embedder.embeddings_response(payload, dep)
     return provider.chat_response(payload, dep)
 
 

@@ -39,7 +39,8 @@ SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache",
 async def open_stream(gw: Gateway, call: Call, dep: Deployment, attempt: int, started: float) -> StreamReply:
     """The stream, once its first chunk arrived; `started` is when the attempt started (`time.perf_counter`)."""
     provider = gw.providers[dep.wire]
-    request = provider.chat_request({**call.body, "model": dep.model}, dep, gw.keys[dep.id], stream=True)
+    request = provider.chat_request({**call.body, "model": dep.model}, dep, stream=True)
+    gw.upstream_auth[dep.id].apply(request)
     response = await gw.transports[dep.wire].send(request, stream=True)
     if response.status >= 400:
         raise provider.error(response.status, await response.read(), response.headers, dep)

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.auth.principal import Authenticator
-from oneflow_ai.config.presets import ANTHROPIC_WIRE, AZURE_WIRE, DEMO_WIRE, OPENAI_WIRE
+from oneflow_ai.config.presets import DEMO_WIRE
 from oneflow_ai.config.schema import Deployment, GatewayConfig, ModelGroup
 from oneflow_ai.errors import ModelNotFound
 from oneflow_ai.gateway.auto import AutoModel
@@ -22,10 +22,10 @@ from oneflow_ai.gateway.drain import Drain
 from oneflow_ai.gateway.routing import Routing
 from oneflow_ai.gateway.stages import Admission, Observer, Observers
 from oneflow_ai.pricing import DeploymentPrices, PriceCatalog, PricingEngine, TokenCounter
-from oneflow_ai.providers.anthropic import AnthropicProvider
-from oneflow_ai.providers.base import ChatProvider
+from oneflow_ai.providers.auth import Auth
+from oneflow_ai.providers.base import ChatProvider, EmbeddingsProvider
 from oneflow_ai.providers.demo import DemoTransport
-from oneflow_ai.providers.openai import AzureProvider, OpenAIProvider
+from oneflow_ai.providers.registry import providers
 from oneflow_ai.routing import BreakerStore
 from oneflow_ai.store.ledger import Ledger
 from oneflow_ai.upstream.wire import Transport
@@ -60,8 +60,11 @@ class Gateway:
     auto: AutoModel = field(init=False)
     models: dict[str, ModelGroup] = field(init=False)
     providers: dict[str, ChatProvider] = field(init=False)
+    """By wire protocol; `embedders`: those that have embeddings too."""
+    embedders: dict[str, EmbeddingsProvider] = field(init=False)
     transports: dict[str, Transport] = field(init=False)
-    keys: dict[str, str | None] = field(init=False)
+    upstream_auth: dict[str, Auth] = field(init=False)
+    """By deployment id: how its requests are authorised upstream (its provider's choice, its key resolved)."""
     models_listing: bytes = field(init=False)
 
     def __post_init__(self) -> None:
@@ -72,16 +75,11 @@ class Gateway:
         )
         self.auto = AutoModel(self.models, self.pricing)
         self.observers = Observers([self.routing])
-        openai = OpenAIProvider()
-        self.providers = {
-            OPENAI_WIRE: openai,
-            DEMO_WIRE: openai,
-            AZURE_WIRE: AzureProvider(),
-            ANTHROPIC_WIRE: AnthropicProvider(),
-        }
+        self.providers = providers()
+        self.embedders = {w: p for w, p in self.providers.items() if isinstance(p, EmbeddingsProvider)}
         self.transports = {wire: self.transport for wire in self.providers}
         self.transports[DEMO_WIRE] = DemoTransport()
-        self.keys = {d.id: d.resolve_key(dict(self.environ)) for g in self.config.models for d in g.deployments}
+        self.upstream_auth = {d.id: self.providers[d.wire].auth(d, self.environ) for d in self.deployments()}
         cards = [model_card(n, g) for n, g in self.models.items()]
         self.models_listing = orjson.dumps({"object": "list", "data": cards})
         for model in sorted({d.model for d in self.deployments() if self.prices.get(d) is None}):

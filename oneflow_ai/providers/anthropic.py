@@ -25,6 +25,7 @@ import orjson
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import ContextWindowExceeded, InvalidRequest, UpstreamError, upstream_error_for_status
 from oneflow_ai.providers.anthropic_stream import AnthropicStream, finish_reason, usage_of
+from oneflow_ai.providers.auth import Auth, header_key
 from oneflow_ai.providers.base import ProviderResult, keep_rate_limit
 from oneflow_ai.upstream.wire import UpstreamRequest
 
@@ -39,13 +40,11 @@ _JOIN = "\n\n"
 class AnthropicProvider:
     """Speaks Anthropic's `POST /v1/messages` at the deployment's base URL."""
 
-    def chat_request(
-        self, body: dict[str, Any], deployment: Deployment, api_key: str | None, *, stream: bool
-    ) -> UpstreamRequest:
-        headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
-        if api_key:
-            headers["x-api-key"] = api_key
-        headers.update(deployment.headers)
+    def auth(self, deployment: Deployment, environ: Mapping[str, str]) -> Auth:
+        return header_key("x-api-key", deployment.resolve_key(environ), deployment.headers)
+
+    def chat_request(self, body: dict[str, Any], deployment: Deployment, *, stream: bool) -> UpstreamRequest:
+        headers = {"content-type": "application/json", "anthropic-version": API_VERSION, **deployment.headers}
         payload = orjson.dumps(to_anthropic({**body, "stream": stream}))
         url = f"{deployment.url}/v1/messages"
         return UpstreamRequest("POST", url, headers, payload, deployment.timeouts, deployment.provider)

@@ -1,9 +1,9 @@
 """Anthropic to Anthropic: a `POST /v1/messages` call served by an Anthropic deployment, untranslated.
 
 The caller's body goes upstream as it came (its `model` set to the deployment's), with the caller's
-`anthropic-version` and `anthropic-beta` headers and the deployment's credential; the answer comes back as it
-came. Only the accounting looks inside: the usage of a `message` (`message_usage`), or of a stream's
-`message_start` and `message_delta` events (`MessagesStreamWatch`), cache reads and writes included.
+`anthropic-version` and `anthropic-beta` headers (and the credential, which the deployment's `Auth` adds); the
+answer comes back as it came. Only the accounting looks inside: the usage of a `message` (`message_usage`), or of
+a stream's `message_start` and `message_delta` events (`MessagesStreamWatch`), cache reads and writes included.
 """
 
 from __future__ import annotations
@@ -26,13 +26,12 @@ CLIENT_HEADERS = ("anthropic-version", "anthropic-beta")
 
 
 def messages_request(
-    body: Mapping[str, Any], deployment: Deployment, api_key: str | None, client_headers: Mapping[str, str]
+    body: Mapping[str, Any], deployment: Deployment, client_headers: Mapping[str, str]
 ) -> UpstreamRequest:
-    """The caller's Messages body for the deployment; `client_headers` are the caller's `CLIENT_HEADERS`. The
-    deployment's own headers (its config) win over the caller's."""
+    """The caller's Messages body for the deployment (to be authorised by its `Auth`, as any request);
+    `client_headers` are the caller's `CLIENT_HEADERS`. The deployment's own headers (its config) win over the
+    caller's."""
     headers = {"content-type": "application/json", "anthropic-version": API_VERSION, **client_headers}
-    if api_key:
-        headers["x-api-key"] = api_key
     headers.update(deployment.headers)
     payload = orjson.dumps({**body, "model": deployment.model})
     url = f"{deployment.url}/v1/messages"

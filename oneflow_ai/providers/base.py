@@ -2,18 +2,24 @@
 
 A provider is pure translation: it builds the upstream request from an OpenAI-format body, parses the
 upstream's response or stream back into OpenAI format, and maps the upstream's error body to our error.
-It does no I/O; the gateway sends what it builds through a `Transport`.
-Embeddings are a separate, optional protocol, never a stubbed method.
+It does no I/O; the gateway sends what it builds through a `Transport`, once the deployment's `Auth` (which the
+provider chose at start-up, `Provider.auth`) has authorised it: translation never touches a credential.
+
+What a provider can do is a small protocol per capability (`ChatProvider`, `EmbeddingsProvider`; images, speech
+and transcription will be more), never a stubbed method: a provider has the methods of the capabilities it has,
+and `CAPABILITIES` is what the configuration checks a model group's deployments against at load.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
 
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import UpstreamError
+from oneflow_ai.providers.auth import Auth
 from oneflow_ai.upstream.sse import SSEEvent
 from oneflow_ai.upstream.wire import UpstreamRequest
 
@@ -80,10 +86,20 @@ class StreamTranslator(Protocol):
         ...
 
 
-class ChatProvider(Protocol):
-    def chat_request(
-        self, body: dict[str, Any], deployment: Deployment, api_key: str | None, *, stream: bool
-    ) -> UpstreamRequest:
+class Provider(Protocol):
+    """What every provider does, whatever it serves: authorise its deployments' requests, map its errors."""
+
+    def auth(self, deployment: Deployment, environ: Mapping[str, str]) -> Auth:
+        """The deployment's `Auth`, built once at start-up: its key (`Deployment.resolve_key`) or other credential
+        read from `environ` now, not per request."""
+        ...
+
+    def error(self, status: int, body: bytes, headers: Mapping[str, str], deployment: Deployment) -> UpstreamError: ...
+
+
+@runtime_checkable
+class ChatProvider(Provider, Protocol):
+    def chat_request(self, body: dict[str, Any], deployment: Deployment, *, stream: bool) -> UpstreamRequest:
         """`body` is the client's OpenAI body with `model` already set to the upstream model."""
         ...
 
@@ -91,17 +107,16 @@ class ChatProvider(Protocol):
 
     def chat_stream(self, deployment: Deployment, *, client_wants_usage: bool) -> StreamTranslator: ...
 
-    def error(self, status: int, body: bytes, headers: Mapping[str, str], deployment: Deployment) -> UpstreamError: ...
 
-
-class EmbeddingsProvider(Protocol):
-    def embeddings_request(
-        self, body: dict[str, Any], deployment: Deployment, api_key: str | None
-    ) -> UpstreamRequest: ...
+@runtime_checkable
+class EmbeddingsProvider(Provider, Protocol):
+    def embeddings_request(self, body: dict[str, Any], deployment: Deployment) -> UpstreamRequest: ...
 
     def embeddings_response(self, body: bytes, deployment: Deployment) -> ProviderResult: ...
 
-    def error(self, status: int, body: bytes, headers: Mapping[str, str], deployment: Deployment) -> UpstreamError: ...
+
+CAPABILITIES: Mapping[str, type] = MappingProxyType({"chat": ChatProvider, "embeddings": EmbeddingsProvider})
+"""A capability's name (as `api.operations.Capability` names it) and the protocol a provider has to have it."""
 
 
 def keep_rate_limit(error: UpstreamError, headers: Mapping[str, str]) -> UpstreamError:

@@ -1,4 +1,4 @@
-"""The OpenAI wire protocol: OpenAI itself, every OpenAI-compatible server, Azure OpenAI and `demo`.
+"""The OpenAI wire protocol: OpenAI itself, every OpenAI-compatible server and `demo` (Azure OpenAI: `azure`).
 
 The client's body is forwarded as it came (unknown fields included) with only `model` and
 `stream_options` changed; the upstream's answer is relayed byte for byte after its usage is read.
@@ -13,6 +13,7 @@ import orjson
 
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import ContextWindowExceeded, UpstreamError, UpstreamRejected, upstream_error_for_status
+from oneflow_ai.providers.auth import Auth, bearer
 from oneflow_ai.providers.base import ProviderResult, Usage, keep_rate_limit
 from oneflow_ai.upstream.sse import DONE, SSEEvent, frame
 from oneflow_ai.upstream.wire import UpstreamRequest
@@ -26,22 +27,20 @@ class OpenAIProvider:
     def url(self, deployment: Deployment, endpoint: str) -> str:
         return f"{deployment.url}/{endpoint}"
 
-    def auth_headers(self, api_key: str | None) -> dict[str, str]:
-        return {"authorization": f"Bearer {api_key}"} if api_key else {}
+    def auth(self, deployment: Deployment, environ: Mapping[str, str]) -> Auth:
+        return bearer(deployment.resolve_key(environ), deployment.headers)
 
-    def _request(self, deployment: Deployment, endpoint: str, api_key: str | None, body: bytes) -> UpstreamRequest:
-        headers = {**JSON_HEADERS, **self.auth_headers(api_key), **deployment.headers}
+    def _request(self, deployment: Deployment, endpoint: str, body: bytes) -> UpstreamRequest:
+        headers = {**JSON_HEADERS, **deployment.headers}
         return UpstreamRequest(
             "POST", self.url(deployment, endpoint), headers, body, deployment.timeouts, deployment.provider
         )
 
-    def chat_request(
-        self, body: dict[str, Any], deployment: Deployment, api_key: str | None, *, stream: bool
-    ) -> UpstreamRequest:
+    def chat_request(self, body: dict[str, Any], deployment: Deployment, *, stream: bool) -> UpstreamRequest:
         if stream:
             options = body.get("stream_options")
             body = {**body, "stream_options": {**(options if isinstance(options, dict) else {}), "include_usage": True}}
-        return self._request(deployment, "chat/completions", api_key, orjson.dumps(body))
+        return self._request(deployment, "chat/completions", orjson.dumps(body))
 
     def chat_response(self, body: bytes, deployment: Deployment) -> ProviderResult:
         parsed = _json_object(body, deployment)
@@ -50,8 +49,8 @@ class OpenAIProvider:
     def chat_stream(self, deployment: Deployment, *, client_wants_usage: bool) -> OpenAIStream:
         return OpenAIStream(client_wants_usage)
 
-    def embeddings_request(self, body: dict[str, Any], deployment: Deployment, api_key: str | None) -> UpstreamRequest:
-        return self._request(deployment, "embeddings", api_key, orjson.dumps(body))
+    def embeddings_request(self, body: dict[str, Any], deployment: Deployment) -> UpstreamRequest:
+        return self._request(deployment, "embeddings", orjson.dumps(body))
 
     def embeddings_response(self, body: bytes, deployment: Deployment) -> ProviderResult:
         parsed = _json_object(body, deployment)
@@ -59,17 +58,6 @@ class OpenAIProvider:
 
     def error(self, status: int, body: bytes, headers: Mapping[str, str], deployment: Deployment) -> UpstreamError:
         return openai_style_error(status, body, headers, deployment.provider, deployment=deployment.id)
-
-
-class AzureProvider(OpenAIProvider):
-    """Azure OpenAI: deployment URLs, `api-version`, and the `api-key` header."""
-
-    def url(self, deployment: Deployment, endpoint: str) -> str:
-        name = deployment.azure_deployment or deployment.model
-        return f"{deployment.url}/openai/deployments/{name}/{endpoint}?api-version={deployment.api_version}"
-
-    def auth_headers(self, api_key: str | None) -> dict[str, str]:
-        return {"api-key": api_key} if api_key else {}
 
 
 class OpenAIStream:

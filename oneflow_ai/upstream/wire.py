@@ -13,7 +13,8 @@ from oneflow_ai.config.schema import Timeouts
 class UpstreamRequest:
     method: str
     url: str
-    headers: Mapping[str, str]
+    headers: dict[str, str]
+    """The request's own (the deployment's `Auth` adds to them in place)."""
     body: bytes
     timeouts: Timeouts
     provider: str

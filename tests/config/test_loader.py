@@ -64,3 +64,74 @@ def test_key_references_resolve_from_the_environment(tmp_path: Path) -> None:
     path = write(tmp_path, "models:\n  - name: g\n    deployments: [{provider: groq, model: l, api_key: env:MY_KEY}]\n")
     dep = load_config(path, {}).by_name()["g"].deployments[0]
     assert dep.resolve_key({"MY_KEY": "secret"}) == "secret" and dep.url == "https://api.groq.com/openai/v1"
+
+
+def test_an_embedding_group_on_a_provider_without_embeddings_is_refused_at_its_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "models:\n"
+        "  - name: chat\n"
+        "    deployments: [{provider: anthropic, model: claude-haiku-4-5}]\n"
+        "  - name: vectors\n"
+        "    mode: embedding\n"
+        "    deployments:\n"
+        "      - provider: openai\n"
+        "        model: text-embedding-3-small\n"
+        "      - provider: anthropic\n"
+        "        model: claude-haiku-4-5\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    assert str(info.value).splitlines()[1:] == [
+        f"{path}:9: models.1.deployments.1.provider: provider anthropic cannot serve a model group of mode "
+        "embedding (it has no embeddings)"
+    ]
+
+
+def test_every_provider_serves_chat_and_the_openai_wire_serves_embeddings(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "models:\n"
+        "  - {name: c, deployments: [{provider: anthropic, model: m}, {provider: groq, model: m}]}\n"
+        "  - {name: e, mode: embedding, deployments: [{provider: mistral, model: m}, {provider: demo, model: m}]}\n",
+    )
+    assert [g.name for g in load_config(path, {}).models[:2]] == ["c", "e"]
+
+
+AZURE = (
+    "models:\n"
+    "  - name: a\n"
+    "    deployments:\n"
+    "      - provider: azure\n"
+    "        model: gpt-4o\n"
+    "        base_url: https://r.openai.azure.com\n"
+)
+
+
+def test_azure_fields_are_written_beside_the_others_and_kept_by_its_provider(tmp_path: Path) -> None:
+    from oneflow_ai.providers.azure import AzureSettings
+
+    path = write(tmp_path, AZURE + '        azure_deployment: prod\n        api_version: "2024-10-21"\n')
+    dep = load_config(path, {}).models[0].deployments[0]
+    assert dep.provider_settings == AzureSettings(api_version="2024-10-21", azure_deployment="prod")
+
+
+def test_azure_without_its_api_version_names_the_field(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, AZURE + "        azure_deployment: prod\n"), {})
+    assert f"{tmp_path / 'config.yaml'}:4: models.0.deployments.0.api_version: Field required" in str(info.value)
+    with pytest.raises(ConfigError, match=r"config.yaml:7: models.0.deployments.0.api_version: Input should be a"):
+        load_config(write(tmp_path, AZURE + "        api_version: [1]\n"), {})
+
+
+def test_a_field_of_another_provider_is_refused_at_its_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "models:\n  - name: g\n    deployments:\n      - provider: openai\n        model: m\n"
+        '        api_version: "2024-10-21"\n',
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    assert f"{path}:6: models.0.deployments.0.api_version: a setting of provider azure, not of openai" in str(
+        info.value
+    )

@@ -54,7 +54,9 @@ def test_openai_request_becomes_the_golden_anthropic_request(case: str) -> None:
 
 def test_chat_request_posts_to_messages_with_anthropic_headers() -> None:
     body = fixture("request_minimal.openai.json")
-    request = PROVIDER.chat_request(body, DEPLOYMENT, "sk-ant-secret", stream=True)
+    request = PROVIDER.chat_request(body, DEPLOYMENT, stream=True)
+    assert "x-api-key" not in request.headers  # translation sets no credential: the deployment's `Auth` does
+    PROVIDER.auth(DEPLOYMENT, {"ANTHROPIC_API_KEY": "sk-ant-secret"}).apply(request)
     assert (request.method, request.url) == ("POST", "https://claude.internal/v1/messages")
     assert dict(request.headers) == {
         "x-api-key": "sk-ant-secret",
@@ -64,7 +66,9 @@ def test_chat_request_posts_to_messages_with_anthropic_headers() -> None:
     }
     assert json.loads(request.body) == {**fixture("request_minimal.anthropic.json"), "stream": True}
     assert (request.timeouts.read, request.provider) == (90, "anthropic")
-    assert "x-api-key" not in PROVIDER.chat_request(body, DEPLOYMENT, None, stream=False).headers
+    unkeyed = PROVIDER.chat_request(body, DEPLOYMENT, stream=False)
+    PROVIDER.auth(DEPLOYMENT, {}).apply(unkeyed)
+    assert "x-api-key" not in unkeyed.headers
 
 
 @pytest.mark.parametrize(

@@ -48,14 +48,14 @@ def watched(*pieces: bytes) -> MessagesStreamWatch:
 
 def test_the_callers_body_goes_up_with_only_its_model_replaced() -> None:
     body = {"model": "alias", "max_tokens": 9, "top_k": 3, "thinking": {"type": "enabled", "budget_tokens": 1024}}
-    request = messages_request(body, deployment(), "sk-up", {"anthropic-beta": "b1", "anthropic-version": "2026-01-01"})
+    request = messages_request(body, deployment(), {"anthropic-beta": "b1", "anthropic-version": "2026-01-01"})
     assert orjson.loads(request.body) == {**body, "model": "claude-up"}
     assert request.url == "http://up/v1/messages"
-    assert request.headers["x-api-key"] == "sk-up"
+    assert "x-api-key" not in request.headers  # the deployment's `Auth` adds it
     assert (request.headers["anthropic-version"], request.headers["anthropic-beta"]) == ("2026-01-01", "b1")
     # without the caller's version, the gateway's; the deployment's configured headers win over the caller's
-    assert messages_request(body, deployment(), None, {}).headers["anthropic-version"] == "2023-06-01"
-    pinned = messages_request(body, deployment(**{"anthropic-beta": "ops"}), None, {"anthropic-beta": "b1"})
+    assert messages_request(body, deployment(), {}).headers["anthropic-version"] == "2023-06-01"
+    pinned = messages_request(body, deployment(**{"anthropic-beta": "ops"}), {"anthropic-beta": "b1"})
     assert pinned.headers["anthropic-beta"] == "ops" and "x-api-key" not in pinned.headers
 
 

@@ -13,8 +13,9 @@ from oneflow_ai.errors import (
     UpstreamRateLimited,
     UpstreamRejected,
 )
+from oneflow_ai.providers.azure import AzureProvider
 from oneflow_ai.providers.base import Usage
-from oneflow_ai.providers.openai import AzureProvider, OpenAIProvider, OpenAIStream
+from oneflow_ai.providers.openai import OpenAIProvider, OpenAIStream
 from oneflow_ai.upstream.sse import SSEParser
 
 DEP = Deployment(provider="openai", model="gpt-4o", id="g/0")
@@ -22,10 +23,12 @@ DEP = Deployment(provider="openai", model="gpt-4o", id="g/0")
 
 def test_request_keeps_unknown_fields_and_asks_for_stream_usage() -> None:
     body = {"model": "gpt-4o", "messages": [], "seed": 1, "future_field": [1], "stream": True}
-    req = OpenAIProvider().chat_request(body, DEP, "sk-up", stream=True)
+    req = OpenAIProvider().chat_request(body, DEP, stream=True)
     sent = orjson.loads(req.body)
     assert sent == {**body, "stream_options": {"include_usage": True}}
     assert req.url == "https://api.openai.com/v1/chat/completions"
+    assert "authorization" not in req.headers  # translation sets no credential: the deployment's `Auth` does
+    OpenAIProvider().auth(DEP, {"OPENAI_API_KEY": "sk-up"}).apply(req)
     assert req.headers["authorization"] == "Bearer sk-up"
 
 
@@ -38,7 +41,8 @@ def test_azure_request() -> None:
         azure_deployment="prod",
         id="a/0",
     )
-    req = AzureProvider().chat_request({"messages": []}, dep, "k", stream=False)
+    req = AzureProvider().chat_request({"messages": []}, dep, stream=False)
+    AzureProvider().auth(dep, {"AZURE_OPENAI_API_KEY": "k"}).apply(req)
     assert req.url == "https://r.openai.azure.com/openai/deployments/prod/chat/completions?api-version=2024-10-21"
     assert req.headers["api-key"] == "k" and "authorization" not in req.headers
 
