@@ -134,6 +134,16 @@ models:
     assert "roles must alternate" in str(bad.value)
 
 
+def test_embeddings_of_a_claude_model_are_refused_without_calling_anthropic(setup: Any) -> None:
+    """Anthropic has no embeddings capability (no stubbed method): the gateway says so, and sends nothing."""
+    client, upstream, _, _ = setup
+    before = len(upstream.received)
+    with pytest.raises(openai.BadRequestError) as info:
+        client.embeddings.create(model=CLAUDE, input="hi")
+    assert f"The model '{CLAUDE}' does not support embeddings." in str(info.value)
+    assert len(upstream.received) == before
+
+
 def test_anthropic_sdk_as_client(setup: Any) -> None:
     _, _, _, url = setup
     client = anthropic.Anthropic(api_key=MASTER_KEY, base_url=url, max_retries=0)
