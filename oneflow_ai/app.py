@@ -35,16 +35,16 @@ from oneflow_ai.api.fast_lane import FastLane, unexpected_error
 from oneflow_ai.api.idempotency import Idempotency
 from oneflow_ai.api.wire import ErrorResponse
 from oneflow_ai.auth.master import ensure_master_key
-from oneflow_ai.billing.budgets import build_budgets
 from oneflow_ai.config import load_config
 from oneflow_ai.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
-from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.gateway.compose import build_gateway
 from oneflow_ai.gateway.shared_breakers import SharedBreakers
+from oneflow_ai.gateway.stages import Stages
 from oneflow_ai.identity.config import IdentitySettings
 from oneflow_ai.identity.service import Identity
 from oneflow_ai.logs import configure_logging, flush_logs
 from oneflow_ai.observability.runtime import Observability
-from oneflow_ai.pricing import PriceCatalog, PricingEngine, TokenCounter
+from oneflow_ai.pricing import PriceCatalog, PricingEngine
 from oneflow_ai.settings import Settings
 from oneflow_ai.store.db import create_engine, migrate
 from oneflow_ai.store.ledger import Ledger
@@ -67,9 +67,15 @@ EXPOSED_HEADERS = [
 
 
 def create_app(
-    settings: Settings | None = None, environ: Mapping[str, str] | None = None, *, freeze_heap: bool = False
+    settings: Settings | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    freeze_heap: bool = False,
+    stages: Stages | None = None,
 ) -> ASGIApp:
     """Build the gateway. Configuration errors raise `ConfigError` here, before anything starts.
+
+    `stages`: an embedder's (or a test's) own stages, each run at its kind's place (`gateway.compose`).
 
     `freeze_heap` (what `oneflow serve` does, one gateway per process): once started, move everything built so
     far out of the garbage collector's sight (`gc.freeze`). Those objects live as long as the process, and
@@ -120,30 +126,27 @@ def create_app(
             inr_per_usd=Decimal(settings.inr_per_usd),
         )
         breakers = SharedBreakers(redis) if redis is not None else None
-        gateway = Gateway(
+        observability = Observability(settings, config, redis)
+        gateway, budgets = build_gateway(
+            settings,
             config,
-            identity.auth,
-            ledger,
-            pricing,
-            TokenCounter(),
-            transport,
             environ,
-            engine,
-            redis,
+            engine=engine,
+            ledger=ledger,
+            transport=transport,
+            redis=redis,
+            pricing=pricing,
             breakers=breakers,
-            price_catalog=settings.price_catalog,
+            identity=identity,
+            observability=observability,
+            extra=stages,
         )
-        identity.attach(gateway)
         if breakers is not None:
             await breakers.start()
-        budgets = build_budgets(gateway, redis, identity.batches, shared_view_s=settings.shared_view_s)
         await budgets.start()
-        gateway.admission = (*gateway.admission, budgets)
-        gateway.observe(budgets)
         retention = Retention(engine, settings.ledger_retention_days)
         retention.start()
-        observability = Observability(settings, gateway)
-        state = {"gateway": gateway, "identity": identity, "budgets": budgets, **observability.start()}
+        state = {"gateway": gateway, "identity": identity, "budgets": budgets, **observability.start(gateway)}
         gateway.tokens.count_text("warm")  # load the tokenizer now, not on the first request
         if freeze_heap:
             gc.collect()

@@ -17,12 +17,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.billing.book import BudgetBook, from_config
 from oneflow_ai.billing.budget import Budget, Slot, call_scopes, record_scopes
@@ -31,10 +32,9 @@ from oneflow_ai.billing.estimate import SHORT_ANSWER, answer_limit
 from oneflow_ai.billing.periods import EPOCH, crossed, period_end, remaining
 from oneflow_ai.billing.redis_counters import RedisCounters
 from oneflow_ai.billing.repository import BudgetRepository
-from oneflow_ai.config.schema import Deployment, ModelGroup
+from oneflow_ai.config.schema import BudgetConfig, Deployment, ModelGroup
 from oneflow_ai.errors import GatewayError, QuotaExceeded
 from oneflow_ai.gateway.call import Call, estimated_tokens
-from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.gateway.stages import DONE, QuietObserver
 from oneflow_ai.pricing import DeploymentPrices, PricingEngine, TokenCounter, decimal_str
 from oneflow_ai.store.ledger import UsageRecord
@@ -279,25 +279,26 @@ class Budgets(QuietObserver):
 
 
 def build_budgets(
-    gateway: Gateway, redis: Redis | None, batches: RedisBatches | None = None, *, shared_view_s: float = 0.0
+    engine: AsyncEngine,
+    config: Sequence[BudgetConfig],
+    pricing: PricingEngine,
+    tokens: TokenCounter,
+    models: Mapping[str, ModelGroup],
+    prices: Callable[[], DeploymentPrices],
+    redis: Redis | None,
+    batches: RedisBatches | None = None,
+    *,
+    shared_view_s: float = 0.0,
 ) -> Budgets:
-    """The gateway's budgets: the config file's and the database's, counted in Redis when there is one (the hot
-    path's calls through `batches`, the round trips it shares with the rate limits; with `shared_view_s`, calls far
-    from a limit are held on this replica's recent view of Redis's counts without waiting, see `store.room_view`)."""
-    repository = BudgetRepository(gateway.engine)
+    """The gateway's budgets: the config file's (`config`) and the database's, counted in Redis when there is one
+    (the hot path's calls through `batches`, the round trips it shares with the rate limits; with `shared_view_s`,
+    calls far from a limit are held on this replica's recent view of Redis's counts without waiting, see
+    `store.room_view`). `prices`: the gateway's current deployment prices (a catalog reload swaps them)."""
+    repository = BudgetRepository(engine)
     counters: Counters = LocalCounters()
     if redis is not None:
         if batches is None:
             raise ValueError("budgets counted in Redis need the hot path's Redis batches")
         counters = RedisCounters(redis, batches, view=RoomView(shared_view_s) if shared_view_s > 0 else None)
-    book = BudgetBook(repository, from_config(gateway.config.budgets))
-    return Budgets(
-        book,
-        repository,
-        counters,
-        gateway.pricing,
-        gateway.tokens,
-        gateway.models,
-        lambda: gateway.prices,
-        shared=redis is not None,
-    )
+    book = BudgetBook(repository, from_config(config))
+    return Budgets(book, repository, counters, pricing, tokens, models, prices, shared=redis is not None)

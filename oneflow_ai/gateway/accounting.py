@@ -32,6 +32,8 @@ class Outcome:
     served_model: str | None = None
     ttft_s: float | None = None
     attempts: int = 1
+    provider: str | None = None
+    """Who served a call no deployment served (a stage that answered it, `cache` say)."""
 
 
 def finish(gw: Gateway, call: Call, outcome: Outcome) -> UsageRecord:
@@ -71,7 +73,7 @@ def record(call: Call, outcome: Outcome, pricing: PricingEngine, prices: Deploym
         department_id=p.department_id,
         tenant_id=p.tenant_id,
         served_model=outcome.served_model or (dep.model if dep else None),
-        provider=dep.provider if dep else None,
+        provider=dep.provider if dep else outcome.provider,
         deployment_id=dep.id if dep else None,
         input_tokens=usage.prompt_tokens,
         output_tokens=usage.completion_tokens,

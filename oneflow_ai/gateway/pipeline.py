@@ -1,4 +1,5 @@
-"""One request through the gateway: admit, plan, call each planned deployment until one serves, record.
+"""One request through the gateway: admit, rewrite, answer from a stage (a cache) or plan and call each planned
+deployment until one serves, inspect the reply, record (the stages in `gateway.stages`).
 
 Fallback is a plan and a loop: whether to go on after a failure is the error's own `retryable`. A round
 tries each planned deployment once (the group's own, then its fallbacks'); further rounds, after an
@@ -25,6 +26,7 @@ from oneflow_ai.errors import (
     UpstreamUnavailable,
 )
 from oneflow_ai.gateway.accounting import Outcome, finish
+from oneflow_ai.gateway.answered import answered
 from oneflow_ai.gateway.auto import resolve
 from oneflow_ai.gateway.call import Call, JSONReply, StreamReply
 from oneflow_ai.gateway.passthrough import native_request, open_native_stream, serves_natively
@@ -39,8 +41,14 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
     group = resolve(gw, call)
     if gw.ledger.depth > gw.ledger.high_water:
         await gw.ledger.room()  # overloaded: wait for the ledger rather than queue records without bound
+    stages = gw.stages
+    served: JSONReply | StreamReply | None = None
     try:
         await _admit(gw.admission, call)
+        for rewriter in stages.rewriters:
+            rewriter.rewrite(call)
+        if stages.responders and call.native is None:
+            served = await _answer(gw, call)
     except GatewayError as e:
         gw.observers.rejected(call, e)
         finish(gw, call, Outcome("rejected", e.status, attempts=0))
@@ -48,6 +56,8 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
     except Exception:  # an admission's own fault (a store that failed): the client gets a 500, still recorded
         finish(gw, call, Outcome("rejected", 500, attempts=0))
         raise
+    if served is not None:  # recorded by `answered`
+        return _inspected(gw, call, served)
     settings = gw.routing.settings
     deadline = call.started + settings.deadline_s
     errors: list[GatewayError] = []
@@ -88,12 +98,29 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
                 raise _cut(gw, call, dep, attempt) from None
             if call.response_headers:
                 reply.headers = {**reply.headers, **call.response_headers}
-            return reply
+            return _inspected(gw, call, reply) if stages.reply_inspectors else reply
         if worth_retrying == 0 or attempt == settings.max_attempts:
             break
     if not errors:
         errors.append(UpstreamUnavailable(f"No healthy deployment can serve '{call.model}' right now."))
     raise _failed(gw, call, errors, last, attempt)
+
+
+async def _answer(gw: Gateway, call: Call) -> JSONReply | StreamReply | None:
+    """The first responder's answer, if one answers: no upstream is called."""
+    for responder in gw.stages.responders:
+        answer = await responder.answer(call)
+        if answer is not None:
+            return answered(gw, call, answer)
+    return None
+
+
+def _inspected(gw: Gateway, call: Call, reply: JSONReply | StreamReply) -> JSONReply | StreamReply:
+    """The reply as the reply inspectors leave it (a stream's inspectors see it as it goes, in the relay)."""
+    if isinstance(reply, JSONReply) and reply.wire == "openai":
+        for inspector in gw.stages.reply_inspectors:
+            reply = inspector.inspect(call, reply)
+    return reply
 
 
 async def _admit(admissions: tuple[Admission, ...], call: Call) -> None:
@@ -143,6 +170,8 @@ async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JS
     """One upstream call, reported to the observers (health, breakers, metrics) however it ends. A stream's
     attempt ends with the stream: once its first chunk arrived (`stream_opened`), the relay reports its end."""
     native = call.native is not None and serves_natively(call, dep)  # the caller's protocol is the deployment's
+    if native and gw.stages.inspects and call.native is not None and call.native.untranslatable is None:
+        native = False  # translated, so that the inspectors read the answer in OpenAI's format
     gw.observers.attempt_started(call, dep)
     started = time.perf_counter()
     try:

@@ -29,6 +29,7 @@ from oneflow_ai.errors import GatewayError, UpstreamError
 from oneflow_ai.gateway.accounting import Outcome, finish
 from oneflow_ai.gateway.call import Call, Receiver, StreamReply
 from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.gateway.stream_guard import GuardStopped, StreamGuard, stream_guard
 from oneflow_ai.providers.base import StreamTranslator, Usage
 from oneflow_ai.upstream.sse import SSEParser, frame
 from oneflow_ai.upstream.wire import UpstreamResponse
@@ -65,7 +66,8 @@ async def open_stream(gw: Gateway, call: Call, dep: Deployment, attempt: int, st
         "x-oneflow-attempts": str(attempt),
     }
     receiver = Receiver()
-    frames = _relay(gw, call, dep, response, first, chunks, translator, outcome, receiver, now - started)
+    guard = stream_guard(gw.stages, call)
+    frames = _relay(gw, call, dep, response, first, chunks, translator, outcome, receiver, now - started, guard)
     return StreamReply(frames, headers, receiver)
 
 
@@ -80,9 +82,11 @@ async def _relay(
     outcome: Outcome,
     receiver: Receiver,
     first_chunk_s: float,
+    guard: StreamGuard | None,
 ) -> AsyncIterator[bytes]:
     """`first_chunk_s`: the attempt's time to its first chunk, its latency sample for the observers (how long the
-    rest takes says how long the answer is, not how fast the deployment is)."""
+    rest takes says how long the answer is, not how fast the deployment is). `guard`: the stream inspectors'
+    (`gateway.stream_guard`), None when none watches this stream."""
     parser = SSEParser()
     finished = False
     failure: GatewayError | None = None
@@ -91,16 +95,22 @@ async def _relay(
         # What one upstream read carried goes out as one write (not one per event): the same bytes at the same
         # moment, with a system call per read instead of per frame.
         out = _translate(parser.feed(first), translator)
+        if guard is not None:
+            out = guard.feed(out)
         if out:
             yield b"".join(out)
         async for chunk in chunks:
             out = _translate(parser.feed(chunk), translator)
+            if guard is not None:
+                out = guard.feed(out)
             if out:
                 yield b"".join(out)
         out = _translate(parser.flush(), translator)
         if call.wants_usage and translator.usage is None:  # the client asked; the upstream did not say
             counted = _counted(gw, call, translator)
         out += translator.finish(counted)
+        if guard is not None:
+            out = guard.feed(out)
         finished = True
         if out:
             yield b"".join(out)
@@ -110,6 +120,9 @@ async def _relay(
         failure = e
         outcome.status, outcome.http_status = "upstream_error", e.status
         yield frame(orjson.dumps(e.body()))
+    except GuardStopped as stop:  # an inspector ended the stream: not the deployment's failure
+        outcome.status, outcome.http_status = "rejected", stop.error.status
+        yield frame(orjson.dumps(stop.error.body()))
     except (asyncio.CancelledError, GeneratorExit):
         if gw.drain.cutting:
             outcome.status, outcome.http_status = "cut", 503

@@ -1,12 +1,13 @@
 """The gateway's runtime: everything built once at start-up that the pipeline reads per request.
 
-`create_app`'s lifespan builds one `Gateway` and closes it; nothing here is module-level state.
+`create_app`'s lifespan builds one `Gateway` and closes it; nothing here is module-level state. Its stages are
+given when it is built (`gateway.compose.stages`), in their order; nothing adds to them afterwards.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -20,7 +21,7 @@ from oneflow_ai.errors import ModelNotFound
 from oneflow_ai.gateway.auto import AutoModel
 from oneflow_ai.gateway.drain import Drain
 from oneflow_ai.gateway.routing import Routing
-from oneflow_ai.gateway.stages import Admission, Observer, Observers
+from oneflow_ai.gateway.stages import Admission, Observers, Stages
 from oneflow_ai.pricing import DeploymentPrices, PriceCatalog, PricingEngine, TokenCounter
 from oneflow_ai.providers.auth import Auth
 from oneflow_ai.providers.base import ChatProvider, EmbeddingsProvider
@@ -44,7 +45,7 @@ class Gateway:
     environ: Mapping[str, str]
     engine: AsyncEngine
     redis: Redis | None
-    admission: tuple[Admission, ...] = ()
+    stages: Stages = field(default_factory=Stages)
     breakers: BreakerStore | None = None
     """Where circuit breakers live: this process's own board unless a shared (Redis) store is given."""
     price_catalog: str | None = None
@@ -52,10 +53,14 @@ class Gateway:
     record_behind: bool = True
     """Record a served call just after its reply is sent (False: before, as tracing needs: the attempt's span
     must carry the usage before the request's span ends)."""
+    wrap_transport: Callable[[Transport], Transport] | None = None
+    """Wraps each wire's transport (tracing's `traceparent`), once, when the gateway is built."""
     drain: Drain = field(default_factory=Drain)
     """Whether the shutdown's grace ran out (`cutting`): the server protocol starts it, the pipeline reads it."""
     prices: DeploymentPrices = field(init=False)
+    admission: tuple[Admission, ...] = field(init=False)
     observers: Observers = field(init=False)
+    """The routing's own observer (health, breakers, `least_busy`) first, then the stages'."""
     routing: Routing = field(init=False)
     auto: AutoModel = field(init=False)
     models: dict[str, ModelGroup] = field(init=False)
@@ -74,11 +79,14 @@ class Gateway:
             self.config.routing, self.models, self.pricing, self.tokens, breakers=self.breakers, prices=self.prices
         )
         self.auto = AutoModel(self.models, self.pricing)
-        self.observers = Observers([self.routing])
+        self.admission = self.stages.admissions
+        self.observers = Observers([self.routing, *self.stages.observers])
         self.providers = providers()
         self.embedders = {w: p for w, p in self.providers.items() if isinstance(p, EmbeddingsProvider)}
         self.transports = {wire: self.transport for wire in self.providers}
         self.transports[DEMO_WIRE] = DemoTransport()
+        if self.wrap_transport is not None:
+            self.transports = {wire: self.wrap_transport(t) for wire, t in self.transports.items()}
         self.upstream_auth = {d.id: self.providers[d.wire].auth(d, self.environ) for d in self.deployments()}
         cards = [model_card(n, g) for n, g in self.models.items()]
         self.models_listing = orjson.dumps({"object": "list", "data": cards})
@@ -101,10 +109,6 @@ class Gateway:
         if group is None:
             raise ModelNotFound(f"The model '{name}' does not exist or you do not have access to it.", param="model")
         return group
-
-    def observe(self, *observers: Observer) -> None:
-        """Add observers after the routing one (metrics, logs, traces, budget settlement)."""
-        self.observers = Observers([*self.observers.all, *observers])
 
 
 def model_card(name: str, group: ModelGroup) -> dict[str, object]:

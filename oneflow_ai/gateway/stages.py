@@ -1,4 +1,7 @@
-"""The pipeline's extension seams, composed in one visible place (`runtime.Gateway`).
+"""The pipeline's extension seams, composed in one visible place (`gateway.compose.stages`) in this order:
+authenticate (the edge), admit (model access, rate limits, budgets, input guards), rewrite the request
+(redaction), answer it without an upstream (a cache), plan the route and call the provider with its fallbacks,
+inspect the reply or each event of the stream (output guards), price and record.
 
 - An `Admission` runs before any upstream is called and may refuse the call by raising a `GatewayError`
   (rate limits, budgets, input guardrails). `admit(call)` does at once what it can and returns what is left
@@ -11,16 +14,32 @@
   `attempt_started` and `attempt_finished` bracket every attempt: a stream's attempt finishes when the stream
   ends, with the upstream's error when it failed mid-way (`None` when it completed, its client left or the
   shutdown cut it), and `stream_opened` tells in between that its first chunk arrived (it serves the call).
+- A `RequestRewriter` runs after the admissions and may change the call's body (redaction) before anything
+  reads it again (the cache, the providers).
+- A `Responder` may answer the call itself (`Answer`, an OpenAI chat completion), in the order listed; the first
+  answer wins and no upstream is called. The call is recorded `ok` with the responder's name as its provider
+  (`served_by`, e.g. `cache`), no deployment and no cost; a caller that asked for a stream gets the answer as
+  one (see `gateway.answered`). Only calls in OpenAI's format are offered (not a native `/v1/messages` call).
+- A `ReplyInspector` sees each complete JSON reply in OpenAI's format before it is sent, and returns it (the same
+  or rewritten), or refuses it by raising a `GatewayError`.
+- A `StreamInspector` opens a `StreamWatch` per streamed call; the watch sees each OpenAI chunk (a parsed dict)
+  before it is sent and returns the chunks to send in its place: none (held back, a window the watch must keep
+  bounded), the chunk itself, or others (rewritten). `finish()` returns what it still holds when the stream
+  ends; raising a `GatewayError` ends the stream with that error event. With no stream inspector the relay does
+  not parse a chunk. While any inspector is configured, a native call (`/v1/messages` served by an Anthropic
+  deployment) is translated like any other, so that the inspectors see its answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Generator
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import GatewayError
-from oneflow_ai.gateway.call import Call
+from oneflow_ai.gateway.call import Call, JSONReply
+from oneflow_ai.providers.base import Usage
 from oneflow_ai.store.ledger import UsageRecord
 
 T = TypeVar("T")
@@ -119,3 +138,57 @@ class Observers:
     def rejected(self, call: Call, error: GatewayError) -> None:
         for o in self.rejecting:
             o.rejected(call, error)
+
+
+@dataclass(slots=True, frozen=True)
+class Answer:
+    """A call answered without an upstream: an OpenAI chat completion (`body`), and the usage to record."""
+
+    body: bytes
+    served_by: str
+    """Recorded as the call's provider (`cache`, say)."""
+    usage: Usage | None = None
+    model: str | None = None
+
+
+class Responder(Protocol):
+    def answer(self, call: Call) -> Awaitable[Answer | None]: ...
+
+
+class RequestRewriter(Protocol):
+    def rewrite(self, call: Call) -> None:
+        """Change `call.body` (replace it: it may be the caller's own object) before anything else reads it."""
+        ...
+
+
+class ReplyInspector(Protocol):
+    def inspect(self, call: Call, reply: JSONReply) -> JSONReply: ...
+
+
+class StreamWatch(Protocol):
+    def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]: ...
+
+    def finish(self) -> list[dict[str, Any]]: ...
+
+
+class StreamInspector(Protocol):
+    def open(self, call: Call) -> StreamWatch | None:
+        """A watch for this call's stream, or None to let it pass unseen."""
+        ...
+
+
+@dataclass(slots=True, frozen=True)
+class Stages:
+    """The stages of one gateway, each kind in the order it runs (`gateway.compose.stages` builds it)."""
+
+    admissions: tuple[Admission, ...] = ()
+    rewriters: tuple[RequestRewriter, ...] = ()
+    responders: tuple[Responder, ...] = ()
+    reply_inspectors: tuple[ReplyInspector, ...] = ()
+    stream_inspectors: tuple[StreamInspector, ...] = ()
+    observers: tuple[Observer, ...] = ()
+
+    @property
+    def inspects(self) -> bool:
+        """Some stage reads the answer before it is sent."""
+        return bool(self.reply_inspectors or self.stream_inspectors)

@@ -1,7 +1,7 @@
 """`Identity`: everything identity and access builds once at start-up, owned by `create_app`'s lifespan.
 
-It provides the gateway's `Authenticator` (`auth`), the pipeline stages for model access and rate limits
-(`attach`), and the services behind the admin API (`accounts`, `directory`, `keys`).
+It provides the gateway's `Authenticator` (`auth`), its rate limits stage (`rate_limits`), and the services behind
+the admin API (`accounts`, `directory`, `keys`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.auth.principal import Limit, Principal, presented_key
 from oneflow_ai.errors import InvalidRequest
-from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.identity.accounts import Accounts
 from oneflow_ai.identity.authenticator import KeyAuthenticator
 from oneflow_ai.identity.cache import KeyCache
@@ -27,11 +26,11 @@ from oneflow_ai.identity.key_admin import KeyAdmin
 from oneflow_ai.identity.last_used import LastUsed
 from oneflow_ai.identity.limiter import Limiter, LocalLimiter, RedisLimiter
 from oneflow_ai.identity.login_throttle import LoginThrottle
-from oneflow_ai.identity.model_access import ModelAccess
 from oneflow_ai.identity.passwords import Lockout, Passwords
 from oneflow_ai.identity.rate_limits import RateLimits
 from oneflow_ai.identity.sessions import Sessions
 from oneflow_ai.identity.signing import AccessTokens, Keyring, looks_like_jwt
+from oneflow_ai.pricing import TokenCounter
 from oneflow_ai.store.redis_batches import RedisBatches
 from oneflow_ai.store.resp import RespClient
 from oneflow_ai.store.room_view import RoomView
@@ -107,11 +106,9 @@ class Identity:
         self.directory = Directory(engine, self.invalidations, self.sessions)
         self.keys = KeyAdmin(engine, self.invalidations, settings)
 
-    def attach(self, gw: Gateway) -> None:
-        """Model access and rate limits run before any other admission; rate limits also observe records."""
-        rate_limits = RateLimits(self.limiter, gw.tokens, self.settings)
-        gw.admission = (ModelAccess(gw.models), rate_limits, *gw.admission)
-        gw.observe(rate_limits)
+    def rate_limits(self, tokens: TokenCounter) -> RateLimits:
+        """The rate limits: an admission before the call, and an observer of its record (`gateway.compose`)."""
+        return RateLimits(self.limiter, tokens, self.settings)
 
     async def start(self) -> None:
         self.last_used.start()

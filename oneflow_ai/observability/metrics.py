@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -28,10 +29,10 @@ from prometheus_client import (
     multiprocess,
 )
 
-from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.routing.breaker import BreakerState
 
 if TYPE_CHECKING:
+    from oneflow_ai.gateway.runtime import Gateway
     from oneflow_ai.observability.http_metrics import RouteChildren
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -47,8 +48,10 @@ def multiprocess_dir() -> str | None:
 
 
 class Metrics:
-    def __init__(self, gateway: Gateway, *, per_key: bool = False) -> None:
-        self.gateway = gateway
+    def __init__(self, deployments: Iterable[str] = (), *, per_key: bool = False) -> None:
+        """`deployments`: the ids whose breaker state is a gauge. The gauges read the gateway once it is started
+        (`start`): the metrics are built before it, for its observers."""
+        self.gateway: Gateway | None = None
         self.per_key = per_key
         self.multiprocess_dir = multiprocess_dir()
         self.registry = CollectorRegistry(auto_describe=False)
@@ -123,7 +126,7 @@ class Metrics:
         )
         self._dead_letters_seen = 0
         self.http_children: dict[tuple[str, str], RouteChildren] = {}
-        self._deployments = tuple(d.id for g in gateway.config.models for d in g.deployments)
+        self._deployments = tuple(deployments)
         self._scraped = r
         if self.multiprocess_dir is not None:
             self._scraped = CollectorRegistry(auto_describe=False)
@@ -132,6 +135,8 @@ class Metrics:
 
     def sample(self) -> None:
         """Copy the gateway's current state into the gauges."""
+        if self.gateway is None:
+            return
         view = self.gateway.routing.breakers.view()
         for dep_id in self._deployments:
             breaker = view.get(dep_id)
@@ -148,7 +153,8 @@ class Metrics:
         self.sample()
         return generate_latest(self._scraped), CONTENT_TYPE_LATEST
 
-    def start(self) -> None:
+    def start(self, gateway: Gateway) -> None:
+        self.gateway = gateway
         if self.multiprocess_dir is not None:
             self._sampler = asyncio.create_task(self._sample_every(SAMPLE_INTERVAL_S), name="oneflow-metrics")
 

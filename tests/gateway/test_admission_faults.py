@@ -10,11 +10,11 @@ import httpx
 
 from oneflow_ai.app import create_app
 from oneflow_ai.gateway.call import Call
+from oneflow_ai.gateway.stages import Stages
 from oneflow_ai.settings import Settings
 from tests.api.ledger_rows import ledger_rows
 from tests.billing.conftest import config
 from tests.conftest import MASTER_KEY, UPSTREAM_KEY
-from tests.fakes.hooked_app import HookedApp
 from tests.fakes.runner import UvicornServer
 
 AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
@@ -25,11 +25,6 @@ class Faulty:
 
     def admit(self, call: Call) -> Awaitable[None]:
         raise RuntimeError("an admission's own fault")
-
-
-async def add_faulty_admission(state: dict[str, Any]) -> None:
-    gateway = state["gateway"]
-    gateway.admission = (*gateway.admission, Faulty())
 
 
 def test_a_fault_in_an_admission_is_a_500_with_its_ledger_row(
@@ -43,10 +38,9 @@ def test_a_fault_in_an_admission_is_a_500_with_its_ledger_row(
         ledger_interval_s=0.05,
     )
     (tmp_path / "config.yaml").write_text(config(openai_upstream[1].url))
-    hooks = {"/_test/faulty-admission": add_faulty_admission}
-    server = UvicornServer(lambda: HookedApp(create_app(settings, {"UPSTREAM_KEY": UPSTREAM_KEY}), hooks))
+    stages = Stages(admissions=(Faulty(),))
+    server = UvicornServer(lambda: create_app(settings, {"UPSTREAM_KEY": UPSTREAM_KEY}, stages=stages))
     try:
-        assert httpx.post(server.url + "/_test/faulty-admission").status_code == 204
         r = httpx.post(
             server.url + "/v1/chat/completions",
             headers=AUTH,

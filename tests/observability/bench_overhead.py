@@ -73,11 +73,11 @@ def sync_per_call(fn: Callable[[], None]) -> float:
 
 async def main() -> None:
     gateway = SimpleNamespace(
-        config=SimpleNamespace(models=[]),
         ledger=SimpleNamespace(depth=0),
         routing=SimpleNamespace(breakers=SimpleNamespace(view=dict)),
     )
-    metrics = Metrics(gateway)  # type: ignore[arg-type]
+    metrics = Metrics()
+    metrics.gateway = gateway  # type: ignore[assignment]
     state = {"metrics": metrics}
     bare = await per_request(app, state)
     with_metrics = await per_request(Edge(app, max_body_bytes=1 << 20), state)

@@ -1,0 +1,109 @@
+"""The gateway, built once with its stages in the order a call meets them: the one place that says which stage
+runs when (`build_gateway`; `stages` is the order itself).
+
+1. authenticate: the HTTP edge, before the pipeline (`api.openai_routes.authenticated`);
+2. limit: model access, then rate limits, then budgets (admissions);
+3. guard the input: further admissions (they may refuse), then the rewriters (redaction);
+4. look up the cache: the responders (the first answer serves the call, no upstream is called);
+5. plan the route and call the provider, with its fallbacks (`gateway.pipeline`);
+6. guard the output: the reply inspectors, the stream inspectors (`gateway.stream_guard`);
+7. price and record (`gateway.accounting`), heard by the observers: the routing's own first (breakers, health,
+   `least_busy`), then the rate limits' and budgets' settlement, metrics, the request log and traces.
+
+`create_app(stages=...)` adds an embedder's (or a test's) own stages at their place in this order. Nothing
+changes the gateway's stages once it is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from oneflow_ai.billing.budgets import Budgets, build_budgets
+from oneflow_ai.config.schema import GatewayConfig, ModelGroup
+from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.gateway.shared_breakers import SharedBreakers
+from oneflow_ai.gateway.stages import Observer, Stages
+from oneflow_ai.identity.model_access import ModelAccess
+from oneflow_ai.identity.rate_limits import RateLimits
+from oneflow_ai.identity.service import Identity
+from oneflow_ai.observability.runtime import Observability
+from oneflow_ai.pricing import DeploymentPrices, PricingEngine, TokenCounter
+from oneflow_ai.settings import Settings
+from oneflow_ai.store.ledger import Ledger
+from oneflow_ai.upstream.wire import Transport
+
+
+def build_gateway(
+    settings: Settings,
+    config: GatewayConfig,
+    environ: Mapping[str, str],
+    *,
+    engine: AsyncEngine,
+    ledger: Ledger,
+    transport: Transport,
+    redis: Redis | None,
+    pricing: PricingEngine,
+    breakers: SharedBreakers | None,
+    identity: Identity,
+    observability: Observability,
+    extra: Stages | None = None,
+) -> tuple[Gateway, Budgets]:
+    """The gateway, and its budgets (whose lifecycle the caller runs)."""
+    tokens = TokenCounter()
+    models = config.by_name()
+    built: list[Gateway] = []  # the budgets price at the gateway's current prices, which a catalog reload swaps
+
+    def prices() -> DeploymentPrices:
+        return built[0].prices
+
+    budgets = build_budgets(
+        engine,
+        config.budgets,
+        pricing,
+        tokens,
+        models,
+        prices,
+        redis,
+        identity.batches,
+        shared_view_s=settings.shared_view_s,
+    )
+    gateway = Gateway(
+        config,
+        observability.traced_auth(identity.auth),
+        ledger,
+        pricing,
+        tokens,
+        transport,
+        environ,
+        engine,
+        redis,
+        stages(models, identity.rate_limits(tokens), budgets, observability.observers, extra),
+        breakers=breakers,
+        price_catalog=settings.price_catalog,
+        record_behind=observability.record_behind,
+        wrap_transport=observability.traced_transport,
+    )
+    built.append(gateway)
+    return gateway, budgets
+
+
+def stages(
+    models: Mapping[str, ModelGroup],
+    rate_limits: RateLimits,
+    budgets: Budgets,
+    observers: Sequence[Observer],
+    extra: Stages | None = None,
+) -> Stages:
+    """The stages in their order (see the module's note); `extra`'s, each at its kind's place."""
+    extra = extra or Stages()
+    return Stages(
+        admissions=(ModelAccess(models), rate_limits, budgets, *extra.admissions),
+        rewriters=extra.rewriters,
+        responders=extra.responders,
+        reply_inspectors=extra.reply_inspectors,
+        stream_inspectors=extra.stream_inspectors,
+        observers=(rate_limits, budgets, *observers, *extra.observers),
+    )
