@@ -9,6 +9,10 @@
   events are written behind by the background task, which also reloads budgets added on other replicas.
 
 With no budget at all, `admit` and `recorded` return at their first line.
+
+When Redis cannot be reached (at start-up or on a call), `fail_mode` decides, as for rate limits: `open` admits
+the call without a hold (its spend is still recorded in the ledger, and the counters are seeded again from the
+aggregates once Redis answers), `closed` refuses it with 503 `budget_store_unavailable`.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.billing.book import BudgetBook, from_config
@@ -42,6 +48,8 @@ from oneflow_ai.store.redis_batches import RedisBatches
 from oneflow_ai.store.room_view import RoomView
 
 log = logging.getLogger("oneflow.budgets")
+STORE_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+STORE_WARN_EVERY_S = 10.0
 
 ZERO = Decimal(0)
 RESEED_EVERY = 6
@@ -60,6 +68,7 @@ class Budgets(QuietObserver):
         prices: Callable[[], DeploymentPrices],
         *,
         shared: bool = False,
+        fail_mode: Literal["open", "closed"] = "open",
         hold_s: float = 900.0,
         tick_s: float = 1.0,
         reload_s: float = 10.0,
@@ -68,6 +77,8 @@ class Budgets(QuietObserver):
         self.book = book
         self._repository = repository
         self._counters = counters
+        self._fail_mode = fail_mode
+        self._warned_at = -STORE_WARN_EVERY_S
         self._pricing = pricing
         self._tokens = tokens
         self._models = models
@@ -108,10 +119,27 @@ class Budgets(QuietObserver):
     async def _reserved(
         self, call: Call, slots: list[Slot], estimate: Decimal, pending: Awaitable[Slot | None]
     ) -> None:
-        refused = await pending
+        try:
+            refused = await pending
+        except STORE_DOWN as e:
+            self._store_down(e)
+            if self._fail_mode == "closed":
+                raise GatewayError(
+                    "Budgets cannot be checked right now; try again shortly.",
+                    status=503,
+                    code="budget_store_unavailable",
+                    headers={"retry-after": "1"},
+                ) from None
+            return  # failing open: admitted without a hold
         if refused is not None:
             raise await self._refusal(refused, estimate)
         self._holds[call.request_id] = (time.monotonic(), tuple(slots))
+
+    def _store_down(self, error: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= STORE_WARN_EVERY_S:
+            self._warned_at = now
+            log.warning("budgets: Redis unreachable (%s); failing %s", type(error).__name__, self._fail_mode)
 
     def _slot(self, budget: Budget, at: datetime) -> Slot:
         """`budget.slot(at)`, kept until the period ends (a period's start is worked out once, not per call)."""
@@ -234,7 +262,10 @@ class Budgets(QuietObserver):
     async def start(self) -> None:
         await self.book.reload()
         self._fired = await self._repository.fired(self._wall() - timedelta(days=32))
-        await self.seed(list(self.book))
+        try:
+            await self.seed(list(self.book))
+        except STORE_DOWN as e:  # Redis down at start-up: the upkeep seeds them once it answers
+            self._store_down(e)
         self._task = asyncio.create_task(self._run(), name="oneflow-budgets")
 
     async def close(self) -> None:
@@ -289,6 +320,7 @@ def build_budgets(
     batches: RedisBatches | None = None,
     *,
     shared_view_s: float = 0.0,
+    fail_mode: Literal["open", "closed"] = "open",
 ) -> Budgets:
     """The gateway's budgets: the config file's (`config`) and the database's, counted in Redis when there is one
     (the hot path's calls through `batches`, the round trips it shares with the rate limits; with `shared_view_s`,
@@ -301,4 +333,6 @@ def build_budgets(
             raise ValueError("budgets counted in Redis need the hot path's Redis batches")
         counters = RedisCounters(redis, batches, view=RoomView(shared_view_s) if shared_view_s > 0 else None)
     book = BudgetBook(repository, from_config(config))
-    return Budgets(book, repository, counters, pricing, tokens, models, prices, shared=redis is not None)
+    return Budgets(
+        book, repository, counters, pricing, tokens, models, prices, shared=redis is not None, fail_mode=fail_mode
+    )

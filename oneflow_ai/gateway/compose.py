@@ -69,6 +69,7 @@ def build_gateway(
         redis,
         identity.batches,
         shared_view_s=settings.shared_view_s,
+        fail_mode=identity.settings.fail_mode,
     )
     gateway = Gateway(
         config,

@@ -124,3 +124,31 @@ def test_two_gateways_sharing_redis_enforce_one_budget(
         [budget] = httpx.get(gw.url + "/api/v1/admin/budgets", headers=AUTH, params={"scope_id": tag}).json()["data"]
         assert abs(Decimal(budget["spent_usd"]) - spent) < Decimal("1e-8")  # Redis counts nano-dollars
     assert threshold_events(database_url, tag, expect=2) == [Decimal("0.5"), Decimal("0.8")]  # once, not per replica
+
+
+DEAD_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+
+
+def test_budgets_with_redis_unreachable_fail_open_or_closed(
+    start_gateway: Any, openai_upstream: Any, database_url: str, tag: str
+) -> None:
+    """A gateway whose budgets are counted in Redis starts while Redis is down (it was a start-up failure), and
+    a call under a budget follows ONEFLOW_RATE_LIMIT_FAIL_MODE: served (open) or 503 (closed), never a 500;
+    each has its ledger row."""
+    yaml = config(openai_upstream[1].url, budget_yaml(tag))
+    body = {"model": "mini", "messages": MESSAGES, "user": tag, "max_tokens": MAX_TOKENS}
+    served = start_gateway(config_yaml=yaml, database_url=database_url, redis_url=DEAD_REDIS_URL)
+    r = httpx.post(served.url + "/v1/chat/completions", headers=AUTH, json=body, timeout=30)
+    assert r.status_code == 200, r.text
+    closed = start_gateway(
+        config_yaml=yaml,
+        database_url=database_url,
+        redis_url=DEAD_REDIS_URL,
+        env={"ONEFLOW_RATE_LIMIT_FAIL_MODE": "closed"},
+    )
+    refused = httpx.post(closed.url + "/v1/chat/completions", headers=AUTH, json=body, timeout=30)
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "budget_store_unavailable"
+    assert refused.headers["retry-after"] == "1"
+    rows = ledger_for(database_url, tag, expect=2)
+    assert sorted((row["status"], row["http_status"]) for row in rows) == [("ok", 200), ("rejected", 503)]
