@@ -39,11 +39,11 @@ from oneflow_ai.providers.base import ProviderResult
 async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
     """Serve a chat completion or an embeddings call; every outcome is recorded exactly once."""
     group = resolve(gw, call)
-    if gw.ledger.depth > gw.ledger.high_water:
-        await gw.ledger.room()  # overloaded: wait for the ledger rather than queue records without bound
     stages = gw.stages
     served: JSONReply | StreamReply | None = None
     try:
+        if gw.ledger.depth > gw.ledger.high_water:
+            await gw.ledger.room()  # overloaded: wait for the ledger rather than queue records without bound
         await _admit(gw.admission, call)
         for rewriter in stages.rewriters:
             rewriter.rewrite(call)
@@ -56,6 +56,10 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
     except Exception:  # an admission's own fault (a store that failed): the client gets a 500, still recorded
         finish(gw, call, Outcome("rejected", 500, attempts=0))
         raise
+    except asyncio.CancelledError:
+        if not gw.drain.cutting:
+            raise
+        raise _cut(gw, call, None, 0) from None
     if served is not None:  # recorded by `answered`
         return _inspected(gw, call, served)
     settings = gw.routing.settings
@@ -69,7 +73,12 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
             delay = gw.routing.retry_delay(round_ - 1, errors[-1], deadline - time.perf_counter())
             if delay is None:
                 break
-            await asyncio.sleep(delay)
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:  # cut while waiting to try again
+                if not gw.drain.cutting:
+                    raise
+                raise _cut(gw, call, last, attempt) from None
         worth_retrying = 0
         for dep in gw.routing.plan(call, group):
             if attempt == settings.max_attempts:
@@ -156,7 +165,7 @@ def _failed(
     return failure
 
 
-def _cut(gw: Gateway, call: Call, dep: Deployment, attempts: int) -> ShuttingDown:
+def _cut(gw: Gateway, call: Call, dep: Deployment | None, attempts: int) -> ShuttingDown:
     """The shutdown's grace ran out during this call (`gateway.drain`): the task's cancellation is taken back so
     that the call is recorded and answered; the caller raises what this returns."""
     task = asyncio.current_task()

@@ -40,18 +40,23 @@ def test_calls_still_running_when_the_grace_runs_out_are_cut_answered_and_record
 ) -> None:
     upstream, server = openai_upstream
     gateways = SubprocessGateways(tmp_path)
-    served = gateways.start(config_yaml=config(server.url), env={"ONEFLOW_SHUTDOWN_GRACE_S": "2"})
+    dep = f"provider: openai, base_url: '{server.url}/v1', api_key: env:UPSTREAM_KEY, model: fake-429"
+    limited = f"  - {{name: limited, deployments: [{{{dep}}}]}}\n"
+    yaml = config(server.url, routing="routing: {max_attempts: 2}\n").replace("routing:", limited + "routing:", 1)
+    served = gateways.start(config_yaml=yaml, env={"ONEFLOW_SHUTDOWN_GRACE_S": "2"})
     try:
-        with ThreadPoolExecutor(2) as pool:
+        with ThreadPoolExecutor(3) as pool:
             plain = pool.submit(chat, served.url, tag, fake_delay_s=60)  # still upstream when the grace ends
             streamed = pool.submit(stream, served.url, tag)  # streams for 10 s
+            waiting = pool.submit(chat, served.url, tag, model="limited", fake_retry_after=60)  # waits to retry
             deadline = time.monotonic() + 20
-            while sum(1 for r in list(upstream.received) if r["body"].get("user") == tag) < 2:
-                assert time.monotonic() < deadline, "the upstream did not receive both calls"
+            while sum(1 for r in list(upstream.received) if r["body"].get("user") == tag) < 3:
+                assert time.monotonic() < deadline, "the upstream did not receive the three calls"
                 time.sleep(0.02)
             served.process.send_signal(signal.SIGTERM)
             answer = plain.result()
             started, received = streamed.result()
+            backing_off = waiting.result()
         assert served.process.wait(20) in (0, -signal.SIGTERM)  # uvicorn raises the signal again once it stopped
     finally:
         gateways.stop_all()
@@ -62,9 +67,14 @@ def test_calls_still_running_when_the_grace_runs_out_are_cut_answered_and_record
     assert started.status_code == 200 and received.startswith(b"data: ") and b"[DONE]" not in received
     last = json.loads(received.rstrip(b"\n").rsplit(b"\n\n", 1)[-1].removeprefix(b"data: "))
     assert last["error"]["code"] == "shutting_down"  # the stream ends with an error event, not broken off
-    ids = {answer.headers["x-request-id"], started.headers["x-request-id"]}
-    rows = ledger_for(f"sqlite:///{tmp_path / 'data-0' / 'oneflow.db'}", tag, expect=2, wait_s=0)
+    assert backing_off.status_code == 503 and backing_off.json()["error"]["code"] == "shutting_down"
+    ids = {answer.headers["x-request-id"], started.headers["x-request-id"], backing_off.headers["x-request-id"]}
+    rows = ledger_for(f"sqlite:///{tmp_path / 'data-0' / 'oneflow.db'}", tag, expect=3, wait_s=0)
     assert {r["request_id"] for r in rows} == ids
-    assert {(r["status"], r["http_status"], r["streamed"]) for r in rows} == {("cut", 503, False), ("cut", 503, True)}
+    assert sorted((r["status"], r["http_status"], r["streamed"], r["attempts"]) for r in rows) == [
+        ("cut", 503, False, 1),
+        ("cut", 503, False, 1),
+        ("cut", 503, True, 1),
+    ]
     stream_row = next(r for r in rows if r["streamed"])
     assert stream_row["output_tokens"] > 0 and stream_row["cost_usd"] > 0  # what it produced is still charged

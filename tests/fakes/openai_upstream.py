@@ -7,8 +7,9 @@ What it does is chosen by the upstream model name in the request:
   fake-slow-stream  streams a word every 50 ms for 10 s (`cancelled` counts clients that left early)
   fake-cut-stream   streams two chunks, then drops the connection (no terminating chunk, no [DONE])
 anything else answers normally (with tool calls when the request offers tools and does not forbid them).
-Two body fields script any model: `fake_delay_s` waits that long before answering; `fake_slow_stream: true`
-streams like fake-slow-stream (both for billing tests: requests in flight, streams aborted mid-way).
+Body fields script any model: `fake_delay_s` waits that long before answering; `fake_slow_stream: true`
+streams like fake-slow-stream (both for billing tests: requests in flight, streams aborted mid-way);
+`fake_retry_after` is fake-429's Retry-After.
 Every request is kept in `received` for assertions.
 """
 
@@ -93,7 +94,8 @@ class OpenAIUpstream:
         if model == "fake-error-500":
             return error(500, "The server had an error while processing your request.", "server_error")
         if model == "fake-429":
-            return error(429, "Rate limit reached for requests", "requests", "rate_limit_exceeded", RATE_LIMITED)
+            wait = {"retry-after": str(body["fake_retry_after"])} if "fake_retry_after" in body else {}
+            return error(429, "Rate limit reached for requests", "requests", "rate_limit_exceeded", RATE_LIMITED | wait)
         if model == "fake-400":
             return error(
                 400,
