@@ -56,7 +56,7 @@ async def serve_messages(inbound: Inbound) -> Reply:
         return reply
     if isinstance(reply, StreamReply):
         return StreamReply(_anthropic_events(reply, call.model), reply.headers)
-    translated = messages_response_from_openai(orjson.loads(reply.body), call.model)
+    translated = messages_response_from_openai(reply.json(), call.model)
     return JSONReply(orjson.dumps(translated), reply.headers)
 
 

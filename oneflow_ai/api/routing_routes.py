@@ -87,7 +87,9 @@ async def prompt(body: PromptRequest, request: Request, gw: GatewayDep, principa
     call = chat_call(request.state.request_id, principal, chat, request.headers.get("x-user-id"))
     reply = await complete(gw, call)
     assert isinstance(reply, JSONReply)  # not streamed
-    return JSONBytes(orjson.dumps(completion_json(gw.pricing, reply.body, reply.headers)), headers=dict(reply.headers))
+    return JSONBytes(
+        orjson.dumps(completion_json(gw.pricing, reply.json(), reply.headers)), headers=dict(reply.headers)
+    )
 
 
 @router.get("/admin/routing/health", summary="Each deployment's observed health and circuit breaker (admin)")

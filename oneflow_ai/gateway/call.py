@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import InvalidRequest, Untranslatable
 from oneflow_ai.pricing import TokenCounter
@@ -54,11 +56,24 @@ class Call:
 
 @dataclass(slots=True)
 class JSONReply:
+    """A complete reply: its bytes, sent as they are (`body`), and the same body parsed (`json()`), once, when a
+    stage first looks inside, or never (a reply nothing reads goes out untouched, as httpx's `Response.content`
+    and `.json()`). Who made the reply from a value it had parsed already passes it (`_parsed`) so that nobody
+    parses it again. A stage that rewrites a reply makes a new one: `body` and its parse must stay the same value."""
+
     body: bytes
     headers: Mapping[str, str]
     status: int = 200
     wire: str = "openai"
     """The protocol the body speaks: `openai`, or the caller's own when a deployment served its `NativeBody`."""
+    _parsed: Any = field(default=None, repr=False, compare=False, kw_only=True)
+    """`body` parsed, once it was (None until then)."""
+
+    def json(self) -> Any:
+        """The body, parsed on the first call only (`orjson.JSONDecodeError` if it is not JSON)."""
+        if self._parsed is None:
+            self._parsed = orjson.loads(self.body)
+        return self._parsed
 
 
 @dataclass(slots=True)

@@ -26,7 +26,7 @@ from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.providers.anthropic_inbound import error_event
 from oneflow_ai.providers.anthropic_native import MessagesStreamWatch, message_usage, messages_request
 from oneflow_ai.providers.base import ProviderResult, Usage
-from oneflow_ai.upstream.sse import SSEEvent, SSEParser
+from oneflow_ai.upstream.decoders import StreamDecoder, StreamEvent
 from oneflow_ai.upstream.wire import UpstreamResponse
 
 
@@ -87,7 +87,8 @@ async def open_native_stream(gw: Gateway, call: Call, dep: Deployment, attempt: 
         "x-oneflow-attempts": str(attempt),
     }
     receiver = Receiver()
-    frames = _relay(gw, call, dep, response, first, chunks, outcome, receiver, now - started)
+    decoder = provider.stream_decoder(dep)  # the deployment's own wire format, which the caller speaks too
+    frames = _relay(gw, call, dep, response, first, chunks, decoder, outcome, receiver, now - started)
     return StreamReply(frames, headers, receiver, wire=dep.wire)
 
 
@@ -98,12 +99,12 @@ async def _relay(
     response: UpstreamResponse,
     first: bytes,
     chunks: AsyncIterator[bytes],
+    parser: StreamDecoder,
     outcome: Outcome,
     receiver: Receiver,
     first_chunk_s: float,
 ) -> AsyncIterator[bytes]:
-    """Each upstream read goes out as it came; the watch sees its events on the way."""
-    parser = SSEParser()
+    """Each upstream read goes out as it came; the watch sees its events (as `parser` decodes them) on the way."""
     watch = MessagesStreamWatch()
     finished = False
     failure: GatewayError | None = None
@@ -143,7 +144,7 @@ async def _relay(
         finish(gw, call, outcome)
 
 
-def _watch(events: list[SSEEvent], watch: MessagesStreamWatch) -> None:
+def _watch(events: list[StreamEvent], watch: MessagesStreamWatch) -> None:
     for event in events:
         watch.feed(event)
 

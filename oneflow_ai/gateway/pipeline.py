@@ -204,7 +204,8 @@ async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JS
         asyncio.get_running_loop().call_soon(finish, gw, call, outcome)
     else:
         finish(gw, call, outcome)
-    return JSONReply(result.body, served_headers(dep, attempt), wire=dep.wire if native else "openai")
+    wire = dep.wire if native else "openai"
+    return JSONReply(result.body, served_headers(dep, attempt), wire=wire, _parsed=result.parsed)
 
 
 async def _request(gw: Gateway, call: Call, dep: Deployment) -> ProviderResult:

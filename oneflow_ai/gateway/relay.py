@@ -1,4 +1,5 @@
-"""Streaming: open the upstream stream, then relay it chunk by chunk as it arrives.
+"""Streaming: open the upstream stream, then relay it chunk by chunk as it arrives: decoded by its provider's decoder
+(`ChatProvider.stream_decoder`, `upstream.decoders`), each event translated and encoded as OpenAI's SSE frames.
 
 The stream is committed to a deployment only once its first chunk arrived, so a failure before any byte
 reached the client can still fall back. After that, an upstream failure ends the stream with an OpenAI
@@ -20,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import orjson
 
@@ -31,7 +31,8 @@ from oneflow_ai.gateway.call import Call, Receiver, StreamReply
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.gateway.stream_guard import GuardStopped, StreamGuard, stream_guard
 from oneflow_ai.providers.base import StreamTranslator, Usage
-from oneflow_ai.upstream.sse import SSEParser, frame
+from oneflow_ai.upstream.decoders import StreamDecoder, StreamEvent
+from oneflow_ai.upstream.sse import frame
 from oneflow_ai.upstream.wire import UpstreamResponse
 
 SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -67,7 +68,10 @@ async def open_stream(gw: Gateway, call: Call, dep: Deployment, attempt: int, st
     }
     receiver = Receiver()
     guard = stream_guard(gw.stages, call)
-    frames = _relay(gw, call, dep, response, first, chunks, translator, outcome, receiver, now - started, guard)
+    decoder = provider.stream_decoder(dep)
+    frames = _relay(
+        gw, call, dep, response, first, chunks, decoder, translator, outcome, receiver, now - started, guard
+    )
     return StreamReply(frames, headers, receiver)
 
 
@@ -78,6 +82,7 @@ async def _relay(
     response: UpstreamResponse,
     first: bytes,
     chunks: AsyncIterator[bytes],
+    decoder: StreamDecoder,
     translator: StreamTranslator,
     outcome: Outcome,
     receiver: Receiver,
@@ -85,27 +90,27 @@ async def _relay(
     guard: StreamGuard | None,
 ) -> AsyncIterator[bytes]:
     """`first_chunk_s`: the attempt's time to its first chunk, its latency sample for the observers (how long the
-    rest takes says how long the answer is, not how fast the deployment is). `guard`: the stream inspectors'
-    (`gateway.stream_guard`), None when none watches this stream."""
-    parser = SSEParser()
+    rest takes says how long the answer is, not how fast the deployment is). `decoder`: the upstream's wire format
+    (its provider's `stream_decoder`: SSE, JSON lines...). `guard`: the stream inspectors' (`gateway.stream_guard`),
+    None when none watches this stream."""
     finished = False
     failure: GatewayError | None = None
     counted: Usage | None = None
     try:
         # What one upstream read carried goes out as one write (not one per event): the same bytes at the same
         # moment, with a system call per read instead of per frame.
-        out = _translate(parser.feed(first), translator)
+        out = _translate(decoder.feed(first), translator)
         if guard is not None:
             out = guard.feed(out)
         if out:
             yield b"".join(out)
         async for chunk in chunks:
-            out = _translate(parser.feed(chunk), translator)
+            out = _translate(decoder.feed(chunk), translator)
             if guard is not None:
                 out = guard.feed(out)
             if out:
                 yield b"".join(out)
-        out = _translate(parser.flush(), translator)
+        out = _translate(decoder.flush(), translator)
         if call.wants_usage and translator.usage is None:  # the client asked; the upstream did not say
             counted = _counted(gw, call, translator)
         out += translator.finish(counted)
@@ -137,7 +142,7 @@ async def _relay(
         finish(gw, call, outcome)
 
 
-def _translate(events: list[Any], translator: StreamTranslator) -> list[bytes]:
+def _translate(events: list[StreamEvent], translator: StreamTranslator) -> list[bytes]:
     if len(events) == 1:
         return translator.feed(events[0])
     out: list[bytes] = []

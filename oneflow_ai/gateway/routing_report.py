@@ -7,8 +7,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import orjson
-
 from oneflow_ai.config.schema import ModelGroup
 from oneflow_ai.pricing import Cost, PricingEngine, UnknownModelPrice, decimal_str
 from oneflow_ai.providers.base import Usage
@@ -84,9 +82,9 @@ def _iso(mono: float | None, mono_now: float, wall_now: float) -> str | None:
     return datetime.fromtimestamp(wall_now - (mono_now - mono), UTC).isoformat(timespec="milliseconds")
 
 
-def completion_json(pricing: PricingEngine, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
-    """A chat completion served for `POST /api/v1/request`, reduced to its text, model, usage and cost."""
-    parsed = orjson.loads(body)
+def completion_json(pricing: PricingEngine, parsed: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+    """A chat completion served for `POST /api/v1/request` (parsed: `JSONReply.json()`), reduced to its text,
+    model, usage and cost."""
     choices = parsed.get("choices") or [{}]
     usage = Usage.from_openai(parsed.get("usage")) or Usage()
     model = headers.get("x-oneflow-model") or parsed.get("model")

@@ -21,7 +21,8 @@ inspect the reply or each event of the stream (output guards), price and record.
   (`served_by`, e.g. `cache`), no deployment and no cost; a caller that asked for a stream gets the answer as
   one (see `gateway.answered`). Only calls in OpenAI's format are offered (not a native `/v1/messages` call).
 - A `ReplyInspector` sees each complete JSON reply in OpenAI's format before it is sent, and returns it (the same
-  or rewritten), or refuses it by raising a `GatewayError`.
+  or rewritten: a new `JSONReply`), or refuses it by raising a `GatewayError`. It reads the reply's `json()`, parsed
+  once for every inspector (a provider that parsed the upstream's answer already hands its parse on).
 - A `StreamInspector` opens a `StreamWatch` per streamed call; the watch sees each OpenAI chunk (a parsed dict)
   before it is sent and returns the chunks to send in its place: none (held back, a window the watch must keep
   bounded), the chunk itself, or others (rewritten). `finish()` returns what it still holds when the stream

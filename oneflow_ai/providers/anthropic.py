@@ -27,6 +27,7 @@ from oneflow_ai.errors import ContextWindowExceeded, InvalidRequest, UpstreamErr
 from oneflow_ai.providers.anthropic_stream import AnthropicStream, finish_reason, usage_of
 from oneflow_ai.providers.auth import Auth, header_key
 from oneflow_ai.providers.base import ProviderResult, keep_rate_limit
+from oneflow_ai.upstream.sse import SSEParser
 from oneflow_ai.upstream.wire import UpstreamRequest
 
 API_VERSION = "2023-06-01"
@@ -59,10 +60,13 @@ class AnthropicProvider:
                 f"{deployment.provider} sent a response that is not a message", provider=deployment.provider
             )
         completion = from_anthropic(parsed, created=int(time.time()))
-        return ProviderResult(orjson.dumps(completion), usage_of(parsed.get("usage")), completion["model"])
+        return ProviderResult(orjson.dumps(completion), usage_of(parsed.get("usage")), completion["model"], completion)
 
     def chat_stream(self, deployment: Deployment, *, client_wants_usage: bool) -> AnthropicStream:
         return AnthropicStream(deployment.provider, client_wants_usage=client_wants_usage, created=int(time.time()))
+
+    def stream_decoder(self, deployment: Deployment) -> SSEParser:
+        return SSEParser()
 
     def error(self, status: int, body: bytes, headers: Mapping[str, str], deployment: Deployment) -> UpstreamError:
         return anthropic_error(status, body, headers, deployment.provider, deployment=deployment.id)

@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import UpstreamError
 from oneflow_ai.providers.auth import Auth
-from oneflow_ai.upstream.sse import SSEEvent
+from oneflow_ai.upstream.decoders import StreamDecoder, StreamEvent
 from oneflow_ai.upstream.wire import UpstreamRequest
 
 
@@ -66,14 +66,18 @@ class ProviderResult:
     body: bytes
     usage: Usage | None
     model: str | None = None
+    parsed: Any = None
+    """`body` as the provider parsed (or built) it, when it did: the reply keeps it (`JSONReply.json()`), so that a
+    stage looking inside does not parse the body again."""
 
 
 class StreamTranslator(Protocol):
-    """Turns upstream SSE events into OpenAI chunk frames (`b"data: {...}\\n\\n"`), keeping the usage."""
+    """Turns the upstream's stream events (as its provider's `stream_decoder` decodes them) into OpenAI chunk frames
+    (`b"data: {...}\\n\\n"`), keeping the usage."""
 
     usage: Usage | None
 
-    def feed(self, event: SSEEvent) -> list[bytes]: ...
+    def feed(self, event: StreamEvent) -> list[bytes]: ...
 
     def finish(self, counted: Usage | None = None) -> list[bytes]:
         """Frames to send once the upstream stream ended (the final `[DONE]` among them). `counted` is the
@@ -106,6 +110,10 @@ class ChatProvider(Provider, Protocol):
     def chat_response(self, body: bytes, deployment: Deployment) -> ProviderResult: ...
 
     def chat_stream(self, deployment: Deployment, *, client_wants_usage: bool) -> StreamTranslator: ...
+
+    def stream_decoder(self, deployment: Deployment) -> StreamDecoder:
+        """A new decoder of the deployment's stream wire format (`upstream.decoders`): SSE, JSON lines..."""
+        ...
 
 
 @runtime_checkable

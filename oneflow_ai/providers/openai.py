@@ -15,7 +15,7 @@ from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import ContextWindowExceeded, UpstreamError, UpstreamRejected, upstream_error_for_status
 from oneflow_ai.providers.auth import Auth, bearer
 from oneflow_ai.providers.base import ProviderResult, Usage, keep_rate_limit
-from oneflow_ai.upstream.sse import DONE, SSEEvent, frame
+from oneflow_ai.upstream.sse import DONE, SSEEvent, SSEParser, frame
 from oneflow_ai.upstream.wire import UpstreamRequest
 
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
@@ -44,17 +44,20 @@ class OpenAIProvider:
 
     def chat_response(self, body: bytes, deployment: Deployment) -> ProviderResult:
         parsed = _json_object(body, deployment)
-        return ProviderResult(body, Usage.from_openai(parsed.get("usage")), parsed.get("model"))
+        return ProviderResult(body, Usage.from_openai(parsed.get("usage")), parsed.get("model"), parsed)
 
     def chat_stream(self, deployment: Deployment, *, client_wants_usage: bool) -> OpenAIStream:
         return OpenAIStream(client_wants_usage)
+
+    def stream_decoder(self, deployment: Deployment) -> SSEParser:
+        return SSEParser()
 
     def embeddings_request(self, body: dict[str, Any], deployment: Deployment) -> UpstreamRequest:
         return self._request(deployment, "embeddings", orjson.dumps(body))
 
     def embeddings_response(self, body: bytes, deployment: Deployment) -> ProviderResult:
         parsed = _json_object(body, deployment)
-        return ProviderResult(body, Usage.from_openai(parsed.get("usage")), parsed.get("model"))
+        return ProviderResult(body, Usage.from_openai(parsed.get("usage")), parsed.get("model"), parsed)
 
     def error(self, status: int, body: bytes, headers: Mapping[str, str], deployment: Deployment) -> UpstreamError:
         return openai_style_error(status, body, headers, deployment.provider, deployment=deployment.id)

@@ -4,24 +4,21 @@ The parser follows the SSE specification (https://html.spec.whatwg.org/multipage
 a line ends with CRLF, LF or CR, and a CR that ends one read is the same line end as an LF that starts the next;
 a blank line ends an event; its `data:` lines join with LF; `event:` names it; comments (`:`), `id:`, `retry:`
 and unknown fields are skipped; a block without a `data:` line is no event. One leniency: an event the stream
-left without its final blank line is still returned by `flush()`.
+left without its final blank line is still returned by `flush()`. Other wire formats' decoders: `upstream.decoders`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from oneflow_ai.upstream.decoders import StreamEvent
 
 CR, LF, COLON = 0x0D, 0x0A, 0x3A
 
-
-@dataclass(slots=True)
-class SSEEvent:
-    event: str | None
-    data: bytes
+SSEEvent = StreamEvent
+"""An SSE event (its `event:` name and its `data:`) is the stream event every decoder yields."""
 
 
 class SSEParser:
-    """Feed raw bytes; get the events completed so far."""
+    """Feed raw bytes; get the events completed so far. The decoder (`upstream.decoders.StreamDecoder`) of SSE."""
 
     __slots__ = ("_buffer", "_cr")
 
