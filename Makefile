@@ -28,7 +28,7 @@ test: lint
 # Re-pin after changing pyproject.toml: pins already in the locks are kept unless they no longer fit (pip-compile's
 # rule). requirements-dev.lock (every extra: what make and CI install); requirements.lock (the runtime and `otel`,
 # within the dev lock: what the Docker image installs).
-LOCK_FLAGS := --quiet --generate-hashes --no-emit-find-links --no-emit-index-url --strip-extras
+LOCK_FLAGS := --quiet --generate-hashes --no-emit-find-links --no-emit-index-url --strip-extras --unsafe-package oneflow-ai
 lock: $(BIN)/.installed
 	$(BIN)/pip install -q pip-tools
 	$(BIN)/pip-compile $(LOCK_FLAGS) --extra dev --extra bench -o requirements-dev.lock pyproject.toml

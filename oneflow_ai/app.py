@@ -111,6 +111,11 @@ def create_app(
             origins=origin_settings(d for g in config.models for d in g.deployments),
             proxies=proxies_of(environ),
         )
+        httpx_transport = None
+        if any(d.transport == "httpx" for g in config.models for d in g.deployments):
+            from oneflow_ai.upstream.httpx_transport import HttpxTransport  # the optional `httpx` extra
+
+            httpx_transport = HttpxTransport()
         redis = (
             shared_redis(
                 settings.redis_url,
@@ -134,6 +139,7 @@ def create_app(
             engine=engine,
             ledger=ledger,
             transport=transport,
+            httpx_transport=httpx_transport,
             redis=redis,
             pricing=pricing,
             breakers=breakers,
@@ -162,6 +168,8 @@ def create_app(
             await ledger.close()
             await identity.close()
             await transport.close()
+            if httpx_transport is not None:
+                await httpx_transport.close()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -90,6 +91,9 @@ class Deployment(Frozen):
     ca_bundle: str | None = Field(None, description="PEM file of the CAs that sign the upstream's certificate")
     client_cert: str | None = Field(None, description="PEM file of the certificate the gateway presents")
     client_key: str | None = Field(None, description="PEM file of client_cert's key (when not in client_cert)")
+    transport: Literal["native", "httpx"] = Field(
+        "native", description="native: ours (HTTP/1.1, the fastest); httpx: HTTP/2 (the `httpx` extra)"
+    )
     id: str = ""
 
     @model_validator(mode="before")
@@ -132,6 +136,16 @@ class Deployment(Frozen):
         from oneflow_ai.upstream.origin import tls_context
 
         tls_context(self.ca_bundle, self.client_cert, self.client_key)
+        return self
+
+    @model_validator(mode="after")
+    def _transport(self) -> Deployment:
+        if self.transport != "httpx":
+            return self
+        if importlib.util.find_spec("httpx") is None or importlib.util.find_spec("h2") is None:
+            raise ValueError("transport httpx needs the httpx extra: pip install 'oneflow-ai[httpx]'")
+        if self.connection_settings != (None, None, None, None):
+            raise ValueError("max_connections, ca_bundle, client_cert and client_key are the native transport's")
         return self
 
     @property

@@ -44,6 +44,7 @@ def build_gateway(
     engine: AsyncEngine,
     ledger: Ledger,
     transport: Transport,
+    httpx_transport: Transport | None = None,
     redis: Redis | None,
     pricing: PricingEngine,
     breakers: SharedBreakers | None,
@@ -86,6 +87,7 @@ def build_gateway(
         price_catalog=settings.price_catalog,
         record_behind=observability.record_behind,
         wrap_transport=observability.traced_transport,
+        httpx_transport=httpx_transport,
     )
     built.append(gateway)
     return gateway, budgets

@@ -50,7 +50,7 @@ async def native_request(gw: Gateway, call: Call, dep: Deployment) -> ProviderRe
     provider = gw.providers[dep.wire]
     request = messages_request(native.body, dep, native.headers)
     gw.upstream_auth[dep.id].apply(request)
-    response = await gw.transports[dep.wire].send(request, stream=False)
+    response = await gw.transports[dep.id].send(request, stream=False)
     payload = await response.read()
     if response.status >= 400:
         raise provider.error(response.status, payload, response.headers, dep)
@@ -64,7 +64,7 @@ async def open_native_stream(gw: Gateway, call: Call, dep: Deployment, attempt: 
     provider = gw.providers[dep.wire]
     request = messages_request({**native.body, "stream": True}, dep, native.headers)
     gw.upstream_auth[dep.id].apply(request)
-    response = await gw.transports[dep.wire].send(request, stream=True)
+    response = await gw.transports[dep.id].send(request, stream=True)
     if response.status >= 400:
         raise provider.error(response.status, await response.read(), response.headers, dep)
     chunks = aiter(response.iter_chunks())

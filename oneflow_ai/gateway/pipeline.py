@@ -220,7 +220,7 @@ async def _request(gw: Gateway, call: Call, dep: Deployment) -> ProviderResult:
     else:
         request = provider.chat_request(body, dep, stream=False)
     gw.upstream_auth[dep.id].apply(request)
-    response = await gw.transports[dep.wire].send(request, stream=False)
+    response = await gw.transports[dep.id].send(request, stream=False)
     payload = await response.read()
     if response.status >= 400:
         raise provider.error(response.status, payload, response.headers, dep)

@@ -43,7 +43,7 @@ async def open_stream(gw: Gateway, call: Call, dep: Deployment, attempt: int, st
     provider = gw.providers[dep.wire]
     request = provider.chat_request({**call.body, "model": dep.model}, dep, stream=True)
     gw.upstream_auth[dep.id].apply(request)
-    response = await gw.transports[dep.wire].send(request, stream=True)
+    response = await gw.transports[dep.id].send(request, stream=True)
     if response.status >= 400:
         raise provider.error(response.status, await response.read(), response.headers, dep)
     chunks = aiter(response.iter_chunks())

@@ -54,7 +54,9 @@ class Gateway:
     """Record a served call just after its reply is sent (False: before, as tracing needs: the attempt's span
     must carry the usage before the request's span ends)."""
     wrap_transport: Callable[[Transport], Transport] | None = None
-    """Wraps each wire's transport (tracing's `traceparent`), once, when the gateway is built."""
+    """Wraps each transport (tracing's `traceparent`), once, when the gateway is built."""
+    httpx_transport: Transport | None = None
+    """For the deployments whose `transport` is `httpx` (built only when one is)."""
     drain: Drain = field(default_factory=Drain)
     """Whether the shutdown's grace ran out (`cutting`): the server protocol starts it, the pipeline reads it."""
     prices: DeploymentPrices = field(init=False)
@@ -68,6 +70,7 @@ class Gateway:
     """By wire protocol; `embedders`: those that have embeddings too."""
     embedders: dict[str, EmbeddingsProvider] = field(init=False)
     transports: dict[str, Transport] = field(init=False)
+    """By deployment id."""
     upstream_auth: dict[str, Auth] = field(init=False)
     """By deployment id: how its requests are authorised upstream (its provider's choice, its key resolved)."""
     models_listing: bytes = field(init=False)
@@ -83,15 +86,22 @@ class Gateway:
         self.observers = Observers([self.routing, *self.stages.observers])
         self.providers = providers()
         self.embedders = {w: p for w, p in self.providers.items() if isinstance(p, EmbeddingsProvider)}
-        self.transports = {wire: self.transport for wire in self.providers}
-        self.transports[DEMO_WIRE] = DemoTransport()
-        if self.wrap_transport is not None:
-            self.transports = {wire: self.wrap_transport(t) for wire, t in self.transports.items()}
+        self.transports = self._transports()
         self.upstream_auth = {d.id: self.providers[d.wire].auth(d, self.environ) for d in self.deployments()}
         cards = [model_card(n, g) for n, g in self.models.items()]
         self.models_listing = orjson.dumps({"object": "list", "data": cards})
         for model in sorted({d.model for d in self.deployments() if self.prices.get(d) is None}):
             log.warning("no price for upstream model %r: its usage is recorded at zero cost", model)
+
+    def _transports(self) -> dict[str, Transport]:
+        """By deployment id: the demo's own, the httpx transport where a deployment chose it, ours otherwise (each
+        wrapped once, when tracing wraps them)."""
+        kinds: dict[str, Transport] = {"native": self.transport, DEMO_WIRE: DemoTransport()}
+        if self.httpx_transport is not None:
+            kinds["httpx"] = self.httpx_transport
+        if self.wrap_transport is not None:
+            kinds = {kind: self.wrap_transport(t) for kind, t in kinds.items()}
+        return {d.id: kinds[DEMO_WIRE if d.wire == DEMO_WIRE else d.transport] for d in self.deployments()}
 
     def deployments(self) -> list[Deployment]:
         return [d for g in self.config.models for d in g.deployments]

@@ -5,13 +5,15 @@ Measured on the proxy's hot path (bench/probes/RESULTS.md), a relay through aioh
 the client was most of the gateway's cost per request. It does what an upstream LLM API needs and nothing more:
 HTTP/1.1 over TCP or TLS, keep-alive, chunked and gzip/deflate bodies, a connect timeout and a read timeout,
 streamed bodies with back-pressure, a connection limit per origin (`pool.py`), HTTP proxies from the environment
-and a TLS identity per origin (`origin.py`). No cookies, redirects or HTTP/2.
+and a TLS identity per origin (`origin.py`). No cookies, redirects or HTTP/2 (a deployment that needs HTTP/2 chooses
+`transport: httpx`, `upstream/httpx_transport.py`).
 
 A pooled connection is checked before a request is written on it (closed or closing, as when the upstream's FIN
 arrived while it was idle, or stray bytes came: a new connection is used instead). A request once written is never
 written again: when the connection then breaks before any byte of an answer, the upstream may have read it and
-be generating, so the call fails with `UpstreamConnectionLost`, which no retry or fallback resends (as httpcore and
-aiohttp). This is the single place where socket and parser failures become the gateway's errors
+be generating, so the call fails with `UpstreamConnectionLost`, which is never sent to that deployment again (as
+httpcore and aiohttp do not resend it; the pipeline may move on to another deployment). This is the single place
+where socket and parser failures become the gateway's errors
 (`UpstreamUnavailable`, `UpstreamTimeout`, `UpstreamConnectionLost`, `UpstreamError`).
 """
 
