@@ -21,7 +21,7 @@ from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import GatewayError, NoFormForDeployment, UpstreamError
 from oneflow_ai.gateway.accounting import Outcome, finish
 from oneflow_ai.gateway.call import Call, NativeBody, Receiver, StreamReply
-from oneflow_ai.gateway.relay import SSE_HEADERS
+from oneflow_ai.gateway.relay import send_stream, stream_headers
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.providers.anthropic_inbound import error_event
 from oneflow_ai.providers.anthropic_native import MessagesStreamWatch, message_usage, messages_request
@@ -63,29 +63,10 @@ async def open_native_stream(gw: Gateway, call: Call, dep: Deployment, attempt: 
     native = _native(call)
     provider = gw.providers[dep.wire]
     request = messages_request({**native.body, "stream": True}, dep, native.headers)
-    gw.upstream_auth[dep.id].apply(request)
-    response = await gw.transports[dep.id].send(request, stream=True)
-    if response.status >= 400:
-        raise provider.error(response.status, await response.read(), response.headers, dep)
-    chunks = aiter(response.iter_chunks())
-    try:
-        first = await anext(chunks)
-    except StopAsyncIteration:
-        response.close()
-        raise UpstreamError(
-            f"{dep.provider} closed the stream without sending anything", provider=dep.provider
-        ) from None
-    except BaseException:
-        response.close()
-        raise
+    response, first, chunks = await send_stream(gw, dep, request)
     now = time.perf_counter()
     outcome = Outcome("ok", 200, dep, ttft_s=now - call.started, attempts=attempt)
-    headers = {
-        **SSE_HEADERS,
-        "x-oneflow-model": dep.model,
-        "x-oneflow-provider": dep.provider,
-        "x-oneflow-attempts": str(attempt),
-    }
+    headers = stream_headers(dep, attempt)
     receiver = Receiver()
     decoder = provider.stream_decoder(dep)  # the deployment's own wire format, which the caller speaks too
     frames = _relay(gw, call, dep, response, first, chunks, decoder, outcome, receiver, now - started)

@@ -33,7 +33,7 @@ from oneflow_ai.gateway.stream_guard import GuardStopped, StreamGuard, stream_gu
 from oneflow_ai.providers.base import StreamTranslator, Usage
 from oneflow_ai.upstream.decoders import StreamDecoder, StreamEvent
 from oneflow_ai.upstream.sse import frame
-from oneflow_ai.upstream.wire import UpstreamResponse
+from oneflow_ai.upstream.wire import UpstreamRequest, UpstreamResponse
 
 SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
 
@@ -42,10 +42,30 @@ async def open_stream(gw: Gateway, call: Call, dep: Deployment, attempt: int, st
     """The stream, once its first chunk arrived; `started` is when the attempt started (`time.perf_counter`)."""
     provider = gw.providers[dep.wire]
     request = provider.chat_request({**call.body, "model": dep.model}, dep, stream=True)
+    response, first, chunks = await send_stream(gw, dep, request)
+    now = time.perf_counter()
+    ttft = now - call.started
+    translator = provider.chat_stream(dep, client_wants_usage=call.wants_usage)
+    outcome = Outcome("ok", 200, dep, ttft_s=ttft, attempts=attempt)
+    headers = stream_headers(dep, attempt)
+    receiver = Receiver()
+    guard = stream_guard(gw.stages, call)
+    decoder = provider.stream_decoder(dep)
+    frames = _relay(
+        gw, call, dep, response, first, chunks, decoder, translator, outcome, receiver, now - started, guard
+    )
+    return StreamReply(frames, headers, receiver)
+
+
+async def send_stream(
+    gw: Gateway, dep: Deployment, request: UpstreamRequest
+) -> tuple[UpstreamResponse, bytes, AsyncIterator[bytes]]:
+    """Authorise and send a streamed request; return once its first chunk arrived (the response, that chunk, the
+    rest). An error status, or a stream that ends before its first byte, is the deployment's error."""
     gw.upstream_auth[dep.id].apply(request)
     response = await gw.transports[dep.id].send(request, stream=True)
     if response.status >= 400:
-        raise provider.error(response.status, await response.read(), response.headers, dep)
+        raise gw.providers[dep.wire].error(response.status, await response.read(), response.headers, dep)
     chunks = aiter(response.iter_chunks())
     try:
         first = await anext(chunks)
@@ -56,23 +76,16 @@ async def open_stream(gw: Gateway, call: Call, dep: Deployment, attempt: int, st
     except BaseException:
         response.close()
         raise
-    now = time.perf_counter()
-    ttft = now - call.started
-    translator = provider.chat_stream(dep, client_wants_usage=call.wants_usage)
-    outcome = Outcome("ok", 200, dep, ttft_s=ttft, attempts=attempt)
-    headers = {
+    return response, first, chunks
+
+
+def stream_headers(dep: Deployment, attempt: int) -> dict[str, str]:
+    return {
         **SSE_HEADERS,
         "x-oneflow-model": dep.model,
         "x-oneflow-provider": dep.provider,
         "x-oneflow-attempts": str(attempt),
     }
-    receiver = Receiver()
-    guard = stream_guard(gw.stages, call)
-    decoder = provider.stream_decoder(dep)
-    frames = _relay(
-        gw, call, dep, response, first, chunks, decoder, translator, outcome, receiver, now - started, guard
-    )
-    return StreamReply(frames, headers, receiver)
 
 
 async def _relay(
