@@ -70,6 +70,10 @@ class ProviderSettings(Frozen):
     """A provider's own deployment fields (Azure's `api_version`, ...): written beside the common ones, validated by
     the model its provider declares (`providers.registry.SETTINGS`), kept in `Deployment.provider_settings`."""
 
+    def default_base_url(self) -> str | None:
+        """The endpoint when `base_url` is not given, when it depends on these fields (Bedrock's region)."""
+        return None
+
 
 class Deployment(Frozen):
     """One way to serve a public model: a provider, an upstream model, an endpoint and a key."""
@@ -158,7 +162,8 @@ class Deployment(Frozen):
 
     @property
     def url(self) -> str:
-        return (self.base_url or preset_of(self.provider).base_url).rstrip("/")
+        own = self.provider_settings.default_base_url() if self.base_url is None and self.provider_settings else None
+        return (self.base_url or own or preset_of(self.provider).base_url).rstrip("/")
 
     def resolve_key(self, environ: Mapping[str, str]) -> str | None:
         """The secret this deployment sends upstream, read from the environment when referenced."""
