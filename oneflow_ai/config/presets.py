@@ -15,6 +15,7 @@ OPENAI_WIRE = "openai"
 ANTHROPIC_WIRE = "anthropic"
 AZURE_WIRE = "azure"
 DEMO_WIRE = "demo"
+BEDROCK_WIRE = "bedrock"
 
 OPENAI_COMPATIBLE: dict[str, Preset] = {
     "openai": Preset("https://api.openai.com/v1", "OPENAI_API_KEY"),
@@ -35,6 +36,7 @@ OTHER_PROVIDERS: dict[str, tuple[str, Preset]] = {
     "anthropic": (ANTHROPIC_WIRE, Preset("https://api.anthropic.com", "ANTHROPIC_API_KEY")),
     "azure": (AZURE_WIRE, Preset("", "AZURE_OPENAI_API_KEY")),
     "demo": (DEMO_WIRE, Preset("demo://local", None)),
+    "bedrock": (BEDROCK_WIRE, Preset("", None)),  # the endpoint is its region's: see providers/bedrock
 }
 
 PROVIDERS = sorted([*OPENAI_COMPATIBLE, *OTHER_PROVIDERS])

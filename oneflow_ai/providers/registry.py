@@ -19,11 +19,20 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from oneflow_ai.config.presets import ANTHROPIC_WIRE, AZURE_WIRE, DEMO_WIRE, OPENAI_WIRE, PROVIDERS, wire_of
+from oneflow_ai.config.presets import (
+    ANTHROPIC_WIRE,
+    AZURE_WIRE,
+    BEDROCK_WIRE,
+    DEMO_WIRE,
+    OPENAI_WIRE,
+    PROVIDERS,
+    wire_of,
+)
 from oneflow_ai.config.schema import Deployment, ProviderSettings
 from oneflow_ai.providers.anthropic import AnthropicProvider
 from oneflow_ai.providers.azure import AzureProvider, AzureSettings
 from oneflow_ai.providers.base import CAPABILITIES, ChatProvider
+from oneflow_ai.providers.bedrock import BedrockProvider, BedrockSettings
 from oneflow_ai.providers.openai import OpenAIProvider
 
 PROVIDER_TYPES: Mapping[str, type[ChatProvider]] = MappingProxyType(
@@ -32,11 +41,14 @@ PROVIDER_TYPES: Mapping[str, type[ChatProvider]] = MappingProxyType(
         DEMO_WIRE: OpenAIProvider,  # the demo transport answers OpenAI's wire format
         AZURE_WIRE: AzureProvider,
         ANTHROPIC_WIRE: AnthropicProvider,
+        BEDROCK_WIRE: BedrockProvider,
     }
 )
 """The provider of each wire protocol (`config.presets.wire_of` gives a provider name's)."""
 
-SETTINGS: Mapping[str, type[ProviderSettings]] = MappingProxyType({AZURE_WIRE: AzureSettings})
+SETTINGS: Mapping[str, type[ProviderSettings]] = MappingProxyType(
+    {AZURE_WIRE: AzureSettings, BEDROCK_WIRE: BedrockSettings}
+)
 """The settings model of each wire protocol whose provider has deployment fields of its own."""
 
 MODE_CAPABILITY: Mapping[str, str] = MappingProxyType({"chat": "chat", "embedding": "embeddings"})
