@@ -44,6 +44,13 @@ class InvalidRequest(GatewayError):
     code = "invalid_request"
 
 
+class ContentBlocked(InvalidRequest):
+    """A guardrail policy blocks what the request (or the answer) carries; the message names the policy and the
+    entity types, never the matched text."""
+
+    code = "content_blocked"
+
+
 class AuthenticationFailed(GatewayError):
     status = 401
     type = "authentication_error"

@@ -35,6 +35,8 @@ class Principal:
     budget_id: str | None = None
     """A virtual key's `budget_id`: the budget its calls are held against and charged to, besides those of
     their scopes."""
+    guardrails: tuple[str, ...] = ()
+    """The guardrail policies its tenant's and its key's settings name, applied to its calls (`guardrails`)."""
 
 
 MASTER = Principal(key_id="master", is_admin=True)
