@@ -52,6 +52,12 @@ class Call:
     """The client's own `x-request-id`, for the logs (never a key: `request_id` is the gateway's, unique)."""
     native: NativeBody | None = None
     """The caller's own request, when it speaks a protocol other than OpenAI's (`/v1/messages`)."""
+    guard: Any = None
+    """The guardrails' state for this call (`guardrails.engine.CallGuard`), from the input stage to the output's."""
+    guardrail: str | None = None
+    """The guardrail policies and entity types that acted on the call (`pci_dss:CREDIT_CARD`), for the ledger."""
+    guardrail_action: str | None = None
+    """The strongest guardrail action taken (`block`, `redact`, `mask`, `warn`, `log`), for the ledger."""
 
 
 @dataclass(slots=True)
