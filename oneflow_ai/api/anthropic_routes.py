@@ -27,7 +27,7 @@ from oneflow_ai.providers.anthropic_inbound import (
     openai_request_from_messages,
     stand_in_for_messages,
 )
-from oneflow_ai.providers.anthropic_native import CLIENT_HEADERS
+from oneflow_ai.providers.anthropic_native import ANTHROPIC_MESSAGES, CLIENT_HEADERS
 from oneflow_ai.upstream.sse import SSEParser
 
 
@@ -48,7 +48,7 @@ async def serve_messages(inbound: Inbound) -> Reply:
         call.endpoint = "messages"
         call.fallbacks = fallbacks
         call.client_request_id = inbound.client_request_id
-        call.native = NativeBody("anthropic", body, _protocol_headers(inbound), untranslatable)
+        call.native = NativeBody(ANTHROPIC_MESSAGES, body, _protocol_headers(inbound), untranslatable)
         reply = await complete(inbound.gateway, call)
     except GatewayError as e:
         return JSONReply(orjson.dumps(anthropic_error_body(e.status, e.message)), e.headers, e.status)

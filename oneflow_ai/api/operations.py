@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from oneflow_ai.api import anthropic_routes, openai_routes
+from oneflow_ai.api import anthropic_routes, openai_routes, responses_routes
 from oneflow_ai.api.fast_lane import Handler, as_starlette
 from oneflow_ai.api.schemas import (
     ANTHROPIC_ERRORS,
@@ -136,6 +136,22 @@ OPERATIONS: tuple[Operation, ...] = (
         idempotent=False,
         docs=Docs(
             "Create a message (Anthropic Messages API), served by any configured provider", ANTHROPIC, ANTHROPIC_ERRORS
+        ),
+    ),
+    Operation(
+        "responses",
+        "POST",
+        "/responses",
+        responses_routes.serve_responses,
+        body="json",
+        capability="chat",
+        price_unit="tokens",
+        streams=True,
+        idempotent=False,  # its stream ends with `response.completed`, not the `[DONE]` idempotency keeps
+        docs=Docs(
+            "Create a model response (OpenAI Responses API): passed through to OpenAI, translated for other providers",
+            OPENAI,
+            ERRORS,
         ),
     ),
 )

@@ -14,21 +14,28 @@ import orjson
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import InvalidRequest, Untranslatable
 from oneflow_ai.pricing import TokenCounter
+from oneflow_ai.providers.native import NativeProtocol
 from oneflow_ai.routing.strategy import ordering
+from oneflow_ai.upstream.multipart import FormFile
 
 
 @dataclass(slots=True, frozen=True)
 class NativeBody:
-    """The caller's request in its own protocol (`wire`, e.g. `anthropic`): a deployment speaking that protocol is
-    sent it as it is (`body`, gateway fields taken out, with the caller's protocol `headers`), untranslated; any
-    other deployment is sent the call's OpenAI `body`."""
+    """The caller's request in its own protocol (`protocol`: Anthropic's Messages, OpenAI's Responses): a deployment
+    the protocol serves is sent it as it is (`body`, gateway fields taken out, with the caller's protocol
+    `headers`), untranslated; any other deployment is sent the call's OpenAI `body`."""
 
-    wire: str
+    protocol: NativeProtocol
     body: dict[str, Any]
     headers: Mapping[str, str]
     untranslatable: Untranslatable | None = None
-    """Why the body has no OpenAI form (a server tool, say), when it has none: then only a deployment speaking
-    `wire` can serve the call, and the call's OpenAI `body` is a stand-in for the checks and the estimate."""
+    """Why the body has no OpenAI form (a server tool, say), when it has none: then only a deployment the protocol
+    serves can serve the call, and the call's OpenAI `body` is a stand-in for the checks and the estimate."""
+
+    @property
+    def wire(self) -> str:
+        """The protocol's name (`anthropic`, `responses`): the `wire` of a reply a deployment served natively."""
+        return self.protocol.name
 
 
 @dataclass(slots=True)
@@ -52,6 +59,8 @@ class Call:
     """The client's own `x-request-id`, for the logs (never a key: `request_id` is the gateway's, unique)."""
     native: NativeBody | None = None
     """The caller's own request, when it speaks a protocol other than OpenAI's (`/v1/messages`)."""
+    upload: FormFile | None = None
+    """The uploaded file of a call whose body is a form (a transcription's audio); its text fields are `body`."""
     guard: Any = None
     """The guardrails' state for this call (`guardrails.engine.CallGuard`), from the input stage to the output's."""
     guardrail: str | None = None
@@ -114,6 +123,9 @@ ledger's token columns, far above any model's window. A larger or non-integer va
 
 COMPLETION_LIMITS = ("max_completion_tokens", "max_tokens")
 
+MEDIA_ENDPOINTS = frozenset({"images", "speech", "transcription"})
+"""The calls priced in images, characters or seconds (`gateway.media`) rather than tokens."""
+
 GATEWAY_FIELDS = ("fallbacks", "strategy")
 """Body fields that steer the gateway; they are taken out before the body goes upstream."""
 
@@ -122,7 +134,9 @@ def estimated_tokens(call: Call, tokens: TokenCounter) -> tuple[int, int]:
     """(prompt, completion) tokens expected before the call; counted once per call."""
     if call.tokens_estimate is None:
         body = call.body
-        if call.endpoint == "embeddings":
+        if call.endpoint in MEDIA_ENDPOINTS:  # priced per image, character or second (`pricing.media`)
+            call.tokens_estimate = (0, 0)
+        elif call.endpoint == "embeddings":
             value = body.get("input")
             prompt = sum(tokens.count_text(str(v)) for v in (value if isinstance(value, list) else [value]))
             call.tokens_estimate = (prompt, 0)

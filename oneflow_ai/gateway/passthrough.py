@@ -1,14 +1,16 @@
 """Native passthrough: a call whose caller speaks a provider's own protocol (`Call.native`), served by a deployment
 speaking the same one, goes upstream untranslated and comes back as it came.
 
-Today that is Anthropic to Anthropic (`/v1/messages` served by an Anthropic deployment): the caller's body and its
-`anthropic-version` / `anthropic-beta` headers go upstream (`model` set to the deployment's), and the upstream's
-`message`, or its SSE events, go back byte for byte. Nothing is translated; the accounting reads the usage, cache
-reads and writes included. A call that has no OpenAI form (an Anthropic server tool) goes only to a deployment
-speaking the caller's protocol; the others are passed over (`NoFormForDeployment`). A stream is recorded as
-`gateway.relay` records one (`ok`, `upstream_error`, `client_aborted`, `client_closed`, `cut`), its attempt reported
-when it ends; an upstream that fails mid-way, or ends without `message_stop`, ends the client's stream with
-Anthropic's `event: error` (the upstream's own error event passes through as it came).
+The protocols are `providers.native.NativeProtocol`s: Anthropic to Anthropic (`/v1/messages` served by an Anthropic
+deployment: the caller's body and its `anthropic-version` / `anthropic-beta` headers go upstream) and OpenAI's
+Responses API to OpenAI (`/v1/responses` served by an `openai` deployment). `model` is set to the deployment's,
+and the upstream's answer, or its SSE events, go back byte for byte. Nothing is translated; the accounting reads
+the usage, cache reads and writes included. A call that has no OpenAI form (an Anthropic server tool, a Responses
+`previous_response_id`) goes only to a deployment the protocol serves; the others are passed over
+(`NoFormForDeployment`). A stream is recorded as `gateway.relay` records one (`ok`, `upstream_error`,
+`client_aborted`, `client_closed`, `cut`), its attempt reported when it ends; an upstream that fails mid-way, or
+ends before its protocol's last event, ends the client's stream with the protocol's error event (the upstream's
+own error event passes through as it came).
 """
 
 from __future__ import annotations
@@ -23,9 +25,8 @@ from oneflow_ai.gateway.accounting import Outcome, finish
 from oneflow_ai.gateway.call import Call, NativeBody, Receiver, StreamReply
 from oneflow_ai.gateway.relay import send_stream, stream_headers
 from oneflow_ai.gateway.runtime import Gateway
-from oneflow_ai.providers.anthropic_inbound import error_event
-from oneflow_ai.providers.anthropic_native import MessagesStreamWatch, message_usage, messages_request
 from oneflow_ai.providers.base import ProviderResult, Usage
+from oneflow_ai.providers.native import NativeStreamWatch
 from oneflow_ai.upstream.decoders import StreamDecoder, StreamEvent
 from oneflow_ai.upstream.wire import UpstreamResponse
 
@@ -36,7 +37,7 @@ def serves_natively(call: Call, dep: Deployment) -> bool:
     native = call.native
     if native is None:
         return False
-    if native.wire == dep.wire:
+    if native.protocol.serves(dep):
         return True
     if native.untranslatable is not None:
         problem = native.untranslatable
@@ -48,13 +49,13 @@ async def native_request(gw: Gateway, call: Call, dep: Deployment) -> ProviderRe
     """The upstream's answer as it came (`body`), with its usage."""
     native = _native(call)
     provider = gw.providers[dep.wire]
-    request = messages_request(native.body, dep, native.headers)
+    request = native.protocol.request(native.body, dep, native.headers, stream=False)
     gw.upstream_auth[dep.id].apply(request)
     response = await gw.transports[dep.id].send(request, stream=False)
     payload = await response.read()
     if response.status >= 400:
         raise provider.error(response.status, payload, response.headers, dep)
-    usage, model = message_usage(payload, dep.provider)
+    usage, model = native.protocol.reply_usage(payload, dep.provider)
     return ProviderResult(payload, usage, model)
 
 
@@ -62,7 +63,7 @@ async def open_native_stream(gw: Gateway, call: Call, dep: Deployment, attempt: 
     """The upstream's stream, once its first chunk arrived (as `relay.open_stream`)."""
     native = _native(call)
     provider = gw.providers[dep.wire]
-    request = messages_request({**native.body, "stream": True}, dep, native.headers)
+    request = native.protocol.request(native.body, dep, native.headers, stream=True)
     response, first, chunks = await send_stream(gw, dep, request)
     now = time.perf_counter()
     outcome = Outcome("ok", 200, dep, ttft_s=now - call.started, attempts=attempt)
@@ -70,7 +71,7 @@ async def open_native_stream(gw: Gateway, call: Call, dep: Deployment, attempt: 
     receiver = Receiver()
     decoder = provider.stream_decoder(dep)  # the deployment's own wire format, which the caller speaks too
     frames = _relay(gw, call, dep, response, first, chunks, decoder, outcome, receiver, now - started)
-    return StreamReply(frames, headers, receiver, wire=dep.wire)
+    return StreamReply(frames, headers, receiver, wire=native.wire)
 
 
 async def _relay(
@@ -86,7 +87,8 @@ async def _relay(
     first_chunk_s: float,
 ) -> AsyncIterator[bytes]:
     """Each upstream read goes out as it came; the watch sees its events (as `parser` decodes them) on the way."""
-    watch = MessagesStreamWatch()
+    native = _native(call)
+    watch = native.protocol.watch()
     finished = False
     failure: GatewayError | None = None
     try:
@@ -100,14 +102,14 @@ async def _relay(
             failure = UpstreamError(f"{dep.provider}: {watch.error}", provider=dep.provider)
             outcome.status, outcome.http_status = "upstream_error", failure.status
         elif not watch.stopped:
-            raise UpstreamError(f"{dep.provider}: ended the stream before message_stop", provider=dep.provider)
+            raise UpstreamError(f"{dep.provider}: ended the stream before its last event", provider=dep.provider)
         finished = True
         if receiver.left:
             outcome.status, outcome.http_status = "client_closed", 499
     except GatewayError as e:
         failure = e
         outcome.status, outcome.http_status = "upstream_error", e.status
-        yield error_event(e.message, "api_error")
+        yield native.protocol.stream_error(e.message)
     except (asyncio.CancelledError, GeneratorExit):
         if gw.drain.cutting:
             outcome.status, outcome.http_status = "cut", 503
@@ -125,12 +127,12 @@ async def _relay(
         finish(gw, call, outcome)
 
 
-def _watch(events: list[StreamEvent], watch: MessagesStreamWatch) -> None:
+def _watch(events: list[StreamEvent], watch: NativeStreamWatch) -> None:
     for event in events:
         watch.feed(event)
 
 
-def _counted(gw: Gateway, call: Call, watch: MessagesStreamWatch) -> Usage:
+def _counted(gw: Gateway, call: Call, watch: NativeStreamWatch) -> Usage:
     """The prompt as the upstream reported it at the start (else counted), and the tokens produced so far."""
     reported = watch.usage
     prompt = reported.prompt_tokens if reported else gw.tokens.count_messages(call.body["messages"])

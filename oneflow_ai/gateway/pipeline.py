@@ -28,17 +28,21 @@ from oneflow_ai.errors import (
 from oneflow_ai.gateway.accounting import Outcome, finish
 from oneflow_ai.gateway.answered import answered
 from oneflow_ai.gateway.auto import resolve
-from oneflow_ai.gateway.call import Call, JSONReply, StreamReply
+from oneflow_ai.gateway.call import MEDIA_ENDPOINTS, Call, JSONReply, StreamReply
+from oneflow_ai.gateway.media import check_mode, media_request, open_speech
 from oneflow_ai.gateway.passthrough import native_request, open_native_stream, serves_natively
 from oneflow_ai.gateway.relay import open_stream
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.gateway.stages import Admission, is_remote
+from oneflow_ai.providers.auth import authorise
 from oneflow_ai.providers.base import ProviderResult
+from oneflow_ai.providers.embedding_list import as_requested
 
 
 async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
     """Serve a chat completion or an embeddings call; every outcome is recorded exactly once."""
     group = resolve(gw, call)
+    check_mode(call, group)
     stages = gw.stages
     served: JSONReply | StreamReply | None = None
     try:
@@ -47,7 +51,7 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
         await _admit(gw.admission, call)
         for rewriter in stages.rewriters:
             rewriter.rewrite(call)
-        if stages.responders and call.native is None:
+        if stages.responders and call.native is None and call.endpoint not in MEDIA_ENDPOINTS:
             served = await _answer(gw, call)
     except GatewayError as e:
         gw.observers.rejected(call, e)
@@ -185,10 +189,14 @@ async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JS
     started = time.perf_counter()
     try:
         if call.stream:
-            reply = await (open_native_stream if native else open_stream)(gw, call, dep, attempt, started)
+            opener = open_speech if call.endpoint == "speech" else open_native_stream if native else open_stream
+            reply = await opener(gw, call, dep, attempt, started)
             gw.observers.stream_opened(call, dep)
             return reply
-        result = await (native_request(gw, call, dep) if native else _request(gw, call, dep))
+        if call.endpoint in MEDIA_ENDPOINTS:
+            result = await media_request(gw, call, dep)
+        else:
+            result = await (native_request(gw, call, dep) if native else _request(gw, call, dep))
     except GatewayError as e:
         gw.observers.attempt_finished(call, dep, e, time.perf_counter() - started, None)
         raise
@@ -197,15 +205,22 @@ async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JS
         raise
     gw.observers.attempt_finished(call, dep, None, time.perf_counter() - started, None)
     usage_source = "upstream" if result.usage is not None else "none"
-    outcome = Outcome("ok", 200, dep, result.usage, usage_source, result.model, attempts=attempt)
+    outcome = Outcome(
+        "ok", 200, dep, result.usage, usage_source, result.model, attempts=attempt, metered=result.metered
+    )
     if gw.record_behind:
         # Recorded right after the reply is on its way (the next turn of the event loop), not before: pricing, the
         # ledger and the observers cost the client no latency. Nothing awaits in between, so nothing is lost.
         asyncio.get_running_loop().call_soon(finish, gw, call, outcome)
     else:
         finish(gw, call, outcome)
-    wire = dep.wire if native else "openai"
-    return JSONReply(result.body, served_headers(dep, attempt), wire=wire, _parsed=result.parsed)
+    wire = call.native.wire if native and call.native is not None else "openai"
+    headers = served_headers(dep, attempt)
+    if call.endpoint in MEDIA_ENDPOINTS:  # OpenAI's images or transcriptions: not for the chat inspectors
+        wire = f"openai.{call.endpoint}"
+        if result.content_type is not None:
+            headers["content-type"] = result.content_type
+    return JSONReply(result.body, headers, wire=wire, _parsed=result.parsed)
 
 
 async def _request(gw: Gateway, call: Call, dep: Deployment) -> ProviderResult:
@@ -219,13 +234,13 @@ async def _request(gw: Gateway, call: Call, dep: Deployment) -> ProviderResult:
         request = embedder.embeddings_request(body, dep)
     else:
         request = provider.chat_request(body, dep, stream=False)
-    gw.upstream_auth[dep.id].apply(request)
+    await authorise(gw.upstream_auth[dep.id], request)
     response = await gw.transports[dep.id].send(request, stream=False)
     payload = await response.read()
     if response.status >= 400:
         raise provider.error(response.status, payload, response.headers, dep)
     if embedder is not None:
-        return embedder.embeddings_response(payload, dep)
+        return as_requested(embedder.embeddings_response(payload, dep), call.body)
     return provider.chat_response(payload, dep)
 
 

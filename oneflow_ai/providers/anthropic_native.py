@@ -13,9 +13,11 @@ from typing import Any
 
 import orjson
 
+from oneflow_ai.config.presets import ANTHROPIC_WIRE
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import UpstreamError
 from oneflow_ai.providers.anthropic import API_VERSION
+from oneflow_ai.providers.anthropic_inbound import error_event
 from oneflow_ai.providers.anthropic_stream import usage_of
 from oneflow_ai.providers.base import Usage
 from oneflow_ai.upstream.sse import SSEEvent
@@ -115,3 +117,29 @@ class MessagesStreamWatch:
                 if isinstance(piece, str):
                     out.append(piece)
         return "".join(out)
+
+
+class AnthropicMessages:
+    """Anthropic's Messages API as a `providers.native.NativeProtocol`: an Anthropic deployment serves it."""
+
+    name = ANTHROPIC_WIRE
+
+    def serves(self, deployment: Deployment) -> bool:
+        return deployment.wire == ANTHROPIC_WIRE
+
+    def request(
+        self, body: Mapping[str, Any], deployment: Deployment, headers: Mapping[str, str], *, stream: bool
+    ) -> UpstreamRequest:
+        return messages_request({**body, "stream": True} if stream else body, deployment, headers)
+
+    def reply_usage(self, payload: bytes, provider: str) -> tuple[Usage | None, str | None]:
+        return message_usage(payload, provider)
+
+    def watch(self) -> MessagesStreamWatch:
+        return MessagesStreamWatch()
+
+    def stream_error(self, message: str) -> bytes:
+        return error_event(message, "api_error")
+
+
+ANTHROPIC_MESSAGES = AnthropicMessages()
