@@ -55,6 +55,8 @@ def stream_exception(kind: str, payload: bytes, provider: str) -> UpstreamError:
 def _error(status: int, kind: str, message: str, provider: str, deployment: str) -> UpstreamError:
     if status == 400 and kind == "ValidationException" and any(p in message.lower() for p in _TOO_LONG):
         return ContextWindowExceeded(message, param="messages", provider=provider, upstream_status=status)
+    if status == 424:  # the model failed (ModelErrorException, ModelStreamErrorException): not the caller's request
+        status = 502
     return upstream_error_for_status(status, f"{provider}: {message}", provider=provider, deployment=deployment)
 
 
