@@ -16,6 +16,9 @@ ANTHROPIC_WIRE = "anthropic"
 AZURE_WIRE = "azure"
 DEMO_WIRE = "demo"
 BEDROCK_WIRE = "bedrock"
+GOOGLE_WIRE = "google"
+VERTEX_WIRE = "vertex_ai"
+COHERE_WIRE = "cohere"
 
 OPENAI_COMPATIBLE: dict[str, Preset] = {
     "openai": Preset("https://api.openai.com/v1", "OPENAI_API_KEY"),
@@ -37,6 +40,9 @@ OTHER_PROVIDERS: dict[str, tuple[str, Preset]] = {
     "azure": (AZURE_WIRE, Preset("", "AZURE_OPENAI_API_KEY")),
     "demo": (DEMO_WIRE, Preset("demo://local", None)),
     "bedrock": (BEDROCK_WIRE, Preset("", None)),  # the endpoint is its region's: see providers/bedrock
+    "google": (GOOGLE_WIRE, Preset("https://generativelanguage.googleapis.com", "GEMINI_API_KEY")),
+    "vertex_ai": (VERTEX_WIRE, Preset("", None)),  # the endpoint is its location's: see providers/google/vertex
+    "cohere": (COHERE_WIRE, Preset("https://api.cohere.com", "COHERE_API_KEY")),
 }
 
 PROVIDERS = sorted([*OPENAI_COMPATIBLE, *OTHER_PROVIDERS])

@@ -30,6 +30,7 @@ from oneflow_ai.gateway.accounting import Outcome, finish
 from oneflow_ai.gateway.call import Call, Receiver, StreamReply
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.gateway.stream_guard import GuardStopped, StreamGuard, stream_guard
+from oneflow_ai.providers.auth import authorise
 from oneflow_ai.providers.base import StreamTranslator, Usage
 from oneflow_ai.upstream.decoders import StreamDecoder, StreamEvent
 from oneflow_ai.upstream.sse import frame
@@ -62,7 +63,7 @@ async def send_stream(
 ) -> tuple[UpstreamResponse, bytes, AsyncIterator[bytes]]:
     """Authorise and send a streamed request; return once its first chunk arrived (the response, that chunk, the
     rest). An error status, or a stream that ends before its first byte, is the deployment's error."""
-    gw.upstream_auth[dep.id].apply(request)
+    await authorise(gw.upstream_auth[dep.id], request)
     response = await gw.transports[dep.id].send(request, stream=True)
     if response.status >= 400:
         raise gw.providers[dep.wire].error(response.status, await response.read(), response.headers, dep)

@@ -5,7 +5,7 @@ A provider builds a request (`chat_request`, `embeddings_request`, ...) with no 
 it just before it is sent. Like httpx's `Auth.auth_flow`, an `Auth` sees the finished request (method, URL,
 headers, body), so besides a header or a query parameter it can sign it: a request signer such as AWS SigV4 is
 one more `Auth`, applied last for the same reason. An `Auth` does no I/O per request: a credential that expires
-(OAuth, STS) is to be refreshed beside the calls, and the current one applied.
+(OAuth, STS) is an `ExpiringAuth`, refreshed beside the calls, and the current one applied (`authorise`).
 
 The secrets an `Auth` holds are left out of its `repr`, so a log of one shows no key.
 """
@@ -23,6 +23,27 @@ class Auth(Protocol):
     def apply(self, request: UpstreamRequest) -> None:
         """Authorise `request` in place (its `headers` and `url` are the request's own, built for this call)."""
         ...
+
+
+class ExpiringAuth:
+    """An `Auth` whose credential expires (an OAuth access token): `ready()` is awaited before `apply`, and makes
+    sure a valid credential is there, fetching one only when there is none (or it expired); a credential close to
+    its end is refreshed beside the calls, which go on with the current one meanwhile."""
+
+    __slots__ = ()
+
+    async def ready(self) -> None:
+        raise NotImplementedError
+
+    def apply(self, request: UpstreamRequest) -> None:
+        raise NotImplementedError
+
+
+async def authorise(auth: Auth, request: UpstreamRequest) -> None:
+    """Authorise `request` with `auth`, waiting first for a credential that expires to be valid."""
+    if isinstance(auth, ExpiringAuth):
+        await auth.ready()
+    auth.apply(request)
 
 
 class NoAuth:
