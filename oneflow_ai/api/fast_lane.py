@@ -93,6 +93,8 @@ async def send_reply(reply: Reply, scope: Scope, receive: Receive, send: Send) -
         return
     headers = [JSON_TYPE, (b"content-length", b"%d" % len(reply.body))]
     if reply.headers:
+        if "content-type" in reply.headers:  # not JSON: a transcription as text, say
+            del headers[0]
         headers += raw_headers(reply.headers)
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": reply.body})

@@ -23,8 +23,9 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from oneflow_ai.api import anthropic_routes, openai_routes, responses_routes
+from oneflow_ai.api import anthropic_routes, media_routes, openai_routes, responses_routes
 from oneflow_ai.api.fast_lane import Handler, as_starlette
+from oneflow_ai.api.media_schemas import ImageRequest, Images, SpeechRequest, Transcription
 from oneflow_ai.api.schemas import (
     ANTHROPIC_ERRORS,
     ERRORS,
@@ -111,6 +112,47 @@ OPERATIONS: tuple[Operation, ...] = (
         streams=False,
         idempotent=True,
         docs=Docs("Create embeddings", OPENAI, ERRORS, Embeddings, EmbeddingsRequest),
+    ),
+    Operation(
+        "images_generations",
+        "POST",
+        "/images/generations",
+        media_routes.serve_images,
+        body="json",
+        capability="images",
+        price_unit="images",
+        streams=False,
+        idempotent=True,
+        docs=Docs("Generate images (a model group of mode image_generation)", OPENAI, ERRORS, Images, ImageRequest),
+    ),
+    Operation(
+        "audio_speech",
+        "POST",
+        "/audio/speech",
+        media_routes.serve_speech,
+        body="json",
+        capability="speech",
+        price_unit="characters",
+        streams=False,  # the audio bytes are relayed as they arrive, not as server-sent events
+        idempotent=True,
+        docs=Docs(
+            "Speak text (a model group of mode audio_speech); the audio is streamed as it is made",
+            OPENAI,
+            ERRORS,
+            request_model=SpeechRequest,
+        ),
+    ),
+    Operation(
+        "audio_transcriptions",
+        "POST",
+        "/audio/transcriptions",
+        media_routes.serve_transcription,
+        body="multipart",
+        capability="transcription",
+        price_unit="seconds",
+        streams=False,
+        idempotent=True,
+        docs=Docs("Transcribe audio (a model group of mode audio_transcription)", OPENAI, ERRORS, Transcription),
     ),
     Operation(
         "list_models",

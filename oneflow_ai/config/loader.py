@@ -50,6 +50,20 @@ ANTHROPIC_MODELS = (
 )
 
 
+OPENAI_MEDIA_MODELS = {
+    "gpt-image-1": "image_generation",
+    "dall-e-3": "image_generation",
+    "dall-e-2": "image_generation",
+    "tts-1": "audio_speech",
+    "tts-1-hd": "audio_speech",
+    "gpt-4o-mini-tts": "audio_speech",
+    "whisper-1": "audio_transcription",
+    "gpt-4o-transcribe": "audio_transcription",
+    "gpt-4o-mini-transcribe": "audio_transcription",
+}
+"""OpenAI's image and audio models, served with `OPENAI_API_KEY` alone as its chat models are."""
+
+
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the file and line."""
 
@@ -68,6 +82,10 @@ def environment_models(environ: Mapping[str, str]) -> list[dict[str, Any]]:
             "mode": "embedding",
             "deployments": [{"provider": "demo", "model": "demo-embedding"}],
         },
+        *(
+            {"name": m, "mode": mode, "deployments": [{"provider": "demo", "model": m}]}
+            for m, mode in (("demo-image", "image_generation"), ("demo-speech", "audio_speech"))
+        ),
     ]
     if environ.get("OPENAI_API_KEY"):
         base = environ.get("OPENAI_BASE_URL") or None
@@ -75,6 +93,9 @@ def environment_models(environ: Mapping[str, str]) -> list[dict[str, Any]]:
         groups += [{"name": m, "deployments": [{**dep, "model": m}]} for m in OPENAI_CHAT_MODELS]
         groups += [
             {"name": m, "mode": "embedding", "deployments": [{**dep, "model": m}]} for m in OPENAI_EMBEDDING_MODELS
+        ]
+        groups += [
+            {"name": m, "mode": mode, "deployments": [{**dep, "model": m}]} for m, mode in OPENAI_MEDIA_MODELS.items()
         ]
     if environ.get("ANTHROPIC_API_KEY"):
         base = environ.get("ANTHROPIC_BASE_URL") or None

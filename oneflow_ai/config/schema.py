@@ -183,7 +183,7 @@ class ModelGroup(Frozen):
     deployments: tuple[Deployment, ...] = Field(min_length=1)
     fallbacks: tuple[str, ...] = ()
     strategy: str | None = None
-    mode: str = Field("chat", pattern="^(chat|embedding)$")
+    mode: str = Field("chat", pattern="^(chat|embedding|image_generation|audio_speech|audio_transcription)$")
     aliases: tuple[str, ...] = ()
 
     @field_validator("strategy")

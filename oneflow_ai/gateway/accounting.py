@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.gateway.call import Call
 from oneflow_ai.pricing import DeploymentPrices, PricingEngine
+from oneflow_ai.pricing.media import Metered, media_usd
 from oneflow_ai.providers.base import Usage
 from oneflow_ai.store.ledger import UsageRecord
 
@@ -34,6 +35,8 @@ class Outcome:
     attempts: int = 1
     provider: str | None = None
     """Who served a call no deployment served (a stage that answered it, `cache` say)."""
+    metered: Metered | None = None
+    """What a media call used (images, characters, seconds): priced by `pricing.media`, recorded as its unit."""
 
 
 def finish(gw: Gateway, call: Call, outcome: Outcome) -> UsageRecord:
@@ -50,7 +53,12 @@ def record(call: Call, outcome: Outcome, pricing: PricingEngine, prices: Deploym
     dep = outcome.deployment
     usd, credits = ZERO, ZERO
     price = prices.get(dep) if dep is not None else None
-    if price is not None and (usage.prompt_tokens or usage.completion_tokens):
+    metered = outcome.metered
+    if price is not None and metered is not None:
+        amount = media_usd(price, metered, usage.prompt_tokens, usage.completion_tokens)
+        if amount is not None:
+            usd, credits = amount, pricing.credits(amount)
+    elif price is not None and (usage.prompt_tokens or usage.completion_tokens):
         cost = pricing.cost_of(
             price, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.cache_write_tokens
         )
@@ -82,4 +90,6 @@ def record(call: Call, outcome: Outcome, pricing: PricingEngine, prices: Deploym
         ttft_ms=outcome.ttft_s * 1000 if outcome.ttft_s is not None else None,
         attempts=outcome.attempts,
         streamed=call.stream,
+        unit=metered.unit if metered is not None else "tokens",
+        quantity=metered.quantity if metered is not None else ZERO,
     )

@@ -24,9 +24,9 @@ from oneflow_ai.gateway.routing import Routing
 from oneflow_ai.gateway.stages import Admission, Observers, Stages
 from oneflow_ai.pricing import DeploymentPrices, PriceCatalog, PricingEngine, TokenCounter
 from oneflow_ai.providers.auth import Auth
-from oneflow_ai.providers.base import ChatProvider, EmbeddingsProvider
+from oneflow_ai.providers.base import ChatProvider, EmbeddingsProvider, Provider
 from oneflow_ai.providers.demo import DemoTransport
-from oneflow_ai.providers.registry import providers
+from oneflow_ai.providers.registry import media_providers, providers
 from oneflow_ai.routing import BreakerStore
 from oneflow_ai.store.ledger import Ledger
 from oneflow_ai.upstream.wire import Transport
@@ -69,6 +69,8 @@ class Gateway:
     providers: dict[str, ChatProvider] = field(init=False)
     """By wire protocol; `embedders`: those that have embeddings too."""
     embedders: dict[str, EmbeddingsProvider] = field(init=False)
+    every_provider: dict[str, Provider] = field(init=False)
+    """By wire protocol: `providers` and those with no chat (Stability's images, ElevenLabs' speech)."""
     transports: dict[str, Transport] = field(init=False)
     """By deployment id."""
     upstream_auth: dict[str, Auth] = field(init=False)
@@ -86,8 +88,9 @@ class Gateway:
         self.observers = Observers([self.routing, *self.stages.observers])
         self.providers = providers()
         self.embedders = {w: p for w, p in self.providers.items() if isinstance(p, EmbeddingsProvider)}
+        self.every_provider = {**self.providers, **media_providers()}
         self.transports = self._transports()
-        self.upstream_auth = {d.id: self.providers[d.wire].auth(d, self.environ) for d in self.deployments()}
+        self.upstream_auth = {d.id: self.every_provider[d.wire].auth(d, self.environ) for d in self.deployments()}
         cards = [model_card(n, g) for n, g in self.models.items()]
         self.models_listing = orjson.dumps({"object": "list", "data": cards})
         for model in sorted({d.model for d in self.deployments() if self.prices.get(d) is None}):

@@ -31,7 +31,9 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "audio_transcription": ("per_second",),
 }
 _ALWAYS = ("provider", "mode", "supports_tools", "supports_vision", "quality")
-_FIELDS = frozenset((*_ALWAYS, *_PER_MILLION, *_PER_UNIT, "context_window", "max_output_tokens", "aliases"))
+_FIELDS = frozenset(
+    (*_ALWAYS, *_PER_MILLION, *_PER_UNIT, "image_prices", "context_window", "max_output_tokens", "aliases")
+)
 
 
 class CatalogError(ValueError):
@@ -69,6 +71,19 @@ class ModelPrice:
     supports_vision: bool
     quality: float
     aliases: tuple[str, ...] = ()
+    image_prices: tuple[tuple[str, str, Decimal], ...] = ()
+    """USD per image by (quality, size), in the order `image_prices: {quality: {size: price}}` writes them."""
+
+    def per_image_at(self, quality: str | None, size: str | None) -> Decimal | None:
+        """The price of one image of this quality and size in `image_prices`. A quality not given (or `auto`) is
+        the first one listed, a size not given (or `auto`) the first listed under its quality: the model's
+        defaults. `per_image` when the table has no such image (or there is no table)."""
+        rows = self.image_prices
+        if quality in (None, "auto") and rows:
+            quality = rows[0][0]
+        if size in (None, "auto"):
+            size = next((s for q, s, _ in rows if q == quality), None)
+        return next((amount for q, s, amount in rows if q == quality and s == size), self.per_image)
 
 
 class PriceCatalog:
@@ -199,6 +214,7 @@ def _parse(name: str, fields: Mapping[str, Any]) -> ModelPrice:
         supports_vision=f.flag("supports_vision"),
         quality=f.quality(),
         aliases=f.aliases(),
+        image_prices=f.image_prices(),
     )
 
 
@@ -251,6 +267,19 @@ class _Fields:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
             raise self.error(f"quality must be a number from 0 to 1, got {value!r}")
         return float(value)
+
+    def image_prices(self) -> tuple[tuple[str, str, Decimal], ...]:
+        table = self.present.get("image_prices", {})
+        if not isinstance(table, Mapping) or not all(isinstance(v, Mapping) for v in table.values()):
+            raise self.error(f"image_prices must map a quality to sizes and prices, got {table!r}")
+        out: list[tuple[str, str, Decimal]] = []
+        for quality, sizes in table.items():
+            for size, value in sizes.items():
+                amount = _Fields(self.name, {"price": value}).money("price")
+                if amount is None:
+                    raise self.error(f"image_prices.{quality}.{size} must be a decimal string")
+                out.append((str(quality), str(size), amount))
+        return tuple(out)
 
     def aliases(self) -> tuple[str, ...]:
         value = self.present.get("aliases", [])

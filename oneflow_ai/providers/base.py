@@ -5,22 +5,24 @@ upstream's response or stream back into OpenAI format, and maps the upstream's e
 It does no I/O; the gateway sends what it builds through a `Transport`, once the deployment's `Auth` (which the
 provider chose at start-up, `Provider.auth`) has authorised it: translation never touches a credential.
 
-What a provider can do is a small protocol per capability (`ChatProvider`, `EmbeddingsProvider`; images, speech
-and transcription will be more), never a stubbed method: a provider has the methods of the capabilities it has,
-and `CAPABILITIES` is what the configuration checks a model group's deployments against at load.
+What a provider can do is a small protocol per capability (`ChatProvider`, `EmbeddingsProvider`,
+`ImagesProvider`, `SpeechProvider`, `TranscriptionProvider`), never a stubbed method: a provider has the methods of
+the capabilities it has, and `CAPABILITIES` is what the configuration checks a model group's deployments against at load.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import UpstreamError
+from oneflow_ai.pricing.media import Metered
 from oneflow_ai.providers.auth import Auth
 from oneflow_ai.upstream.decoders import StreamDecoder, StreamEvent
+from oneflow_ai.upstream.multipart import FormValue
 from oneflow_ai.upstream.wire import UpstreamRequest
 
 
@@ -69,6 +71,10 @@ class ProviderResult:
     parsed: Any = None
     """`body` as the provider parsed (or built) it, when it did: the reply keeps it (`JSONReply.json()`), so that a
     stage looking inside does not parse the body again."""
+    metered: Metered | None = None
+    """What a media call used (images, characters, seconds), priced by `pricing.media`; None for tokens alone."""
+    content_type: str | None = None
+    """The body's type when it is not JSON (a transcription as text, SRT or WebVTT)."""
 
 
 class StreamTranslator(Protocol):
@@ -123,7 +129,46 @@ class EmbeddingsProvider(Provider, Protocol):
     def embeddings_response(self, body: bytes, deployment: Deployment) -> ProviderResult: ...
 
 
-CAPABILITIES: Mapping[str, type] = MappingProxyType({"chat": ChatProvider, "embeddings": EmbeddingsProvider})
+@runtime_checkable
+class ImagesProvider(Provider, Protocol):
+    def images_request(self, body: dict[str, Any], deployment: Deployment) -> UpstreamRequest:
+        """`body` is OpenAI's `images/generations` body with `model` set to the upstream model."""
+        ...
+
+    def images_response(self, body: bytes, deployment: Deployment, *, response_format: str) -> ProviderResult:
+        """OpenAI's images answer (`data[]` of `b64_json` or `url`, as `response_format` asks), metered in images."""
+        ...
+
+
+@runtime_checkable
+class SpeechProvider(Provider, Protocol):
+    def speech_request(self, body: dict[str, Any], deployment: Deployment) -> UpstreamRequest:
+        """`body` is OpenAI's `audio/speech` body with `model` set to the upstream model; the upstream answers the
+        audio itself, which is relayed to the client as it arrives."""
+        ...
+
+
+@runtime_checkable
+class TranscriptionProvider(Provider, Protocol):
+    def transcription_request(self, parts: Sequence[tuple[str, FormValue]], deployment: Deployment) -> UpstreamRequest:
+        """`parts` are OpenAI's `audio/transcriptions` form (the file among them), `model` set to the upstream's."""
+        ...
+
+    def transcription_response(self, body: bytes, content_type: str, deployment: Deployment) -> ProviderResult:
+        """OpenAI's answer in the format asked (JSON, or text with `content_type`), metered in seconds when the
+        upstream said how long the audio was (else `metered` is None and the gateway measures the file)."""
+        ...
+
+
+CAPABILITIES: Mapping[str, type] = MappingProxyType(
+    {
+        "chat": ChatProvider,
+        "embeddings": EmbeddingsProvider,
+        "images": ImagesProvider,
+        "speech": SpeechProvider,
+        "transcription": TranscriptionProvider,
+    }
+)
 """A capability's name (as `api.operations.Capability` names it) and the protocol a provider has to have it."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from oneflow_ai.providers import demo_media
 from oneflow_ai.upstream.sse import DONE, frame
 from oneflow_ai.upstream.wire import UpstreamRequest, UpstreamResponse
 
@@ -42,6 +43,9 @@ class DemoResponse:
 
 class DemoTransport:
     async def send(self, request: UpstreamRequest, *, stream: bool) -> UpstreamResponse:
+        media = demo_media.answer(request)  # demo-image, demo-speech
+        if media is not None:
+            return media
         body: dict[str, Any] = orjson.loads(request.body)
         model = str(body.get("model"))
         if model == "demo-error":

@@ -15,14 +15,16 @@ from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import ContextWindowExceeded, UpstreamError, UpstreamRejected, upstream_error_for_status
 from oneflow_ai.providers.auth import Auth, bearer
 from oneflow_ai.providers.base import ProviderResult, Usage, keep_rate_limit
+from oneflow_ai.providers.openai_media import OpenAIMedia
 from oneflow_ai.upstream.sse import DONE, SSEEvent, SSEParser, frame
 from oneflow_ai.upstream.wire import UpstreamRequest
 
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 
 
-class OpenAIProvider:
-    """Speaks OpenAI's `/chat/completions` and `/embeddings` at the deployment's base URL."""
+class OpenAIProvider(OpenAIMedia):
+    """Speaks OpenAI's `/chat/completions` and `/embeddings` at the deployment's base URL (and its images, speech
+    and transcriptions: `OpenAIMedia`)."""
 
     def url(self, deployment: Deployment, endpoint: str) -> str:
         return f"{deployment.url}/{endpoint}"

@@ -31,7 +31,7 @@ from oneflow_ai.config.presets import (
 from oneflow_ai.config.schema import Deployment, ProviderSettings
 from oneflow_ai.providers.anthropic import AnthropicProvider
 from oneflow_ai.providers.azure import AzureProvider, AzureSettings
-from oneflow_ai.providers.base import CAPABILITIES, ChatProvider
+from oneflow_ai.providers.base import CAPABILITIES, ChatProvider, Provider
 from oneflow_ai.providers.bedrock import BedrockProvider, BedrockSettings
 from oneflow_ai.providers.openai import OpenAIProvider
 
@@ -51,7 +51,15 @@ SETTINGS: Mapping[str, type[ProviderSettings]] = MappingProxyType(
 )
 """The settings model of each wire protocol whose provider has deployment fields of its own."""
 
-MODE_CAPABILITY: Mapping[str, str] = MappingProxyType({"chat": "chat", "embedding": "embeddings"})
+MODE_CAPABILITY: Mapping[str, str] = MappingProxyType(
+    {
+        "chat": "chat",
+        "embedding": "embeddings",
+        "image_generation": "images",
+        "audio_speech": "speech",
+        "audio_transcription": "transcription",
+    }
+)
 """The capability a model group's `mode` needs of each of its deployments' providers."""
 
 
@@ -61,8 +69,19 @@ def providers() -> dict[str, ChatProvider]:
     return {wire: made.setdefault(kind, kind()) for wire, kind in PROVIDER_TYPES.items()}
 
 
+MEDIA_PROVIDER_TYPES: Mapping[str, type[Provider]] = MappingProxyType({})
+"""The providers of the wire protocols that have no chat (images or speech only)."""
+
+
+def media_providers() -> dict[str, Provider]:
+    """One provider of each of `MEDIA_PROVIDER_TYPES`' wires."""
+    return {wire: kind() for wire, kind in MEDIA_PROVIDER_TYPES.items()}
+
+
 def can_serve(provider: str, mode: str) -> bool:
-    return issubclass(PROVIDER_TYPES[wire_of(provider)], CAPABILITIES[MODE_CAPABILITY[mode]])
+    wire = wire_of(provider)
+    kind = PROVIDER_TYPES[wire] if wire in PROVIDER_TYPES else MEDIA_PROVIDER_TYPES[wire]
+    return issubclass(kind, CAPABILITIES[MODE_CAPABILITY[mode]])
 
 
 def check_mode(mode: str, deployments: Sequence[Deployment]) -> None:
