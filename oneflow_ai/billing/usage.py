@@ -34,8 +34,17 @@ DIMENSIONS: Mapping[str, str] = {
 }
 """Report dimension -> aggregate column (`model` is the name the client asked for)."""
 TIME_GROUPS = ("hour", "day")
-COUNTS = ("requests", "input_tokens", "output_tokens", "cached_tokens", "errors")
-MONEY = ("cost_usd", "credits")
+COUNTS = (
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "errors",
+    "cache_hits",
+    "guardrail_blocked",
+    "guardrail_redacted",
+)
+MONEY = ("cost_usd", "credits", "saved_usd")
 
 
 @dataclass(frozen=True, slots=True)

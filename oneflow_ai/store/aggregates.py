@@ -33,9 +33,24 @@ from oneflow_ai.store.tables import AGGREGATE_DIMENSIONS, usage_daily, usage_hou
 if TYPE_CHECKING:
     from oneflow_ai.store.ledger import UsageRecord
 
-SUMS = ("requests", "input_tokens", "output_tokens", "cached_tokens", "cost_usd", "credits", "errors")
-"""The summed columns of a bucket."""
-MONEY_SUMS = ("cost_usd", "credits")
+SUMS = (
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost_usd",
+    "credits",
+    "errors",
+    "cache_hits",
+    "saved_usd",
+    "guardrail_blocked",
+    "guardrail_redacted",
+)
+"""The summed columns of a bucket, in the order of a bucket's sums (`_empty`)."""
+MONEY_SUMS = ("cost_usd", "credits", "saved_usd")
+COUNT_INDEXES = (0, 1, 2, 3, 6, 7, 9, 10)
+MONEY_INDEXES = (4, 5, 8)
+REDACTING = frozenset({"redact", "mask"})
 SQLITE_DIGITS = 15
 """Significant digits of any decimal that a 64-bit float holds exactly (C's `DBL_DIG`)."""
 MONEY_DECIMALS = 12
@@ -103,6 +118,11 @@ def dimensions(r: UsageRecord) -> tuple[str, ...]:
     )
 
 
+def _empty() -> list[Any]:
+    """A bucket's sums before any record: zero of each of `SUMS`."""
+    return [0, 0, 0, 0, Decimal(0), Decimal(0), 0, 0, Decimal(0), 0, 0]
+
+
 def _rows(grain: Grain, sums: dict[tuple[Any, ...], list[Any]]) -> list[dict[str, Any]]:
     """Rows of an aggregate table from sums keyed by (bucket, *dimensions), in key order."""
     return [
@@ -124,7 +144,7 @@ def rollup(records: Iterable[UsageRecord], grain: Grain = HOURLY) -> list[dict[s
             key = (truncate(r.created_at), *dimensions(r))
             s = sums.get(key)
             if s is None:
-                s = sums[key] = [0, 0, 0, 0, Decimal(0), Decimal(0), 0]
+                s = sums[key] = _empty()
             s[0] += 1
             s[1] += r.input_tokens
             s[2] += r.output_tokens
@@ -132,6 +152,10 @@ def rollup(records: Iterable[UsageRecord], grain: Grain = HOURLY) -> list[dict[s
             s[4] += r.cost_usd
             s[5] += r.credits
             s[6] += r.status != "ok"
+            s[7] += r.cache_hit
+            s[8] += r.saved_usd
+            s[9] += r.guardrail_action == "block"
+            s[10] += r.guardrail_action in REDACTING
     return _rows(grain, sums)
 
 
@@ -152,7 +176,7 @@ class Tally:
             key = (grain.truncate(r.created_at), *dims)
             s = sums.get(key)
             if s is None:
-                s = sums[key] = [0, 0, 0, 0, Decimal(0), Decimal(0), 0]
+                s = sums[key] = _empty()
             s[0] += 1
             s[1] += r.input_tokens
             s[2] += r.output_tokens
@@ -160,6 +184,12 @@ class Tally:
             s[4] = add(s[4], r.cost_usd)
             s[5] = add(s[5], r.credits)
             s[6] += failed
+            if r.cache_hit:
+                s[7] += 1
+                s[8] = add(s[8], r.saved_usd)
+            if r.guardrail_action is not None:
+                s[9] += r.guardrail_action == "block"
+                s[10] += r.guardrail_action in REDACTING
 
     def absorb(self, other: Tally) -> None:
         """Add another tally's sums into this one (a batch that failed goes back in front of newer records)."""
@@ -170,9 +200,10 @@ class Tally:
                 if s is None:
                     mine[key] = list(t)
                     continue
-                for i in (0, 1, 2, 3, 6):
+                for i in COUNT_INDEXES:
                     s[i] += t[i]
-                s[4], s[5] = add(s[4], t[4]), add(s[5], t[5])
+                for i in MONEY_INDEXES:
+                    s[i] = add(s[i], t[i])
 
     def rows(self, grain: Grain) -> list[dict[str, Any]]:
         """`rollup(records, grain)` of the records added so far."""

@@ -58,6 +58,18 @@ class UsageRecord:
     attempts: int = 1
     cache_hit: bool = False
     streamed: bool = False
+    cache_kind: str | None = None
+    """How a cache hit matched: `exact` or `semantic` (None when not served from the cache)."""
+    saved_usd: Decimal = Decimal(0)
+    """What a cache hit saved: the cost of the call that filled the entry."""
+    guardrail: str | None = None
+    """The guardrail policies and entity types that acted on the call (`pci_dss:CREDIT_CARD`), never a value."""
+    guardrail_action: str | None = None
+    """The strongest guardrail action taken: `block`, `redact`, `mask`, `warn` or `log`."""
+    unit: str = "tokens"
+    """What the call is priced by: `tokens`, `images`, `characters` or `seconds`."""
+    quantity: Decimal = Decimal(0)
+    """How many of `unit` it used, for the units other than tokens (images, characters of speech, seconds)."""
 
 
 class Ledger:

@@ -51,6 +51,13 @@ usage_records = Table(
     Column("cache_hit", Boolean, nullable=False, default=False),
     Column("streamed", Boolean, nullable=False, default=False),
     Column("usage_source", String(16), nullable=False),
+    # migration 0007
+    Column("cache_kind", String(16)),
+    Column("saved_usd", MONEY, nullable=False, server_default="0"),
+    Column("guardrail", String(256)),
+    Column("guardrail_action", String(16)),
+    Column("unit", String(16), nullable=False, server_default="tokens"),
+    Column("quantity", Numeric(20, 6), nullable=False, server_default="0"),
     Index("ix_usage_records_created_at", "created_at"),
 )
 
@@ -96,6 +103,11 @@ def _aggregate_table(name: str, bucket: str) -> Table:
         Column("cost_usd", MONEY, nullable=False, server_default="0"),
         Column("credits", MONEY, nullable=False, server_default="0"),
         Column("errors", Integer, nullable=False, server_default="0"),
+        # migration 0007
+        Column("cache_hits", Integer, nullable=False, server_default="0"),
+        Column("saved_usd", MONEY, nullable=False, server_default="0"),
+        Column("guardrail_blocked", Integer, nullable=False, server_default="0"),
+        Column("guardrail_redacted", Integer, nullable=False, server_default="0"),
         UniqueConstraint(bucket, *AGGREGATE_DIMENSIONS, name=f"uq_{name}_bucket"),
         Index(f"ix_{name}_{bucket}", bucket),
         Index(f"ix_{name}_key", "key_id", bucket),

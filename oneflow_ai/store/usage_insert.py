@@ -49,6 +49,12 @@ COLUMNS = (
     "attempts",
     "cache_hit",
     "streamed",
+    "cache_kind",
+    "saved_usd",
+    "guardrail",
+    "guardrail_action",
+    "unit",
+    "quantity",
 )
 """The columns the rows below fill, in their order: `UsageRecord`'s fields (checked when an insert is built)."""
 
@@ -65,6 +71,8 @@ PG_TYPES = {
     "attempts": "int",
     "cache_hit": "bool",
     "streamed": "bool",
+    "saved_usd": "numeric",
+    "quantity": "numeric",
 }
 """PostgreSQL types of the non-text columns, as `json_to_recordset` reads them."""
 
@@ -168,4 +176,10 @@ class UsageInsert:
             r.attempts,
             int(r.cache_hit),
             int(r.streamed),
+            r.cache_kind,
+            float(r.saved_usd),
+            r.guardrail,
+            r.guardrail_action,
+            r.unit,
+            float(r.quantity),
         )

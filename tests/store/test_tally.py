@@ -16,7 +16,7 @@ START = datetime(2026, 11, 29, 22, 0, tzinfo=UTC)
 
 records = st.lists(
     st.builds(
-        lambda i, minutes, key, status, tokens, cost: UsageRecord(
+        lambda i, minutes, key, status, tokens, cost, hit, action: UsageRecord(
             f"r{i}",
             START + timedelta(minutes=minutes),
             "chat",
@@ -30,6 +30,9 @@ records = st.lists(
             tenant_id="t",
             input_tokens=tokens,
             output_tokens=tokens // 2,
+            cache_hit=hit,
+            saved_usd=Decimal(cost).scaleb(-8) if hit else Decimal(0),
+            guardrail_action=action,
         ),
         st.integers(0, 10**6),
         st.integers(0, 60 * 30),  # over a midnight: hourly and daily buckets both split
@@ -37,6 +40,8 @@ records = st.lists(
         st.sampled_from(["ok", "upstream_error"]),
         st.integers(0, 5000),
         st.integers(0, 10**9),
+        st.booleans(),
+        st.sampled_from([None, "block", "redact", "mask", "warn"]),
     ),
     max_size=40,
 )

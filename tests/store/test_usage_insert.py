@@ -48,6 +48,12 @@ RECORDS = [
         attempts=2,
         cache_hit=True,
         streamed=True,
+        cache_kind="semantic",
+        saved_usd=Decimal("0.000987654321"),
+        guardrail="pci_dss:CREDIT_CARD,EMAIL_ADDRESS",
+        guardrail_action="redact",
+        unit="images",
+        quantity=Decimal("2.5"),
     ),
     UsageRecord(  # the optional fields missing, another time zone, a large amount
         request_id=f"chatcmpl-2-{RUN}",
@@ -88,7 +94,8 @@ def test_every_field_is_kept_and_present_ids_are_skipped(database_url: str) -> N
         if row["created_at"].tzinfo is None:  # SQLite gives back naive UTC
             row["created_at"] = row["created_at"].replace(tzinfo=UTC)
         assert row["created_at"] == want.pop("created_at")
-        for money in ("cost_usd", "credits"):
+        assert Decimal(row.pop("quantity")) == want.pop("quantity")
+        for money in ("cost_usd", "credits", "saved_usd"):
             got, sent = Decimal(row.pop(money)), want.pop(money)
             assert got == sent if exact else float(got) == float(sent)
         assert {k: row[k] for k in want} == want
