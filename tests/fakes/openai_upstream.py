@@ -7,6 +7,7 @@ What it does is chosen by the upstream model name in the request:
   fake-slow-stream  streams a word every 50 ms for 10 s (`cancelled` counts clients that left early)
   fake-cut-stream   streams two chunks, then drops the connection (no terminating chunk, no [DONE])
 anything else answers normally (with tool calls when the request offers tools and does not forbid them).
+`POST /v1/responses` speaks OpenAI's Responses API (`tests.fakes.openai_responses`).
 Body fields script any model: `fake_delay_s` waits that long before answering; `fake_slow_stream: true`
 streams like fake-slow-stream (both for billing tests: requests in flight, streams aborted mid-way);
 `fake_retry_after` is fake-429's Retry-After.
@@ -20,6 +21,8 @@ import json
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes import openai_responses
 
 REPLY = "Hello from the fake upstream."
 PROMPT_TOKENS = 11
@@ -74,6 +77,20 @@ class OpenAIUpstream:
         self.app.router.add_post("/v1/chat/completions", self.chat)
         self.app.router.add_post("/v1/embeddings", self.embeddings)
         self.app.router.add_post("/openai/deployments/{deployment}/chat/completions", self.chat)
+        self.app.router.add_post("/v1/responses", self.responses)
+
+    async def responses(self, request: web.Request) -> web.StreamResponse:
+        """OpenAI's Responses API (`tests.fakes.openai_responses`); each request's raw bytes are kept too."""
+        raw = await request.read()
+        body = json.loads(raw)
+        self.received.append({"path": request.path_qs, "headers": dict(request.headers), "body": body, "raw": raw})
+        if self.require_key and request.headers.get("authorization") != f"Bearer {self.require_key}":
+            return error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+        if body.get("model") == "fake-error-500":
+            return error(500, "The server had an error while processing your request.", "server_error")
+        if body.get("stream"):
+            return await openai_responses.stream(request, body)
+        return openai_responses.complete(body)
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
