@@ -1,0 +1,64 @@
+"""Numbers: one pass over the text finds runs of digits and separators, and each run is handed only to the entity
+types its shape allows (a card needs 13 digits, an IPv4 address three dots...): CREDIT_CARD, IN_AADHAAR, US_SSN,
+IP_ADDRESS (v4) and PHONE_NUMBER. A phone number is looked for only where no other type matched (its validation is
+the costliest)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from oneflow_ai.guardrails.detectors import aadhaar, cards, network, phone, ssn
+from oneflow_ai.guardrails.spans import Finding
+
+NUMBER_TYPES = frozenset({"CREDIT_CARD", "IN_AADHAAR", "US_SSN", "IP_ADDRESS", "PHONE_NUMBER"})
+
+_RUN = re.compile(r"[+(]?\d[\d \-.()]{5,}\d")
+_NOT_BEFORE = frozenset("-/.+,$€£¥₹_")
+
+Scan = Callable[[str, str, int], list[Finding]]
+_SCANS: tuple[tuple[str, int, Scan], ...] = (
+    ("CREDIT_CARD", 13, cards.scan),
+    ("IN_AADHAAR", 12, aadhaar.scan),
+    ("US_SSN", 9, ssn.scan),
+)
+"""(type, the fewest digits it has, its scan), phone numbers and IPv4 addresses aside."""
+
+
+def runs(text: str) -> list[tuple[int, str]]:
+    """(offset, run) of each run of at least seven characters of digits and separators not glued to a word."""
+    found = []
+    for m in _RUN.finditer(text):
+        start = m.start()
+        if start and (text[start - 1].isalnum() or text[start - 1] in _NOT_BEFORE):
+            continue
+        found.append((start, m.group()))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class NumberDetector:
+    name: str = "numbers"
+    types: frozenset[str] = field(default=NUMBER_TYPES)
+    extra: str | None = "guardrails"
+
+    def find(self, text: str) -> list[Finding]:
+        found: list[Finding] = []
+        for offset, run in runs(text):
+            digits = sum(c.isdigit() for c in run)
+            here: list[Finding] = []
+            for kind, fewest, scan in _SCANS:
+                if digits >= fewest and kind in self.types:
+                    here += scan(text, run, offset)
+            if "IP_ADDRESS" in self.types and run.count(".") >= 3:
+                here += network.scan_v4(text, run, offset)
+            if "PHONE_NUMBER" in self.types and digits >= 7 and not _covered(here, offset, len(run)):
+                here += phone.scan(text, run, offset)
+            found += here
+        return found
+
+
+def _covered(findings: list[Finding], offset: int, length: int) -> bool:
+    """Whether the findings cover the whole run but at most three characters."""
+    return sum(f.end - f.start for f in findings) >= length - 3
