@@ -22,6 +22,7 @@ from oneflow_ai.api import (
     admin_routes,
     billing_routes,
     budget_routes,
+    guardrail_routes,
     identity_routes,
     observability_routes,
     openai_routes,
@@ -186,6 +187,7 @@ def create_app(
     app.include_router(observability_routes.router, prefix="/api/v1")
     app.include_router(identity_routes.router, prefix="/api/v1")
     app.include_router(admin_routes.router, prefix="/api/v1")
+    app.include_router(guardrail_routes.router, prefix="/api/v1")
     app.include_router(ops_routes.router)
     app.include_router(observability_routes.metrics_router)
     app.include_router(ops_routes.docs_router)

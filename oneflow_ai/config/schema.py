@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from oneflow_ai.config.presets import PROVIDERS, preset_of, wire_of
+from oneflow_ai.guardrails.settings import GuardrailsSettings, check_guardrails
 
 
 def _check_strategy(name: str) -> str:
@@ -185,6 +186,8 @@ class ModelGroup(Frozen):
     strategy: str | None = None
     mode: str = Field("chat", pattern="^(chat|embedding|image_generation|audio_speech|audio_transcription)$")
     aliases: tuple[str, ...] = ()
+    guardrails: tuple[str, ...] = Field((), max_length=32)
+    """The guardrail policies applied to this group's calls (presets or `guardrails.policies`)."""
 
     @field_validator("strategy")
     @classmethod
@@ -268,6 +271,8 @@ class GatewayConfig(Frozen):
     models: tuple[ModelGroup, ...] = ()
     routing: RoutingSettings = RoutingSettings()
     budgets: tuple[BudgetConfig, ...] = ()
+    guardrails: GuardrailsSettings | None = None
+    """The `guardrails:` section; None when the YAML has none (and no model names a policy: no stage is built)."""
 
     @model_validator(mode="after")
     def _cross_references(self) -> GatewayConfig:
@@ -282,6 +287,7 @@ class GatewayConfig(Frozen):
                 if fb not in names:
                     raise ValueError(f"model {group.name!r} falls back to unknown model {fb!r}")
         _one_setting_per_origin([d for g in self.models for d in g.deployments])
+        check_guardrails(self.guardrails, {g.name: g.guardrails for g in self.models})
         return self
 
     def by_name(self) -> dict[str, ModelGroup]:
@@ -295,7 +301,9 @@ class GatewayConfig(Frozen):
         """This config plus model groups whose names it does not define yet (environment defaults)."""
         known = self.by_name()
         added = [ModelGroup.model_validate(g) for g in extra if g["name"] not in known]
-        return GatewayConfig(models=(*self.models, *added), routing=self.routing, budgets=self.budgets)
+        return GatewayConfig(
+            models=(*self.models, *added), routing=self.routing, budgets=self.budgets, guardrails=self.guardrails
+        )
 
 
 def _one_setting_per_origin(deployments: list[Deployment]) -> None:

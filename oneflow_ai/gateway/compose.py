@@ -26,6 +26,7 @@ from oneflow_ai.config.schema import GatewayConfig, ModelGroup
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.gateway.shared_breakers import SharedBreakers
 from oneflow_ai.gateway.stages import Observer, Stages
+from oneflow_ai.guardrails.stages import guardrail_stages, guardrails_of
 from oneflow_ai.identity.model_access import ModelAccess
 from oneflow_ai.identity.rate_limits import RateLimits
 from oneflow_ai.identity.service import Identity
@@ -72,6 +73,8 @@ def build_gateway(
         shared_view_s=settings.shared_view_s,
         fail_mode=identity.settings.fail_mode,
     )
+    decisions = observability.metrics.guardrail_decisions
+    guards = guardrail_stages(guardrails_of(config, lambda *labels: decisions.labels(*labels).inc()), config)
     gateway = Gateway(
         config,
         observability.traced_auth(identity.auth),
@@ -82,7 +85,7 @@ def build_gateway(
         environ,
         engine,
         redis,
-        stages(models, identity.rate_limits(tokens), budgets, observability.observers, extra),
+        stages(models, identity.rate_limits(tokens), budgets, observability.observers, extra, guards),
         breakers=breakers,
         price_catalog=settings.price_catalog,
         record_behind=observability.record_behind,
@@ -99,14 +102,17 @@ def stages(
     budgets: Budgets,
     observers: Sequence[Observer],
     extra: Stages | None = None,
+    guards: Stages | None = None,
 ) -> Stages:
-    """The stages in their order (see the module's note); `extra`'s, each at its kind's place."""
+    """The stages in their order (see the module's note); `extra`'s, each at its kind's place. `guards`: the
+    guardrails' (`guardrails.stages`), input guards before `extra`'s and output guards first."""
     extra = extra or Stages()
+    guards = guards or Stages()
     return Stages(
-        admissions=(ModelAccess(models), rate_limits, budgets, *extra.admissions),
-        rewriters=extra.rewriters,
+        admissions=(ModelAccess(models), rate_limits, budgets, *guards.admissions, *extra.admissions),
+        rewriters=(*guards.rewriters, *extra.rewriters),
         responders=extra.responders,
-        reply_inspectors=extra.reply_inspectors,
-        stream_inspectors=extra.stream_inspectors,
+        reply_inspectors=(*guards.reply_inspectors, *extra.reply_inspectors),
+        stream_inspectors=(*guards.stream_inspectors, *extra.stream_inspectors),
         observers=(rate_limits, budgets, *observers, *extra.observers),
     )

@@ -99,6 +99,12 @@ class Metrics:
             "cache_misses", "Cacheable requests the response cache could not serve.", registry=r
         )
         self.rate_limited = Counter("rate_limit_exceeded", "Requests refused by a rate limit.", registry=r)
+        self.guardrail_decisions = Counter(
+            "guardrail_decisions",
+            "Guardrail decisions, once per call, policy and entity type, by the action taken.",
+            ("policy", "action", "type"),
+            registry=r,
+        )
         self.budget_exceeded = Counter("budget_exceeded", "Requests refused by a budget or quota.", registry=r)
         self.idempotency_evictions = Counter(
             "idempotency_evictions",

@@ -1,0 +1,138 @@
+"""Guardrails in the admin API: `/api/v1/admin/guardrails/...`.
+
+- `POST /test` `{"text", "policy", "is_input"}`: what the policy does to the text (the test console);
+- `POST /scan-file` (multipart `file`, `policy`): the same for a file's text (PDF, DOCX, image by OCR);
+- `GET /policies`, `GET|PUT|DELETE /policies/{name}`, `POST /policies`: the policies the caller's tenant sees (the
+  presets, the YAML's, its own) and its own ones, made and changed by its owners and admins.
+
+Policies made here live in the gateway process that took them (a table for them is yet to come).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import Field
+
+from oneflow_ai.api.deps import ConsoleDep, GatewayDep, TenantAdminDep
+from oneflow_ai.api.identity_routes import RESPONSES
+from oneflow_ai.errors import GatewayError, InvalidRequest, NotFound
+from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.guardrails.console import verdict
+from oneflow_ai.guardrails.engine import Guardrails
+from oneflow_ai.guardrails.policy import Policy
+from oneflow_ai.guardrails.presets import PRESETS
+from oneflow_ai.guardrails.stages import guardrails_in
+from oneflow_ai.identity.roles import scope
+from oneflow_ai.identity.schemas import In
+
+router = APIRouter(prefix="/admin/guardrails", tags=["Guardrails"], responses=RESPONSES)
+
+MAX_TEXT = 1_000_000
+
+
+class TestRequest(In):
+    text: str = Field(max_length=MAX_TEXT)
+    policy: str = Field("default", min_length=1, max_length=64)
+    is_input: bool = True
+
+
+class GuardrailsOff(GatewayError):
+    status = 409
+    type = "invalid_request_error"
+    code = "guardrails_off"
+
+
+def _guardrails(gw: Gateway, *, writing: bool = False) -> Guardrails:
+    found = guardrails_in(gw.stages)
+    if found is not None:
+        return found
+    if writing:
+        raise GuardrailsOff("Guardrails are off: add a `guardrails:` section to the configuration to use policies.")
+    settings = gw.config.guardrails
+    return Guardrails(settings.by_name() if settings is not None else {})
+
+
+@router.post("/test", summary="What a policy does to a text (the test console)")
+async def test_text(body: TestRequest, p: ConsoleDep, gw: GatewayDep) -> dict[str, Any]:
+    return verdict(_guardrails(gw), body.text, body.policy, scope(p), is_input=body.is_input)
+
+
+@router.post("/scan-file", summary="What a policy does to a file's text (multipart: file, policy)")
+async def scan_file(request: Request, p: ConsoleDep, gw: GatewayDep) -> dict[str, Any]:
+    from oneflow_ai.api.multipart import parse_form
+    from oneflow_ai.guardrails.files import FilesExtraMissing, check_extra, text_of
+
+    form = parse_form(await request.body(), request.headers.get("content-type"))
+    upload = form.file("file")
+    if upload is None:
+        raise InvalidRequest("The form needs a 'file'.", param="file")
+    try:
+        check_extra()
+    except FilesExtraMissing as e:
+        raise InvalidRequest(str(e), code="files_extra_missing") from None
+    try:
+        text = await asyncio.to_thread(text_of, upload.data, upload.content_type, upload.filename)
+    except Exception:
+        raise InvalidRequest("The file could not be read.", param="file", code="unreadable_file") from None
+    policy = form.text("policy") or "default"
+    is_input = (form.text("is_input") or "true").lower() != "false"
+    return verdict(_guardrails(gw), text, policy, scope(p), is_input=is_input)
+
+
+def _public(policy: Policy, source: str) -> dict[str, Any]:
+    return {"object": "guardrail_policy", "source": source, **policy.model_dump()}
+
+
+def _source(guardrails: Guardrails, tenant: str | None, name: str) -> str:
+    if name in guardrails.tenant_policies.get(tenant or "", {}):
+        return "tenant"
+    return "preset" if PRESETS.get(name) is guardrails.policies.get(name) else "config"
+
+
+@router.get("/policies", summary="The guardrail policies your tenant can name")
+async def list_policies(p: ConsoleDep, gw: GatewayDep) -> dict[str, Any]:
+    guardrails, tenant = _guardrails(gw), scope(p)
+    names = [*guardrails.policies, *guardrails.tenant_policies.get(tenant or "", {})]
+    data = []
+    for name in dict.fromkeys(names):
+        policy = guardrails.policy(name, tenant)
+        if policy is not None:
+            data.append(_public(policy, _source(guardrails, tenant, name)))
+    return {"object": "list", "data": data}
+
+
+@router.get("/policies/{name}", summary="One guardrail policy")
+async def get_policy(name: str, p: ConsoleDep, gw: GatewayDep) -> dict[str, Any]:
+    guardrails, tenant = _guardrails(gw), scope(p)
+    policy = guardrails.policy(name, tenant)
+    if policy is None:
+        raise NotFound(f"No guardrail policy named '{name}'.", code="policy_not_found")
+    return _public(policy, _source(guardrails, tenant, name))
+
+
+@router.post("/policies", status_code=201, summary="Make a policy of your tenant (owners and admins)")
+async def create_policy(body: Policy, p: TenantAdminDep, gw: GatewayDep) -> dict[str, Any]:
+    guardrails, tenant = _guardrails(gw, writing=True), scope(p)
+    if body.name in guardrails.tenant_policies.get(tenant or "", {}):
+        raise InvalidRequest(f"The policy '{body.name}' exists; change it with PUT.", code="policy_exists", status=409)
+    guardrails.put(tenant, body)
+    return _public(body, "tenant")
+
+
+@router.put("/policies/{name}", summary="Make or replace a policy of your tenant (owners and admins)")
+async def put_policy(name: str, body: Policy, p: TenantAdminDep, gw: GatewayDep) -> dict[str, Any]:
+    if body.name != name:
+        raise InvalidRequest("The policy's name must be the one in the path.", param="name")
+    guardrails = _guardrails(gw, writing=True)
+    guardrails.put(scope(p), body)
+    return _public(body, "tenant")
+
+
+@router.delete("/policies/{name}", summary="Delete a policy of your tenant (owners and admins)")
+async def delete_policy(name: str, p: TenantAdminDep, gw: GatewayDep) -> dict[str, Any]:
+    if not _guardrails(gw, writing=True).remove(scope(p), name):
+        raise NotFound(f"Your tenant has no policy named '{name}' (presets and the YAML's are read-only).")
+    return {"object": "guardrail_policy", "name": name, "deleted": True}
