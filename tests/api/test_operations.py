@@ -24,6 +24,7 @@ PER_REQUEST = {
     ("POST", "/chat/completions"),
     ("POST", "/embeddings"),
     ("POST", "/messages"),
+    ("POST", "/responses"),
     ("GET", "/models"),
 }
 
