@@ -48,7 +48,7 @@ async def serve_messages(inbound: Inbound) -> Reply:
         call.endpoint = "messages"
         call.fallbacks = fallbacks
         call.client_request_id = inbound.client_request_id
-        call.native = NativeBody(ANTHROPIC_MESSAGES, body, _protocol_headers(inbound), untranslatable)
+        call.native = NativeBody(ANTHROPIC_MESSAGES, body, protocol_headers(inbound), untranslatable)
         reply = await complete(inbound.gateway, call)
     except GatewayError as e:
         return JSONReply(orjson.dumps(anthropic_error_body(e.status, e.message)), e.headers, e.status)
@@ -60,7 +60,7 @@ async def serve_messages(inbound: Inbound) -> Reply:
     return JSONReply(orjson.dumps(translated), reply.headers)
 
 
-def _protocol_headers(inbound: Inbound) -> dict[str, str]:
+def protocol_headers(inbound: Inbound) -> dict[str, str]:
     """The caller's `anthropic-version` and `anthropic-beta`, for an Anthropic deployment."""
     out = {}
     for name in CLIENT_HEADERS:

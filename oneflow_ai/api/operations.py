@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from oneflow_ai.api import anthropic_routes, media_routes, openai_routes, responses_routes
+from oneflow_ai.api import anthropic_routes, count_tokens_routes, media_routes, openai_routes, responses_routes
 from oneflow_ai.api.fast_lane import Handler, as_starlette
 from oneflow_ai.api.media_schemas import ImageRequest, Images, SpeechRequest, Transcription
 from oneflow_ai.api.schemas import (
@@ -178,6 +178,22 @@ OPERATIONS: tuple[Operation, ...] = (
         idempotent=False,
         docs=Docs(
             "Create a message (Anthropic Messages API), served by any configured provider", ANTHROPIC, ANTHROPIC_ERRORS
+        ),
+    ),
+    Operation(
+        "count_tokens",
+        "POST",
+        "/messages/count_tokens",
+        count_tokens_routes.serve_count_tokens,
+        body="json",
+        capability="chat",
+        price_unit="none",  # free: asked of Anthropic, or counted by the gateway; not recorded
+        streams=False,
+        idempotent=False,
+        docs=Docs(
+            "Count the input tokens of a message (Anthropic Messages API): Anthropic's count, else the gateway's",
+            ANTHROPIC,
+            ANTHROPIC_ERRORS,
         ),
     ),
     Operation(

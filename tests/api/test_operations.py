@@ -25,6 +25,7 @@ PER_REQUEST = {
     ("POST", "/embeddings"),
     ("POST", "/messages"),
     ("POST", "/responses"),
+    ("POST", "/messages/count_tokens"),
     ("GET", "/models"),
 }
 

@@ -25,6 +25,8 @@ CACHE_WRITE_TOKENS = 1200
 """`cache_creation_input_tokens` of a request with a `cache_control` mark (the 5-minute cache)."""
 CACHE_READ_TOKENS = 2400
 """`cache_read_input_tokens` of a request with a `cache_control` mark."""
+COUNTED_TOKENS = 37
+"""What `POST /v1/messages/count_tokens` answers."""
 
 
 def has_cache_control(value: Any) -> bool:
@@ -68,6 +70,20 @@ class AnthropicUpstream:
         self.require_key = require_key
         self.app = web.Application()
         self.app.router.add_post("/v1/messages", self.messages)
+        self.app.router.add_post("/v1/messages/count_tokens", self.count_tokens)
+
+    async def count_tokens(self, request: web.Request) -> web.Response:
+        """`{"input_tokens": COUNTED_TOKENS}`, as Anthropic answers a count (no `max_tokens` needed)."""
+        raw = await request.read()
+        body = json.loads(raw)
+        self.received.append({"path": request.path_qs, "headers": dict(request.headers), "body": body, "raw": raw})
+        if "anthropic-version" not in request.headers:
+            return error(400, "invalid_request_error", "anthropic-version: header is required")
+        if self.require_key and request.headers.get("x-api-key") != self.require_key:
+            return error(401, "authentication_error", "invalid x-api-key")
+        if body["model"] == "claude-error":
+            return error(529, "overloaded_error", "Overloaded")
+        return web.json_response({"input_tokens": COUNTED_TOKENS})
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
