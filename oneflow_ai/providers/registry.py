@@ -23,9 +23,12 @@ from oneflow_ai.config.presets import (
     ANTHROPIC_WIRE,
     AZURE_WIRE,
     BEDROCK_WIRE,
+    COHERE_WIRE,
     DEMO_WIRE,
+    GOOGLE_WIRE,
     OPENAI_WIRE,
     PROVIDERS,
+    VERTEX_WIRE,
     wire_of,
 )
 from oneflow_ai.config.schema import Deployment, ProviderSettings
@@ -33,6 +36,9 @@ from oneflow_ai.providers.anthropic import AnthropicProvider
 from oneflow_ai.providers.azure import AzureProvider, AzureSettings
 from oneflow_ai.providers.base import CAPABILITIES, ChatProvider, Provider
 from oneflow_ai.providers.bedrock import BedrockProvider, BedrockSettings
+from oneflow_ai.providers.cohere.provider import CohereProvider
+from oneflow_ai.providers.google.provider import GoogleProvider
+from oneflow_ai.providers.google.vertex import VertexProvider, VertexSettings
 from oneflow_ai.providers.openai import OpenAIProvider
 
 PROVIDER_TYPES: Mapping[str, type[ChatProvider]] = MappingProxyType(
@@ -42,12 +48,15 @@ PROVIDER_TYPES: Mapping[str, type[ChatProvider]] = MappingProxyType(
         AZURE_WIRE: AzureProvider,
         ANTHROPIC_WIRE: AnthropicProvider,
         BEDROCK_WIRE: BedrockProvider,
+        GOOGLE_WIRE: GoogleProvider,
+        VERTEX_WIRE: VertexProvider,
+        COHERE_WIRE: CohereProvider,
     }
 )
 """The provider of each wire protocol (`config.presets.wire_of` gives a provider name's)."""
 
 SETTINGS: Mapping[str, type[ProviderSettings]] = MappingProxyType(
-    {AZURE_WIRE: AzureSettings, BEDROCK_WIRE: BedrockSettings}
+    {AZURE_WIRE: AzureSettings, BEDROCK_WIRE: BedrockSettings, VERTEX_WIRE: VertexSettings}
 )
 """The settings model of each wire protocol whose provider has deployment fields of its own."""
 

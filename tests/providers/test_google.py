@@ -266,7 +266,9 @@ def test_invalid_argument_is_rejected_with_the_message_and_status() -> None:
     assert isinstance(err, UpstreamRejected) and (err.status, err.code) == (400, "invalid_argument")
     assert err.message == "google: Request contains an invalid argument."
     too_long = google_error(
-        400, "INVALID_ARGUMENT", "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."
+        400,
+        "INVALID_ARGUMENT",
+        "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
     )
     assert isinstance(PROVIDER.error(400, too_long, {}, DEPLOYMENT), ContextWindowExceeded)
 
