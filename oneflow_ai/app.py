@@ -22,6 +22,7 @@ from oneflow_ai.api import (
     admin_routes,
     billing_routes,
     budget_routes,
+    cache_routes,
     guardrail_routes,
     identity_routes,
     observability_routes,
@@ -62,6 +63,8 @@ EXPOSED_HEADERS = [
     "x-oneflow-model",
     "x-oneflow-provider",
     "x-oneflow-attempts",
+    "x-oneflow-cache",
+    "x-oneflow-cache-similarity",
     "retry-after",
     "idempotent-replayed",
 ]
@@ -182,6 +185,7 @@ def create_app(
         app.include_router(openai_routes.router, prefix=prefix)
     app.include_router(billing_routes.router, prefix="/api/v1")
     app.include_router(budget_routes.router, prefix="/api/v1")
+    app.include_router(cache_routes.router, prefix="/api/v1")
     app.include_router(pricing_routes.router, prefix="/api/v1")
     app.include_router(routing_routes.router, prefix="/api/v1")
     app.include_router(observability_routes.router, prefix="/api/v1")

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from oneflow_ai.config.cache import CacheSettings, ModelCache, check_cache
 from oneflow_ai.config.presets import PROVIDERS, preset_of, wire_of
 from oneflow_ai.guardrails.settings import GuardrailsSettings, check_guardrails
 
@@ -188,6 +189,8 @@ class ModelGroup(Frozen):
     aliases: tuple[str, ...] = ()
     guardrails: tuple[str, ...] = Field((), max_length=32)
     """The guardrail policies applied to this group's calls (presets or `guardrails.policies`)."""
+    cache: ModelCache | None = None
+    """This group's response cache settings, over the top-level `cache:`."""
 
     @field_validator("strategy")
     @classmethod
@@ -273,6 +276,7 @@ class GatewayConfig(Frozen):
     budgets: tuple[BudgetConfig, ...] = ()
     guardrails: GuardrailsSettings | None = None
     """The `guardrails:` section; None when the YAML has none (and no model names a policy: no stage is built)."""
+    cache: CacheSettings = CacheSettings()
 
     @model_validator(mode="after")
     def _cross_references(self) -> GatewayConfig:
@@ -288,6 +292,7 @@ class GatewayConfig(Frozen):
                     raise ValueError(f"model {group.name!r} falls back to unknown model {fb!r}")
         _one_setting_per_origin([d for g in self.models for d in g.deployments])
         check_guardrails(self.guardrails, {g.name: g.guardrails for g in self.models})
+        check_cache(self.cache, {n: (g.cache, g.mode) for n, g in self.by_name().items()})
         return self
 
     def by_name(self) -> dict[str, ModelGroup]:
@@ -302,7 +307,11 @@ class GatewayConfig(Frozen):
         known = self.by_name()
         added = [ModelGroup.model_validate(g) for g in extra if g["name"] not in known]
         return GatewayConfig(
-            models=(*self.models, *added), routing=self.routing, budgets=self.budgets, guardrails=self.guardrails
+            models=(*self.models, *added),
+            routing=self.routing,
+            budgets=self.budgets,
+            cache=self.cache,
+            guardrails=self.guardrails,
         )
 
 

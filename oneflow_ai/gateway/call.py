@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from oneflow_ai.auth.principal import Principal
+from oneflow_ai.cache.directives import take as take_cache_field
 from oneflow_ai.errors import InvalidRequest, Untranslatable
 from oneflow_ai.pricing import TokenCounter
 from oneflow_ai.providers.native import NativeProtocol
@@ -67,6 +68,10 @@ class Call:
     """The guardrail policies and entity types that acted on the call (`pci_dss:CREDIT_CARD`), for the ledger."""
     guardrail_action: str | None = None
     """The strongest guardrail action taken (`block`, `redact`, `mask`, `warn`, `log`), for the ledger."""
+    cache: dict[str, Any] | None = None
+    """The body's `cache` field (`cache.directives`), taken out of the body at the edge so no upstream sees it."""
+    cache_control: str | None = None
+    """The request's `Cache-Control` header, for the response cache."""
 
 
 @dataclass(slots=True)
@@ -191,6 +196,7 @@ def chat_call(
 ) -> Call:
     """Check the few fields the gateway relies on; every other field passes through untouched."""
     body, fallbacks, strategy = steering(_object(body), strategy_header)
+    body, cache = take_cache_field(body)
     model = _model(body)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -219,6 +225,7 @@ def chat_call(
         end_user=end_user,
         fallbacks=fallbacks,
         strategy=_strategy(strategy),
+        cache=cache,
     )
 
 

@@ -17,12 +17,16 @@ changes the gateway's stages once it is built.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.billing.budgets import Budgets, build_budgets
+from oneflow_ai.cache.build import response_cache
+from oneflow_ai.cache.stage import ResponseCache
 from oneflow_ai.config.schema import GatewayConfig, ModelGroup
+from oneflow_ai.gateway.pipeline import complete
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.gateway.shared_breakers import SharedBreakers
 from oneflow_ai.gateway.stages import Observer, Stages
@@ -75,6 +79,9 @@ def build_gateway(
     )
     decisions = observability.metrics.guardrail_decisions
     guards = guardrail_stages(guardrails_of(config, lambda *labels: decisions.labels(*labels).inc()), config)
+    cache = response_cache(config, redis, observability.metrics, lambda call: complete(built[0], call))
+    if cache is not None:
+        extra = with_cache(extra or Stages(), cache)
     gateway = Gateway(
         config,
         observability.traced_auth(identity.auth),
@@ -115,4 +122,17 @@ def stages(
         reply_inspectors=(*guards.reply_inspectors, *extra.reply_inspectors),
         stream_inspectors=(*guards.stream_inspectors, *extra.stream_inspectors),
         observers=(rate_limits, budgets, *observers, *extra.observers),
+    )
+
+
+def with_cache(extra: Stages, cache: ResponseCache) -> Stages:
+    """`extra` with the response cache last of each kind: it answers after any other responder, and sees each
+    answer last, as it is sent (after the output guards), so it keeps what the caller got; it observes the
+    records (an entry keeps the cost of the call that filled it)."""
+    return replace(
+        extra,
+        responders=(*extra.responders, cache),
+        reply_inspectors=(*extra.reply_inspectors, cache),
+        stream_inspectors=(*extra.stream_inspectors, cache),
+        observers=(*extra.observers, cache),
     )

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Generator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from oneflow_ai.config.schema import Deployment
@@ -150,6 +151,10 @@ class Answer:
     """Recorded as the call's provider (`cache`, say)."""
     usage: Usage | None = None
     model: str | None = None
+    cache_kind: str | None = None
+    """`exact` or `semantic` when the answer came from the response cache: recorded as a cache hit, with
+    `usage` (the tokens of the call that filled the entry) and `saved_usd` (what that call cost)."""
+    saved_usd: Decimal = Decimal(0)
 
 
 class Responder(Protocol):
@@ -191,5 +196,7 @@ class Stages:
 
     @property
     def inspects(self) -> bool:
-        """Some stage reads the answer before it is sent."""
-        return bool(self.reply_inspectors or self.stream_inspectors)
+        """Some stage reads the answer before it is sent, native calls' too (an inspector that reads no native
+        call says so with `reads_native = False`: the response cache)."""
+        inspectors = (*self.reply_inspectors, *self.stream_inspectors)
+        return any(getattr(i, "reads_native", True) for i in inspectors)

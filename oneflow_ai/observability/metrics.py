@@ -94,10 +94,18 @@ class Metrics:
             "llm_tokens", "Tokens, by type (input, output, cached).", ("provider", "model", "type", *key), registry=r
         )
         self.cost_credits = Counter("oneflow_cost_credits", "Credits charged.", ("provider", "model", *key), registry=r)
-        self.cache_hits = Counter("cache_hits", "Responses served from the response cache.", registry=r)
-        self.cache_misses = Counter(
-            "cache_misses", "Cacheable requests the response cache could not serve.", registry=r
+        self.cache_hits = Counter(
+            "cache_hits", "Calls answered from the response cache, by kind (exact, semantic).", ("kind",), registry=r
         )
+        self.cache_misses = Counter(
+            "cache_misses",
+            "Calls the response cache looked up and could not answer, by the lookup that missed (exact, semantic).",
+            ("kind",),
+            registry=r,
+        )
+        for kind in ("exact", "semantic"):  # shown at 0 before the first lookup
+            self.cache_hits.labels(kind)
+            self.cache_misses.labels(kind)
         self.rate_limited = Counter("rate_limit_exceeded", "Requests refused by a rate limit.", registry=r)
         self.guardrail_decisions = Counter(
             "guardrail_decisions",
@@ -138,6 +146,12 @@ class Metrics:
             self._scraped = CollectorRegistry(auto_describe=False)
             multiprocess.MultiProcessCollector(self._scraped, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
         self._sampler: asyncio.Task[None] | None = None
+
+    def cache_hit(self, kind: str) -> None:
+        self.cache_hits.labels(kind).inc()
+
+    def cache_miss(self, kind: str) -> None:
+        self.cache_misses.labels(kind).inc()
 
     def sample(self) -> None:
         """Copy the gateway's current state into the gauges."""

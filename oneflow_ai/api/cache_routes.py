@@ -1,0 +1,63 @@
+"""The response cache's admin API: `/api/v1/admin/cache/stats` and `DELETE /api/v1/admin/cache`.
+
+A tenant's owners and admins see and clear their own tenant's entries only; the master key sees every tenant
+(each listed, and their sum) and clears all of them, or one (`?tenant=`). `?model=` narrows a clear to one model
+(a group's name or alias). Callers with no tenant (the master key's own calls) are the tenant `~`. With no cache
+configured the stats are zeros and a clear removes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from oneflow_ai.api.deps import GatewayDep, TenantAdminDep
+from oneflow_ai.api.schemas import ERRORS
+from oneflow_ai.cache.stage import ResponseCache
+from oneflow_ai.cache.store import Stats
+from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.identity.roles import NotFoundInTenant, scope
+
+router = APIRouter(prefix="/admin/cache", tags=["Cache"], responses=ERRORS)
+
+Tenant = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_\-~]{1,64}$", description="master key only")]
+Model = Annotated[str | None, Query(min_length=1, max_length=256)]
+
+
+def response_cache(gw: Gateway) -> ResponseCache | None:
+    return next((r for r in gw.stages.responders if isinstance(r, ResponseCache)), None)
+
+
+def target(principal: Any, tenant: str | None) -> str | None:
+    """The tenant the call may see: the caller's own; the master key's choice (None: every tenant)."""
+    own = scope(principal)
+    if own is not None and tenant is not None and tenant != own:
+        raise NotFoundInTenant("tenant", tenant)
+    return own or tenant
+
+
+@router.get("/stats", summary="Entries, bytes, hits, misses and the money hits saved (your tenant's)")
+async def cache_stats(p: TenantAdminDep, gw: GatewayDep, tenant: Tenant = None) -> dict[str, Any]:
+    cache = response_cache(gw)
+    seen = target(p, tenant)
+    per = await cache.stats(seen) if cache is not None else {}
+    total = Stats()
+    for stats in per.values():
+        total.add(stats)
+    out: dict[str, Any] = {
+        "store": cache.store.kind if cache is not None else "off",
+        "tenant": seen,
+        **total.public(),
+    }
+    if seen is None:
+        out["tenants"] = {t: s.public() for t, s in sorted(per.items())}
+    return out
+
+
+@router.delete("", summary="Remove your tenant's entries (?model= narrows; the master key: all, or ?tenant=)")
+async def clear_cache(p: TenantAdminDep, gw: GatewayDep, model: Model = None, tenant: Tenant = None) -> dict[str, Any]:
+    cache = response_cache(gw)
+    seen = target(p, tenant)
+    deleted = await cache.clear(seen, model) if cache is not None else 0
+    return {"deleted": deleted, "tenant": seen, "model": model}
