@@ -319,3 +319,12 @@ def test_bedrock_errors(status: int, kind: str, message: str, error: type[Except
     assert type(got) is error and got.status == client_status
     if error is not UpstreamAuthFailed:  # a refused credential's message is never kept (it may quote the key)
         assert message in got.message
+
+
+def test_without_the_bedrock_extra_the_config_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "botocore" else real(name, *a))
+    with pytest.raises(ValueError, match=r"pip install 'oneflow-ai\[bedrock\]'"):
+        Deployment(provider="bedrock", model=MODEL, region="us-east-1")

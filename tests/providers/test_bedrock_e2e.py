@@ -276,3 +276,19 @@ def test_an_exception_mid_stream_ends_it_with_the_error(gateway: tuple[str, str]
     assert events[-1]["error"]["message"] == "bedrock: The model stopped."
     rows = ledger_rows(database_url, [request_id])
     assert (rows[0]["status"], rows[0]["provider"]) == ("upstream_error", "bedrock")
+
+
+def test_anthropic_messages_served_by_bedrock(gateway: tuple[str, str]) -> None:
+    """`/v1/messages` (the `anthropic` SDK) served by a Bedrock deployment: translated through OpenAI's form."""
+    import anthropic
+
+    url, database_url = gateway
+    sdk = anthropic.Anthropic(api_key=MASTER_KEY, base_url=url, max_retries=0)
+    raw = sdk.messages.with_raw_response.create(
+        model="haiku", max_tokens=100, system=MESSAGES[0]["content"], messages=[MESSAGES[1]]
+    )
+    message = raw.parse()
+    assert (message.content[0].type, message.stop_reason) == ("text", "end_turn")
+    assert message.content[0].text == fake.TEXT
+    assert (message.usage.input_tokens, message.usage.cache_read_input_tokens) == (fake.INPUT_TOKENS, fake.CACHE_READ)
+    assert_charged(ledger_rows(database_url, [raw.headers["x-request-id"]])[0], streamed=False)
