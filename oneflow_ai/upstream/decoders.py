@@ -8,10 +8,9 @@ provider names its decoder (`ChatProvider.stream_decoder`); the relay asks it on
 
 - Server-Sent Events (OpenAI, Anthropic and most others): `upstream.sse.SSEParser`.
 - Newline-delimited JSON (Ollama's native API, some self-hosted servers): `JSONLinesDecoder`, one event per line.
-- AWS event-stream (Bedrock's `InvokeModelWithResponseStream`, next): a decoder of its binary messages (a
-  prelude with the total and headers lengths and its CRC, the headers, the payload, the message CRC; as botocore's
-  `EventStreamBuffer`) giving `StreamEvent(":event-type" header, payload)`, named by the Bedrock provider's
-  `stream_decoder`; the relay needs no change.
+- AWS event-stream (Bedrock's `ConverseStream`): `upstream.event_stream.EventStreamDecoder`, its binary messages
+  (a prelude with the total and headers lengths and its CRC, the headers, the payload, the message CRC) checked by
+  botocore's `EventStreamBuffer`, giving `StreamEvent(":event-type" header, payload)`; the relay needed no change.
 """
 
 from __future__ import annotations
