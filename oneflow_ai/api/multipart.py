@@ -82,7 +82,7 @@ def _boundary(content_type: str | None) -> bytes:
         raise InvalidRequest(
             "The request body must be multipart/form-data (a file upload).", code="invalid_content_type"
         )
-    boundary = _params(rest).get("boundary", "")
+    boundary = _params(";" + rest).get("boundary", "")
     if not 1 <= len(boundary) <= 70:
         raise _malformed("its content-type has no valid boundary")
     return boundary.encode("latin-1")

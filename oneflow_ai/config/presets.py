@@ -15,6 +15,8 @@ OPENAI_WIRE = "openai"
 ANTHROPIC_WIRE = "anthropic"
 AZURE_WIRE = "azure"
 DEMO_WIRE = "demo"
+STABILITY_WIRE = "stability"
+ELEVENLABS_WIRE = "elevenlabs"
 BEDROCK_WIRE = "bedrock"
 GOOGLE_WIRE = "google"
 VERTEX_WIRE = "vertex_ai"
@@ -43,6 +45,8 @@ OTHER_PROVIDERS: dict[str, tuple[str, Preset]] = {
     "google": (GOOGLE_WIRE, Preset("https://generativelanguage.googleapis.com", "GEMINI_API_KEY")),
     "vertex_ai": (VERTEX_WIRE, Preset("", None)),  # the endpoint is its location's: see providers/google/vertex
     "cohere": (COHERE_WIRE, Preset("https://api.cohere.com", "COHERE_API_KEY")),
+    "stability": (STABILITY_WIRE, Preset("https://api.stability.ai", "STABILITY_API_KEY")),
+    "elevenlabs": (ELEVENLABS_WIRE, Preset("https://api.elevenlabs.io", "ELEVENLABS_API_KEY")),
 }
 
 PROVIDERS = sorted([*OPENAI_COMPATIBLE, *OTHER_PROVIDERS])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Literal
 
 from oneflow_ai.pricing.catalog import ModelPrice
@@ -55,22 +55,29 @@ def _rate(price: ModelPrice, metered: Metered) -> Decimal | None:
     return price.per_second
 
 
+def in_microseconds(seconds: Decimal) -> Decimal:
+    """A duration as the ledger keeps it (`quantity`, six decimals) and as it is priced: rounded half-up to the
+    microsecond, so that the recorded quantity times the price is the recorded cost, exactly."""
+    with localcontext(prec=40):
+        return seconds.quantize(MICROSECOND, rounding=ROUND_HALF_UP)
+
+
 def seconds_of_wav(data: bytes) -> Decimal | None:
-    """How long a WAV file plays: its `data` chunk's bytes over the `fmt` chunk's byte rate, rounded up to the
-    microsecond (44.1 kHz rates do not divide evenly); None when `data` is not a WAV file this can read."""
+    """How long a WAV file plays: its `data` chunk's bytes over the `fmt` chunk's byte rate, to the microsecond
+    (`in_microseconds`: 44.1 kHz rates do not divide evenly); None when `data` is not a WAV file this can read."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         return None
     byte_rate = None
     pos = 12
     while pos + 8 <= len(data):
         chunk_id, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
-        if chunk_id == b"fmt " and size >= 16 and pos + 16 <= len(data):
-            byte_rate = struct.unpack_from("<I", data, pos + 12)[0]
+        if chunk_id == b"fmt " and size >= 16 and pos + 20 <= len(data):
+            byte_rate = struct.unpack_from("<I", data, pos + 16)[0]  # after the format, channels and sample rate
         elif chunk_id == b"data":
             if not byte_rate:
                 return None
             length = min(size, len(data) - pos - 8)  # a streamed WAV may declare more than it holds
             with localcontext(prec=40):
-                return (Decimal(length) / Decimal(byte_rate)).quantize(MICROSECOND, rounding=ROUND_CEILING)
+                return in_microseconds(Decimal(length) / Decimal(byte_rate))
         pos += 8 + size + (size & 1)
     return None

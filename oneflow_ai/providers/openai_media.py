@@ -17,7 +17,7 @@ import orjson
 
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import UpstreamError
-from oneflow_ai.pricing.media import Metered
+from oneflow_ai.pricing.media import Metered, in_microseconds
 from oneflow_ai.providers.base import ProviderResult, Usage
 from oneflow_ai.upstream.multipart import FormValue, encode_form
 from oneflow_ai.upstream.wire import UpstreamRequest
@@ -64,7 +64,7 @@ class OpenAIMedia:
             seconds = usage.get("seconds")
         metered = None
         if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0:
-            metered = Metered("seconds", Decimal(str(seconds)))  # the number as the upstream wrote it
+            metered = Metered("seconds", in_microseconds(Decimal(str(seconds))))  # the number as written
         return ProviderResult(body, _token_usage(usage), None, parsed, metered)
 
 

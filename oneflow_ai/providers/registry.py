@@ -25,9 +25,11 @@ from oneflow_ai.config.presets import (
     BEDROCK_WIRE,
     COHERE_WIRE,
     DEMO_WIRE,
+    ELEVENLABS_WIRE,
     GOOGLE_WIRE,
     OPENAI_WIRE,
     PROVIDERS,
+    STABILITY_WIRE,
     VERTEX_WIRE,
     wire_of,
 )
@@ -37,9 +39,11 @@ from oneflow_ai.providers.azure import AzureProvider, AzureSettings
 from oneflow_ai.providers.base import CAPABILITIES, ChatProvider, Provider
 from oneflow_ai.providers.bedrock import BedrockProvider, BedrockSettings
 from oneflow_ai.providers.cohere.provider import CohereProvider
+from oneflow_ai.providers.elevenlabs import ElevenLabsProvider
 from oneflow_ai.providers.google.provider import GoogleProvider
 from oneflow_ai.providers.google.vertex import VertexProvider, VertexSettings
 from oneflow_ai.providers.openai import OpenAIProvider
+from oneflow_ai.providers.stability import StabilityProvider
 
 PROVIDER_TYPES: Mapping[str, type[ChatProvider]] = MappingProxyType(
     {
@@ -78,7 +82,9 @@ def providers() -> dict[str, ChatProvider]:
     return {wire: made.setdefault(kind, kind()) for wire, kind in PROVIDER_TYPES.items()}
 
 
-MEDIA_PROVIDER_TYPES: Mapping[str, type[Provider]] = MappingProxyType({})
+MEDIA_PROVIDER_TYPES: Mapping[str, type[Provider]] = MappingProxyType(
+    {STABILITY_WIRE: StabilityProvider, ELEVENLABS_WIRE: ElevenLabsProvider}
+)
 """The providers of the wire protocols that have no chat (images or speech only)."""
 
 
