@@ -90,6 +90,8 @@ def record(call: Call, outcome: Outcome, pricing: PricingEngine, prices: Deploym
         ttft_ms=outcome.ttft_s * 1000 if outcome.ttft_s is not None else None,
         attempts=outcome.attempts,
         streamed=call.stream,
+        guardrail=call.guardrail,
+        guardrail_action=call.guardrail_action,
         unit=metered.unit if metered is not None else "tokens",
         quantity=metered.quantity if metered is not None else ZERO,
     )

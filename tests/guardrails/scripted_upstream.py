@@ -31,7 +31,6 @@ class ScriptedUpstream:
         async def send(choices: list[dict[str, Any]], **extra: Any) -> None:
             chunk = {**identity, "object": "chat.completion.chunk", "choices": choices, **extra}
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            await response.drain()
 
         await send([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
         for piece in self.pieces:
