@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from tests.api.ledger_rows import ledger_rows
-from tests.conftest import MASTER_KEY
+from tests.conftest import MASTER_KEY, UPSTREAM_KEY
 from tests.fakes import anthropic_upstream as fake_claude
 from tests.fakes import openai_responses as fake
 
@@ -64,7 +64,7 @@ def gateway(start_gateway: Any, anthropic_upstream: Any, openai_upstream: Any, d
         database_url=database_url,
     )
     client = openai.OpenAI(api_key=MASTER_KEY, base_url=gw.url + "/v1", max_retries=0)
-    return client, gpt_fake, claude_fake, database_url, gw.url
+    return client, gpt_fake, claude_fake, database_url, (gw.url, gpt)
 
 
 def test_an_openai_deployment_is_passed_the_body_and_answers_byte_for_byte(gateway: Any) -> None:
@@ -81,7 +81,7 @@ def test_an_openai_deployment_is_passed_the_body_and_answers_byte_for_byte(gatew
         "store": True,
         "previous_response_id": "resp_0",  # passed through: OpenAI keeps the conversation
     }
-    assert sent["headers"]["Authorization"] == "Bearer sk-upstream-secret-abcdef"
+    assert sent["headers"]["Authorization"] == f"Bearer {UPSTREAM_KEY}"
     expected = fake.response(sent["body"], "completed", [fake.message(fake.REPLY)], with_usage=True)
     assert raw.http_response.content == json.dumps(expected).encode()  # the upstream's bytes, as they came
     assert response.output_text == fake.REPLY
@@ -101,7 +101,7 @@ def test_an_openai_deployment_is_passed_the_body_and_answers_byte_for_byte(gatew
 
 
 def test_an_openai_stream_passes_the_upstreams_events_through(gateway: Any) -> None:
-    client, gpt_fake, _, db, url = gateway
+    client, _, _, db, (url, upstream) = gateway
     stream = client.responses.create(model="gpt-4o", input="hi", stream=True)
     events = list(stream)
     request_id = stream.response.headers["x-request-id"]
@@ -114,20 +114,12 @@ def test_an_openai_stream_passes_the_upstreams_events_through(gateway: Any) -> N
     body = {"model": "gpt-4o", "input": "hi", "stream": True}
     headers = {"authorization": f"Bearer {MASTER_KEY}"}
     through = httpx.post(url + "/v1/responses", json=body, headers=headers).content
-    upstream_url = gpt_fake_url(gateway)
-    direct = httpx.post(upstream_url, json=body, headers={"authorization": "Bearer sk-upstream-secret-abcdef"})
-    assert through == direct.content
+    direct = httpx.post(upstream + "/responses", json=body, headers={"authorization": f"Bearer {UPSTREAM_KEY}"})
+    assert through == direct.content and through.startswith(b"event: response.created\n")
     [row] = ledger_rows(db, [request_id])
     assert (row["endpoint"], row["streamed"], row["usage_source"]) == ("responses", True, "upstream")
     assert (row["input_tokens"], row["cached_tokens"], row["output_tokens"]) == (13, 4, 8)
     assert Decimal(row["cost_usd"]) == NATIVE_COST
-
-
-def gpt_fake_url(gateway: Any) -> str:
-    client = gateway[0]
-    sent = gateway[1].received[-1]
-    assert client is not None and sent is not None
-    return "http://" + sent["headers"]["Host"] + "/v1/responses"
 
 
 def test_a_function_tool_through_openai(gateway: Any) -> None:
