@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
+from oneflow_ai.errors import InvalidRequest
 from oneflow_ai.gateway.call import Call
 from oneflow_ai.gateway.stages import DONE
 from oneflow_ai.guardrails.actions import Hit, rewrite
@@ -70,7 +71,12 @@ class InputGuard:
 
         found: list[Hit] = []
         for blob in blobs:
-            text = await asyncio.to_thread(text_of, blob.data, blob.media_type, blob.filename)
+            try:
+                text = await asyncio.to_thread(text_of, blob.data, blob.media_type, blob.filename)
+            except Exception:  # a damaged file: refused, not let through unread
+                raise InvalidRequest(
+                    "A file in the request could not be read for the guardrails.", code="unreadable_file"
+                ) from None
             found += guard.scan(text, "input")
         # a file cannot be rewritten: what a policy would redact or mask in it refuses the call
         strict = [dataclasses.replace(h, rule=_blocking(h)) for h in found]

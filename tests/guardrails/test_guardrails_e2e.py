@@ -273,3 +273,35 @@ def test_decisions_are_counted_and_nothing_sensitive_is_logged(app: App) -> None
     for value in (CARD, SSN, EMAIL, "4111 11", "MIIEvQ"):
         assert value not in logged
         assert value not in str(caught.value)
+
+
+def test_anthropic_messages_are_guarded_the_same_way(app: App) -> None:
+    import anthropic
+
+    client = anthropic.Anthropic(api_key=MASTER_KEY, base_url=app.url, max_retries=0)
+    app.upstream.pieces = ["Charged ", CARD, "."]
+    message = client.messages.create(
+        model="cards", max_tokens=100, messages=[{"role": "user", "content": f"Charge {CARD}"}]
+    )
+    assert message.content[0].text == "Charged <CREDIT_CARD_1>."  # type: ignore[union-attr]
+    assert app.upstream.received[-1]["messages"][0]["content"] == "Charge <CREDIT_CARD_1>"
+    app.upstream.pieces = ["Card 4111 1111 ", "1111 ", "1111 ok"]
+    with client.messages.stream(
+        model="cards", max_tokens=100, messages=[{"role": "user", "content": "which card?"}]
+    ) as stream:
+        text = "".join(stream.text_stream)
+    assert text == "Card <CREDIT_CARD_1> ok"
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        client.messages.create(model="hipaa", max_tokens=10, messages=[{"role": "user", "content": f"SSN {SSN}"}])
+    assert "US_SSN" in str(caught.value) and SSN not in str(caught.value)
+
+
+def test_responses_are_guarded_the_same_way(app: App) -> None:
+    app.upstream.pieces = ["Charged ", CARD, "."]
+    response = app.client().responses.create(model="cards", input=f"Charge {CARD}")
+    assert response.output_text == "Charged <CREDIT_CARD_1>."
+    assert CARD not in str(app.upstream.received[-1])
+    app.upstream.pieces = ["Card 4111 1111 ", "1111 ", "1111 ok"]
+    events = list(app.client().responses.create(model="cards", input="which card?", stream=True))
+    text = "".join(getattr(e, "delta", "") for e in events if e.type == "response.output_text.delta")
+    assert text == "Card <CREDIT_CARD_1> ok"
