@@ -117,6 +117,13 @@ def modes(environ: Mapping[str, str] = os.environ) -> dict[str, Mode]:
             env=full_env,
             client_key=virtual_key,
         ),
+        "full-sqlite-guardrails": Mode(
+            "full-sqlite-guardrails",
+            "as full-sqlite, with the `default` guardrail policy on every call (input and output, every detector)",
+            config={**full_config, "guardrails": {"default": ["default"]}},
+            env=full_env,
+            client_key=virtual_key,
+        ),
         "full-postgres": Mode(
             "full-postgres",
             "as full-sqlite, on a fresh PostgreSQL database + Redis ($BENCH_DATABASE_URL, $BENCH_REDIS_URL); limits "
