@@ -5,6 +5,7 @@ an exception inside a stream (an event-stream message of type `exception`), each
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -12,22 +13,24 @@ import orjson
 from oneflow_ai.errors import ContextWindowExceeded, UpstreamError, upstream_error_for_status
 from oneflow_ai.providers.base import keep_rate_limit
 
-STATUS_OF: Mapping[str, int] = {
-    "AccessDeniedException": 403,
-    "UnrecognizedClientException": 403,
-    "InvalidSignatureException": 403,
-    "ExpiredTokenException": 403,
-    "ValidationException": 400,
-    "ServiceQuotaExceededException": 400,
-    "ResourceNotFoundException": 404,
-    "ModelTimeoutException": 408,
-    "ModelErrorException": 424,
-    "ModelStreamErrorException": 424,
-    "ThrottlingException": 429,
-    "ModelNotReadyException": 429,
-    "InternalServerException": 500,
-    "ServiceUnavailableException": 503,
-}
+STATUS_OF: Mapping[str, int] = MappingProxyType(
+    {
+        "AccessDeniedException": 403,
+        "UnrecognizedClientException": 403,
+        "InvalidSignatureException": 403,
+        "ExpiredTokenException": 403,
+        "ValidationException": 400,
+        "ServiceQuotaExceededException": 400,
+        "ResourceNotFoundException": 404,
+        "ModelTimeoutException": 408,
+        "ModelErrorException": 424,
+        "ModelStreamErrorException": 424,
+        "ThrottlingException": 429,
+        "ModelNotReadyException": 429,
+        "InternalServerException": 500,
+        "ServiceUnavailableException": 503,
+    }
+)
 """The HTTP status of each Bedrock error type, as its API reference gives it: an exception inside a stream comes with
 no status of its own."""
 _TOO_LONG = ("input is too long", "prompt is too long", "too many input tokens", "exceed context limit")
