@@ -35,6 +35,9 @@ class Outcome:
     attempts: int = 1
     provider: str | None = None
     """Who served a call no deployment served (a stage that answered it, `cache` say)."""
+    cache_kind: str | None = None
+    """`exact` or `semantic`: a cache hit, recorded with `saved_usd`, the cost of the call it stands for."""
+    saved_usd: Decimal = ZERO
     metered: Metered | None = None
     """What a media call used (images, characters, seconds): priced by `pricing.media`, recorded as its unit."""
 
@@ -90,6 +93,9 @@ def record(call: Call, outcome: Outcome, pricing: PricingEngine, prices: Deploym
         ttft_ms=outcome.ttft_s * 1000 if outcome.ttft_s is not None else None,
         attempts=outcome.attempts,
         streamed=call.stream,
+        cache_hit=outcome.cache_kind is not None,
+        cache_kind=outcome.cache_kind,
+        saved_usd=outcome.saved_usd,
         guardrail=call.guardrail,
         guardrail_action=call.guardrail_action,
         unit=metered.unit if metered is not None else "tokens",

@@ -1,6 +1,8 @@
 """A call a stage answered itself (`gateway.stages.Responder`, a cache): sent as a reply or, when the caller asked
 for a stream, as an OpenAI chat stream; recorded once, `ok`, with the responder as its provider, no deployment,
-no attempt and no cost. A stream is recorded when it ends (`client_aborted` when its client left before)."""
+no attempt and no cost. A stream is recorded when it ends (`client_aborted` when its client left before).
+A cache hit (`Answer.cache_kind`) is recorded as one, with the tokens and the cost it saved; the headers the
+stages gave the call (`x-oneflow-cache`, rate limits) go with the answer."""
 
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from oneflow_ai.upstream.sse import DONE, frame
 def answered(gw: Gateway, call: Call, answer: Answer) -> JSONReply | StreamReply:
     source = "stage" if answer.usage is not None else "none"
     outcome = Outcome("ok", 200, None, answer.usage, source, answer.model, attempts=0, provider=answer.served_by)
-    headers = {"x-oneflow-provider": answer.served_by, "x-oneflow-attempts": "0"}
+    outcome.cache_kind, outcome.saved_usd = answer.cache_kind, answer.saved_usd
+    headers = {**call.response_headers, "x-oneflow-provider": answer.served_by, "x-oneflow-attempts": "0"}
     if not call.stream:
         finish(gw, call, outcome)
         return JSONReply(answer.body, headers)
