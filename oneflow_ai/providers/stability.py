@@ -93,9 +93,9 @@ def from_stability(reply: Mapping[str, Any], response_format: str, created: int)
 
 def aspect_ratio(size: Any) -> str | None:
     """OpenAI's `WIDTHxHEIGHT` as the nearest of Stability's aspect ratios (None for none or `auto`)."""
-    if not isinstance(size, str) or "x" not in size:
+    if size is None or size == "auto":
         return None
-    width, _, height = size.partition("x")
+    width, _, height = str(size).partition("x")
     if not (width.isdigit() and height.isdigit()) or not int(width) or not int(height):
         raise InvalidRequest(f"'size' must be WIDTHxHEIGHT, not {size!r}", param="size")
     wanted = int(width) / int(height)

@@ -53,5 +53,6 @@ def _boundary(items: list[tuple[str, FormValue]]) -> bytes:
 
 
 def _quoted(text: str) -> bytes:
-    """A name or file name inside double quotes: quotes and line ends escaped as browsers do (percent-encoded)."""
-    return text.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A").encode()
+    """A name or file name inside double quotes, escaped as httpx (the OpenAI SDK's client) escapes it: a backslash
+    doubled, quotes and line ends percent-encoded as browsers do."""
+    return text.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A").encode()
