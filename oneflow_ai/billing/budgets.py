@@ -40,9 +40,10 @@ from oneflow_ai.billing.redis_counters import RedisCounters
 from oneflow_ai.billing.repository import BudgetRepository
 from oneflow_ai.config.schema import BudgetConfig, Deployment, ModelGroup
 from oneflow_ai.errors import GatewayError, QuotaExceeded
-from oneflow_ai.gateway.call import Call, estimated_tokens
+from oneflow_ai.gateway.call import MEDIA_ENDPOINTS, Call, estimated_tokens
 from oneflow_ai.gateway.stages import DONE, QuietObserver
 from oneflow_ai.pricing import DeploymentPrices, PricingEngine, TokenCounter, decimal_str
+from oneflow_ai.pricing.media import media_hold, seconds_of_wav
 from oneflow_ai.store.ledger import UsageRecord
 from oneflow_ai.store.redis_batches import RedisBatches
 from oneflow_ai.store.room_view import RoomView
@@ -162,6 +163,10 @@ class Budgets(QuietObserver):
         price = self._prices().get(dep)
         if price is None:
             return ZERO, ZERO
+        if call.endpoint in MEDIA_ENDPOINTS:  # images, characters, seconds (`pricing.media`)
+            seconds = seconds_of_wav(call.upload.data) if call.upload is not None else None
+            hold = media_hold(call.endpoint, call.body, price, seconds)
+            return hold, hold
         prompt, completion = estimated_tokens(call, self._tokens)
         if call.endpoint != "embeddings":  # an embedding has no answer
             completion = answer_limit(call.body, price, prompt)

@@ -17,9 +17,10 @@ Pure: values in, `Decimal` out, in the engine's exact context (a cost is exact o
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from typing import Literal
+from typing import Any, Literal
 
 from oneflow_ai.pricing.catalog import ModelPrice
 from oneflow_ai.pricing.engine import exact
@@ -60,6 +61,24 @@ def in_microseconds(seconds: Decimal) -> Decimal:
     microsecond, so that the recorded quantity times the price is the recorded cost, exactly."""
     with localcontext(prec=40):
         return seconds.quantize(MICROSECOND, rounding=ROUND_HALF_UP)
+
+
+def media_hold(endpoint: str, body: Mapping[str, Any], price: ModelPrice, seconds: Decimal | None) -> Decimal:
+    """What a media call may cost at most, before it is made (what its budgets hold): `n` images at the table's
+    price of their quality and size, every character of the text spoken, the seconds of the uploaded file when
+    they are known (`seconds`; a file of unknown length holds nothing)."""
+    with exact():
+        if endpoint == "images":
+            n = body.get("n")
+            each = price.per_image_at(_text(body.get("quality")), _text(body.get("size"))) or Decimal(0)
+            return (n if isinstance(n, int) and n > 0 else 1) * each
+        if endpoint == "speech":
+            return len(str(body.get("input") or "")) * (price.per_character or Decimal(0))
+        return (seconds or Decimal(0)) * (price.per_second or Decimal(0))
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def seconds_of_wav(data: bytes) -> Decimal | None:

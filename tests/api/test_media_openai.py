@@ -201,3 +201,21 @@ def test_models_lists_the_media_groups(setup: Any) -> None:
     client, _, _ = setup
     names = {m.id for m in client.models.list()}
     assert {"dall-e-3", "tts-1", "whisper-1", "demo-image", "demo-speech"} <= names
+
+
+def test_budgets_count_images(start_gateway: Any, upstream: Any, tmp_path: Any) -> None:
+    """A $0.10 budget on dall-e-3: an hd 1792x1024 image ($0.12) is refused before OpenAI is called; two
+    standard ones ($0.04 each) are served and charged; a third would take it to $0.12 and is refused."""
+    fake_upstream, server = upstream
+    budget = "budgets:\n  - {scope: model, id: dall-e-3, period: total, limit_usd: '0.10'}\n"
+    gw = start_gateway(config_yaml=config(server.url) + budget, database_url=f"sqlite:///{tmp_path / 'b.db'}")
+    client = openai.OpenAI(api_key=MASTER_KEY, base_url=gw.url + "/v1", max_retries=0)
+    before = len(fake_upstream.received)
+    with pytest.raises(openai.RateLimitError, match=r"estimated at \$0\.12"):
+        client.images.generate(model="dall-e-3", prompt="x", size="1792x1024", quality="hd")
+    assert len(fake_upstream.received) == before
+    for _ in range(2):
+        client.images.generate(model="dall-e-3", prompt="x")
+    with pytest.raises(openai.RateLimitError, match=r"has \$0\.02 left"):
+        client.images.generate(model="dall-e-3", prompt="x")
+    assert len(fake_upstream.received) == before + 2
