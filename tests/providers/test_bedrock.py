@@ -328,3 +328,31 @@ def test_without_the_bedrock_extra_the_config_names_it(monkeypatch: pytest.Monke
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "botocore" else real(name, *a))
     with pytest.raises(ValueError, match=r"pip install 'oneflow-ai\[bedrock\]'"):
         Deployment(provider="bedrock", model=MODEL, region="us-east-1")
+
+
+def test_parallel_tool_uses_are_numbered_in_order_and_one_without_input_gets_empty_arguments() -> None:
+    def start(index: int, name: str) -> dict[str, Any]:
+        use = {"toolUseId": f"tooluse_{name}", "name": name}
+        return {"event": "contentBlockStart", "data": {"contentBlockIndex": index, "start": {"toolUse": use}}}
+
+    def piece(index: int, text: str) -> dict[str, Any]:
+        delta = {"contentBlockIndex": index, "delta": {"toolUse": {"input": text}}}
+        return {"event": "contentBlockDelta", "data": delta}
+
+    events = [
+        {"event": "messageStart", "data": {"role": "assistant"}},
+        start(1, "now"),
+        {"event": "contentBlockStop", "data": {"contentBlockIndex": 1}},
+        start(2, "weather"),
+        piece(2, '{"city": "Paris"}'),
+        {"event": "contentBlockStop", "data": {"contentBlockIndex": 2}},
+        {"event": "messageStop", "data": {"stopReason": "tool_use"}},
+    ]
+    chunks, _ = translate([stream_bytes(events)], wants_usage=False)
+    calls: dict[int, dict[str, str]] = {}
+    for chunk in chunks:
+        for call in chunk["choices"][0]["delta"].get("tool_calls") or ():
+            entry = calls.setdefault(call["index"], {"name": "", "arguments": ""})
+            entry["name"] += call.get("function", {}).get("name") or ""
+            entry["arguments"] += call.get("function", {}).get("arguments") or ""
+    assert calls == {0: {"name": "now", "arguments": "{}"}, 1: {"name": "weather", "arguments": '{"city": "Paris"}'}}

@@ -26,7 +26,18 @@ from oneflow_ai.upstream.sse import DONE, frame
 class ConverseStream:
     """Feed ConverseStream events; get OpenAI chunk frames. Raises `UpstreamError` on an exception event."""
 
-    __slots__ = ("_created", "_id", "_model", "_produced", "_provider", "_stopped", "_tools", "_wants_usage", "usage")
+    __slots__ = (
+        "_created",
+        "_id",
+        "_model",
+        "_produced",
+        "_provider",
+        "_stopped",
+        "_tools",
+        "_wants_usage",
+        "_with_input",
+        "usage",
+    )
 
     def __init__(
         self, provider: str, *, model: str, completion_id: str, created: int, client_wants_usage: bool
@@ -39,6 +50,7 @@ class ConverseStream:
         self._wants_usage = client_wants_usage
         self._tools: dict[Any, int] = {}  # Converse block index -> OpenAI tool_call index
         self._produced: list[str] = []
+        self._with_input: set[Any] = set()  # the block indexes of tool uses whose input has come
         self._stopped = False
 
     def feed(self, event: StreamEvent) -> list[bytes]:
@@ -60,12 +72,14 @@ class ConverseStream:
                 return self._block_start(data.get("contentBlockIndex"), data.get("start") or {})
             case "contentBlockDelta":
                 return self._block_delta(data.get("contentBlockIndex"), data.get("delta") or {})
+            case "contentBlockStop":
+                return self._block_stop(data.get("contentBlockIndex"))
             case "messageStop":
                 self._stopped = True
                 return [self._chunk({}, finish_reason(data.get("stopReason")))]
             case "metadata":
                 self.usage = usage_of(data.get("usage")) or self.usage
-        return []  # contentBlockStop, and event types added after this was written
+        return []  # event types added after this was written
 
     def finish(self, counted: Usage | None = None) -> list[bytes]:
         if not self._stopped:
@@ -108,7 +122,14 @@ class ConverseStream:
         if index not in self._tools or not isinstance(piece, str) or not piece:
             return []  # reasoning, or a block this translator does not know
         self._produced.append(piece)
+        self._with_input.add(index)
         return [self._chunk({"tool_calls": [{"index": self._tools[index], "function": {"arguments": piece}}]})]
+
+    def _block_stop(self, index: Any) -> list[bytes]:
+        """A tool use whose input never came (a tool without parameters) gets `{}`, so its arguments parse."""
+        if index not in self._tools or index in self._with_input:
+            return []
+        return [self._chunk({"tool_calls": [{"index": self._tools[index], "function": {"arguments": "{}"}}]})]
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
