@@ -138,9 +138,10 @@ async def _relay(
         finished = True
         if receiver.left:
             outcome.status, outcome.http_status = "client_closed", 499
-    except GatewayError as e:  # the upstream failed mid-way: audio has no error frame, the response is cut short
-        failure = e
+    except GatewayError as e:  # the upstream failed mid-way: audio has no error frame, so the response is broken
+        failure = e  # off (raised on: the client sees a truncated body, never a complete one, nor does idempotency)
         outcome.status, outcome.http_status = "upstream_error", e.status
+        raise
     except BaseException:
         if gw.drain.cutting:
             outcome.status, outcome.http_status = "cut", 503

@@ -173,3 +173,16 @@ def test_elevenlabs_errors_as_openai_errors(setup: Any) -> None:
     with pytest.raises(openai.BadRequestError) as flac:
         client.audio.speech.create(model="eleven", voice=VOICE, input="hi", response_format="flac")
     assert flac.value.param == "response_format"
+
+
+def test_speech_cut_mid_way_breaks_the_response_off(setup: Any) -> None:
+    """ElevenLabs drops the connection after the first piece of audio: the client's response is broken off too (not
+    ended as if complete), and the call is recorded upstream_error, its 10 characters charged ($0.001)."""
+    client, _, db = setup
+    with client.audio.speech.with_streaming_response.create(model="eleven", voice=VOICE, input="cut-stream") as r:
+        request_id = r.headers["x-request-id"]
+        with pytest.raises(Exception, match="incomplete chunked read"):  # the SDK's httpx error
+            b"".join(r.iter_bytes())
+    [row] = ledger_rows(db, [request_id])
+    assert (row["status"], row["unit"], row["quantity"]) == ("upstream_error", "characters", Decimal(10))
+    assert row["cost_usd"] == Decimal("0.001")

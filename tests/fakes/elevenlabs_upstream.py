@@ -2,6 +2,7 @@
 describes them: the `xi-api-key` header, a JSON body with `text` and `model_id`, `output_format` in the query;
 the audio answered in several writes (`AUDIO`). Errors as ElevenLabs writes them: `{"detail": {"status",
 "message"}}` (a key it does not know, a voice it does not have), a validation error's `{"detail": [...]}`.
+The text `cut-stream` is answered with one piece of audio, then the connection drops.
 Every request is kept in `received` (path, query, headers, body) for assertions.
 """
 
@@ -46,6 +47,14 @@ class ElevenLabsUpstream:
             return detail(400, "voice_not_found", f"A voice with voice_id {voice} was not found.")
         if body["text"] == "fail-500":
             return detail(500, "internal_error", "An internal error occurred.")
+        if body["text"] == "cut-stream":  # the connection drops after the first piece of audio
+            response = web.StreamResponse(headers={"content-type": "audio/mpeg"})
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            await response.write(AUDIO[0])
+            assert request.transport is not None
+            request.transport.close()
+            return response
         kind = request.query.get("output_format", "mp3_44100_128").split("_")[0]
         response = web.StreamResponse(headers={"content-type": TYPES.get(kind, "application/octet-stream")})
         response.enable_chunked_encoding()
