@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from oneflow_ai.cache.semantic_guard import same_facts, signature
 
@@ -54,3 +56,17 @@ def test_signature_parts() -> None:
     assert signature("nothing here") == "|1|"
     assert signature("x + 5 = 12") == "+ 5 = 12|0|"
     assert signature("an operator word alone is a word: times") == "|0|"
+
+
+@given(st.integers(0, 10**9), st.integers(0, 10**9))
+def test_any_two_different_numbers_differ(a: int, b: int) -> None:
+    assume(a != b)
+    assert not same_facts(f"What is {a} times 3?", f"What is {b} times 3?")
+    assert same_facts(f"What is {a:,} times 3?", f"what is {a} times 3")  # separators, case, punctuation
+
+
+@given(st.lists(st.sampled_from(["  ", "\t", ",", " ,", " ("]), min_size=5, max_size=5))
+def test_spacing_and_commas_do_not_change_the_signature(gaps: list[str]) -> None:
+    words = ["Is", "Paris", "not", "in", "France", "in 2024?"]
+    text = words[0] + "".join(gap + " " + w for gap, w in zip(gaps, words[1:], strict=True))
+    assert signature(text) == signature("Is Paris not in France in 2024?") == "2024|1|paris france"
