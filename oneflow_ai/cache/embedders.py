@@ -59,7 +59,7 @@ class WordLlamaEmbedder:
 
     async def embed(self, texts: list[str], principal: Principal | None = None) -> Vectors:
         # ~50 µs a text: cheaper inline than a hop to a thread
-        return self._model.embed(texts, norm=True)  # type: ignore[no-any-return]
+        return unit_rows(self._model.embed(texts, norm=False))
 
 
 @functools.cache
@@ -78,6 +78,15 @@ def _wordllama(dim: int) -> Any:
         ) from e
     package = Path(wordllama.__file__).parent
     return WordLlama.load(cache_dir=package, disable_download=True, dim=256, trunc_dim=None if dim == 256 else dim)
+
+
+def unit_rows(matrix: Any) -> Vectors:
+    """Each row scaled to length 1; a row of zeros (a text with no known token) stays zeros: similar to nothing."""
+    import numpy as np
+
+    rows = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return (rows / np.where(norms == 0, 1, norms)).astype(np.float32, copy=False)
 
 
 Serve = Callable[[Call], Awaitable[JSONReply | StreamReply]]
@@ -107,9 +116,7 @@ class PipelineEmbedder:
         if not isinstance(reply, JSONReply):
             raise EmbeddingUnavailable(f"The embeddings model '{self.model}' answered with a stream.")
         rows = from_openai_embeddings(reply.json(), len(texts))
-        matrix = np.asarray(rows, dtype=np.float32)
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        return (matrix / np.where(norms == 0, 1, norms)).astype(np.float32, copy=False)
+        return unit_rows(np.asarray(rows, dtype=np.float32))
 
 
 def from_openai_embeddings(payload: Any, count: int) -> list[list[float]]:

@@ -90,3 +90,12 @@ async def test_pipeline_embedder_failures_are_unavailable() -> None:
         from_openai_embeddings(answer([[1.0]]), 2)  # one vector for two texts
     with pytest.raises(EmbeddingUnavailable):
         from_openai_embeddings({"data": [{"index": 0, "embedding": "AAAA"}]}, 1)  # base64, not asked for
+
+
+@pytest.mark.filterwarnings("error")
+async def test_a_text_with_no_known_token_is_a_zero_vector_not_nan() -> None:
+    from oneflow_ai.cache.embedders import WordLlamaEmbedder
+
+    vectors = await WordLlamaEmbedder().embed(["", "capital of france"])
+    assert not np.isnan(vectors).any()
+    assert float(np.abs(vectors[0]).sum()) == 0.0 and float(vectors[1] @ vectors[1]) == pytest.approx(1.0)
