@@ -62,6 +62,8 @@ def chunks_of(answer: Answer, *, usage: bool) -> list[dict[str, Any]]:
     for choice in completion.get("choices") or ():
         index = choice.get("index", 0)
         delta = {k: v for k, v in (choice.get("message") or {}).items() if v is not None}
+        if isinstance(delta.get("tool_calls"), list):  # a stream's tool calls say their place
+            delta["tool_calls"] = [{"index": i, **c} for i, c in enumerate(delta["tool_calls"]) if isinstance(c, dict)]
         out.append({**identity, "choices": [{"index": index, "delta": delta, "finish_reason": None}]})
         out.append(
             {**identity, "choices": [{"index": index, "delta": {}, "finish_reason": choice.get("finish_reason")}]}

@@ -149,6 +149,12 @@ def test_a_streamed_tool_call_is_kept_whole(gw: UvicornServer, module_upstream: 
         "get_weather",
         '{"city": "Paris"}',
     )
+    with sdk(gw.url).chat.completions.with_streaming_response.create(**body, stream=True) as replayed:
+        assert replayed.headers["x-oneflow-cache"] == "hit"
+        chunks = [c for c in replayed.parse() if c.choices]
+    [tool] = [t for c in chunks for t in c.choices[0].delta.tool_calls or ()]
+    assert (tool.index, tool.id, tool.function and tool.function.arguments) == (0, call.id, '{"city": "Paris"}')
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
     assert upstream_calls(module_upstream, text) == 1
 
 
