@@ -35,7 +35,7 @@ from oneflow_ai.gateway.relay import open_stream
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.gateway.stages import Admission, is_remote
 from oneflow_ai.providers.auth import authorise
-from oneflow_ai.providers.base import ProviderResult
+from oneflow_ai.providers.base import ProviderResult, Usage
 from oneflow_ai.providers.embedding_list import as_requested
 
 
@@ -204,10 +204,10 @@ async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JS
         gw.observers.attempt_finished(call, dep, None, time.perf_counter() - started, None)
         raise
     gw.observers.attempt_finished(call, dep, None, time.perf_counter() - started, None)
-    usage_source = "upstream" if result.usage is not None else "none"
-    outcome = Outcome(
-        "ok", 200, dep, result.usage, usage_source, result.model, attempts=attempt, metered=result.metered
-    )
+    usage, usage_source = result.usage, "upstream" if result.usage is not None else "none"
+    if usage is None and call.endpoint == "embeddings":  # an upstream that reports none (Gemini's embeddings)
+        usage, usage_source = Usage(_input_tokens(gw, call.body.get("input"))), "counted"
+    outcome = Outcome("ok", 200, dep, usage, usage_source, result.model, attempts=attempt, metered=result.metered)
     if gw.record_behind:
         # Recorded right after the reply is on its way (the next turn of the event loop), not before: pricing, the
         # ledger and the observers cost the client no latency. Nothing awaits in between, so nothing is lost.
@@ -240,8 +240,18 @@ async def _request(gw: Gateway, call: Call, dep: Deployment) -> ProviderResult:
     if response.status >= 400:
         raise provider.error(response.status, payload, response.headers, dep)
     if embedder is not None:
-        return as_requested(embedder.embeddings_response(payload, dep), call.body)
+        result = embedder.embeddings_response(payload, dep)
+        return as_requested(result, call.body) if getattr(embedder, "float_embeddings", False) else result
     return provider.chat_response(payload, dep)
+
+
+def _input_tokens(gw: Gateway, value: Any) -> int:
+    """The tokens of an embeddings `input`: text counted, token arrays as they are."""
+    if isinstance(value, str):
+        return gw.tokens.count_text(value)
+    if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+        return len(value)
+    return sum(_input_tokens(gw, v) for v in value) if isinstance(value, list) else 0
 
 
 def served_headers(dep: Deployment, attempts: int) -> dict[str, str]:

@@ -43,8 +43,9 @@ def _base64(vector: Sequence[float]) -> str:
 
 
 def as_requested(result: ProviderResult, body: dict[str, Any]) -> ProviderResult:
-    """An embeddings answer in the `encoding_format` the client asked for: a provider that translates (and an
-    OpenAI-compatible server that ignores the field) answers floats, which become base64 when it was asked."""
+    """An embeddings answer in the `encoding_format` the client asked for: a provider that translates (one whose
+    `float_embeddings` is true) answers floats, which become base64 when that was asked. (An OpenAI-compatible
+    answer is relayed as it came.)"""
     parsed = result.parsed
     if body.get("encoding_format") != "base64" or not isinstance(parsed, dict):
         return result

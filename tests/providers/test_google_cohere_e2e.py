@@ -21,6 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from oneflow_ai.pricing import TokenCounter
 from tests.api.ledger_rows import ledger_rows
 from tests.conftest import MASTER_KEY, UPSTREAM_KEY
 from tests.fakes import cohere_upstream as fake_cohere
@@ -271,7 +272,12 @@ def test_embeddings_through_google_and_cohere(gateway: tuple[openai.OpenAI, str]
     client, db = gateway
     google = client.embeddings.with_raw_response.create(model="gem-embed", input=["first", "second"])
     assert [floats(d.embedding) for d in google.parse().data] == [fake_gemini.VECTOR] * 2
+    assert isinstance(google.http_response.json()["data"][0]["embedding"], str)  # base64, as the SDK asked
     assert upstreams["gemini"].received[-1]["path"] == "/v1beta/models/gemini-embedding-001:batchEmbedContents"
+    [row] = ledger_rows(db, [google.headers["x-request-id"]])  # Gemini reports no usage: the gateway counts
+    counted = TokenCounter().count_text("first") + TokenCounter().count_text("second")
+    assert (row["provider"], row["input_tokens"], row["usage_source"]) == ("google", counted, "counted")
+    assert Decimal(row["cost_usd"]) == counted * Decimal("0.15") / 1_000_000  # the catalog's price
     as_floats = client.embeddings.create(model="gem-embed", input="one", encoding_format="float")
     assert as_floats.data[0].embedding == fake_gemini.VECTOR
     cohere = client.embeddings.with_raw_response.create(model="cmd-embed", input="hello")

@@ -27,6 +27,9 @@ JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"
 
 
 class CohereProvider:
+    float_embeddings = True
+    """Its embeddings answers are floats, given as base64 when the client asks (`embedding_list.as_requested`)."""
+
     def auth(self, deployment: Deployment, environ: Mapping[str, str]) -> Auth:
         return bearer(deployment.resolve_key(environ), deployment.headers)
 

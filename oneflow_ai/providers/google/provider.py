@@ -82,13 +82,15 @@ class GeminiChat:
 class GoogleProvider(GeminiChat):
     """Chat and embeddings on the Gemini API."""
 
+    float_embeddings = True
+    """Its embeddings answers are floats, given as base64 when the client asks (`embedding_list.as_requested`)."""
+
     def embeddings_request(self, body: dict[str, Any], deployment: Deployment) -> UpstreamRequest:
         encoding_of(body)  # refused before the call when it is not one we can give
         method, payload = to_gemini_embeddings(body, deployment.model)
         return self._request(deployment, self.method_url(deployment, method), payload)
 
     def embeddings_response(self, body: bytes, deployment: Deployment) -> ProviderResult:
-        # the client's encoding_format is not known here: floats, which the pipeline re-encodes on request
         parsed = _json_object(body, deployment)
         vectors = from_gemini_embeddings(parsed)
         if vectors is None:
