@@ -26,8 +26,13 @@ PER_REQUEST = {
     ("POST", "/messages"),
     ("POST", "/responses"),
     ("POST", "/messages/count_tokens"),
+    ("POST", "/images/generations"),
+    ("POST", "/audio/speech"),
+    ("POST", "/audio/transcriptions"),
     ("GET", "/models"),
 }
+MEDIA_PATHS = ("/images/generations", "/audio/speech", "/audio/transcriptions")
+"""Idempotent too: an image or a spoken text is paid for once."""
 
 
 class Counting:
@@ -73,6 +78,7 @@ def test_the_three_lists_are_the_table() -> None:
         "/api/v1/chat/completions",
         "/v1/embeddings",
         "/api/v1/embeddings",
+        *(p + path for p in ("/v1", "/api/v1") for path in MEDIA_PATHS),
     }
 
 

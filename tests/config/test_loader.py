@@ -46,13 +46,15 @@ def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
 
 def test_zero_config_from_the_environment() -> None:
     names = {g.name for g in load_config(None, {}).models}
-    assert names == {"demo", "demo-embedding"}
+    assert names == {"demo", "demo-embedding", "demo-image", "demo-speech"}
     env = {"OPENAI_API_KEY": "sk-1", "OPENAI_BASE_URL": "http://local/v1", "ANTHROPIC_API_KEY": "sk-2"}
     by_name = load_config(None, env).by_name()
     assert by_name["gpt-4o"].deployments[0].url == "http://local/v1"
     assert by_name["gpt-4o"].deployments[0].resolve_key(env) == "sk-1"
     assert by_name["claude-3-haiku-20240307"].deployments[0].url == "https://api.anthropic.com"
     assert by_name["text-embedding-3-small"].mode == "embedding"
+    modes = {n: by_name[n].mode for n in ("dall-e-3", "gpt-image-1", "tts-1", "whisper-1", "gpt-4o-transcribe")}
+    assert set(modes.values()) == {"image_generation", "audio_speech", "audio_transcription"}
 
 
 def test_file_models_win_over_environment_models(tmp_path: Path) -> None:
@@ -135,3 +137,23 @@ def test_a_field_of_another_provider_is_refused_at_its_line(tmp_path: Path) -> N
     assert f"{path}:6: models.0.deployments.0.api_version: a setting of provider azure, not of openai" in str(
         info.value
     )
+
+
+def test_a_media_group_on_a_provider_without_the_capability_is_refused_at_its_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "models:\n"
+        "  - name: pictures\n"
+        "    mode: image_generation\n"
+        "    deployments: [{provider: elevenlabs, model: eleven_multilingual_v2}]\n"
+        "  - name: voices\n"
+        "    mode: audio_speech\n"
+        "    deployments: [{provider: stability, model: stable-image-core}]\n",
+    )
+    with pytest.raises(ConfigError) as e:
+        load_config(path, {})
+    assert (
+        "config.yaml:4: models.0.deployments.0.provider: provider elevenlabs cannot serve a model group of mode"
+        in str(e.value)
+    )
+    assert "config.yaml:7: models.1.deployments.0.provider: provider stability cannot serve" in str(e.value)
