@@ -5,7 +5,10 @@
 - `GET /policies`, `GET|PUT|DELETE /policies/{name}`, `POST /policies`: the policies the caller's tenant sees (the
   presets, the YAML's, its own) and its own ones, made and changed by its owners and admins.
 
-Policies made here live in the gateway process that took them (a table for them is yet to come).
+- `GET|PUT /tenants/{tenant_id}` `{"guardrails": [...]}`: the policies every call of a tenant carries.
+
+Policies and tenants' lists set here live in the gateway process that took them (tables for them are yet to come);
+a virtual key's `guardrails` are the key's own field (`/admin/api-keys`), stored with the key.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pydantic import Field
 
 from oneflow_ai.api.deps import ConsoleDep, GatewayDep, TenantAdminDep
 from oneflow_ai.api.identity_routes import RESPONSES
+from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import GatewayError, InvalidRequest, NotFound
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.guardrails.console import verdict
@@ -136,3 +140,31 @@ async def delete_policy(name: str, p: TenantAdminDep, gw: GatewayDep) -> dict[st
     if not _guardrails(gw, writing=True).remove(scope(p), name):
         raise NotFound(f"Your tenant has no policy named '{name}' (presets and the YAML's are read-only).")
     return {"object": "guardrail_policy", "name": name, "deleted": True}
+
+
+class TenantGuardrails(In):
+    guardrails: list[str] = Field(max_length=32)
+
+
+@router.get("/tenants/{tenant_id}", summary="The guardrail policies a tenant's calls carry")
+async def get_tenant(tenant_id: str, p: ConsoleDep, gw: GatewayDep) -> dict[str, Any]:
+    _own_tenant(p, tenant_id)
+    names = _guardrails(gw).tenant_names.get(tenant_id, ())
+    return {"object": "tenant_guardrails", "tenant_id": tenant_id, "guardrails": list(names)}
+
+
+@router.put("/tenants/{tenant_id}", summary="Set the guardrail policies a tenant's calls carry (owners and admins)")
+async def put_tenant(tenant_id: str, body: TenantGuardrails, p: TenantAdminDep, gw: GatewayDep) -> dict[str, Any]:
+    _own_tenant(p, tenant_id)
+    guardrails = _guardrails(gw, writing=True)
+    unknown = [n for n in body.guardrails if guardrails.policy(n, tenant_id) is None]
+    if unknown:
+        raise InvalidRequest(f"No guardrail policy named '{unknown[0]}'.", param="guardrails", code="policy_not_found")
+    guardrails.tenant_names[tenant_id] = tuple(dict.fromkeys(body.guardrails))
+    return {"object": "tenant_guardrails", "tenant_id": tenant_id, "guardrails": body.guardrails}
+
+
+def _own_tenant(p: Principal, tenant_id: str) -> None:
+    own = scope(p)
+    if own is not None and own != tenant_id:
+        raise NotFound(f"No tenant '{tenant_id}'.")

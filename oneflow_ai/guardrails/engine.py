@@ -46,6 +46,8 @@ class Guardrails:
         self.policies: dict[str, Policy] = {**PRESETS, **(policies or {})}
         self.tenant_policies: dict[str, dict[str, Policy]] = {}
         """Made through the admin API, per tenant id (the superuser's under `""`)."""
+        self.tenant_names: dict[str, tuple[str, ...]] = {}
+        """The policies a tenant's calls carry (set through the admin API), by tenant id."""
         self.default = tuple(default)
         self.models = {name: tuple(names) for name, names in (models or {}).items()}
         from oneflow_ai.guardrails.detectors import all_detectors, detect  # built only when guardrails are on
@@ -72,7 +74,8 @@ class Guardrails:
         return found
 
     def names(self, principal: Principal, model: str) -> tuple[str, ...]:
-        names = (*self.default, *principal.guardrails, *self.models.get(model, ()))
+        tenant = self.tenant_names.get(principal.tenant_id or "", ()) if self.tenant_names else ()
+        names = (*self.default, *tenant, *principal.guardrails, *self.models.get(model, ()))
         return tuple(dict.fromkeys(names))
 
     def rules(self, names: tuple[str, ...], side: Side, tenant: str | None) -> Rules:

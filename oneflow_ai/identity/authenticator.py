@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.auth.principal import Limit, Principal, presented_key
 from oneflow_ai.errors import AuthenticationFailed
+from oneflow_ai.identity import key_guardrails
 from oneflow_ai.identity.cache import MISS, KeyCache, KeyEntry
 from oneflow_ai.identity.credentials import KEY_SCHEME, secret_hash
 from oneflow_ai.identity.last_used import LastUsed
@@ -139,6 +140,7 @@ def key_entry(row: Any) -> KeyEntry:
         allowed_models=frozenset(models) if models is not None else None,
         limits=tuple(limits),
         budget_id=row["budget_id"],
+        guardrails=key_guardrails.of(row["metadata"]),
     )
     revoked = row["revoked_at"] or row["user_disabled_at"]  # a disabled user's keys stop until re-enabled
     return KeyEntry(principal, _ts(row["expires_at"]), _ts(revoked), _ts(row["grace_until"]))

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import InvalidRequest, PermissionDenied
-from oneflow_ai.identity import audit
+from oneflow_ai.identity import audit, key_guardrails
 from oneflow_ai.identity.audit import Actor
 from oneflow_ai.identity.bounds import bounds_of, check, check_self_edit, inherit
 from oneflow_ai.identity.config import IdentitySettings
@@ -56,7 +56,9 @@ COPIED_ON_ROTATION = (
 
 
 def key_public(row: RowMapping) -> KeyPublic:
-    return KeyPublic.model_validate({k: row[k] for k in KeyPublic.model_fields if k != "object"})
+    values = {k: row[k] for k in KeyPublic.model_fields if k not in ("object", "guardrails")}
+    values["metadata"] = key_guardrails.public(row["metadata"])
+    return KeyPublic.model_validate({**values, "guardrails": list(key_guardrails.of(row["metadata"]))})
 
 
 class KeyAdmin:
@@ -88,6 +90,7 @@ class KeyAdmin:
             values = inherit(bounds, values, body.model_fields_set)
             await self._check_refs(conn, tenant_id, values.get("user_id"), values.get("department_id"))
             check(bounds, values)
+            values = key_guardrails.fold(values, None, p.guardrails)
             await conn.execute(
                 insert(api_keys).values(
                     id=key_id,
@@ -181,6 +184,8 @@ class KeyAdmin:
                 await department_in(conn, changes["department_id"], old["tenant_id"])
             if bounded and key_id != p.key_id:  # a key's own edits are limited to its name and metadata
                 check(await bounds_of(conn, p), {**old, **changes})
+            if bounded:
+                changes = key_guardrails.fold(changes, old["metadata"], p.guardrails)
             if changes:
                 await conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**changes))
             await audit.record(

@@ -59,6 +59,8 @@ Limit = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Models = Annotated[list[Annotated[str, Field(min_length=1, max_length=128)]], Field(max_length=1000)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
 Role = Annotated[str, Field(pattern="^(owner|admin|member|viewer)$")]
+GuardrailNames = Annotated[list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.-]{0,63}$")]], Field(max_length=32)]
+"""Guardrail policy names (presets, the YAML's, the tenant's), applied to every call of the key."""
 
 
 class In(BaseModel):
@@ -114,6 +116,7 @@ class KeyCreate(In):
     budget_id: Id | None = None
     expires_at: datetime | None = None
     metadata: Metadata | None = None
+    guardrails: GuardrailNames | None = None
 
 
 class KeyUpdate(Patch):
@@ -127,6 +130,7 @@ class KeyUpdate(Patch):
     budget_id: Id | None = None
     expires_at: datetime | None = None
     metadata: Metadata | None = None
+    guardrails: GuardrailNames | None = None
 
 
 class KeyRotate(In):
@@ -152,6 +156,7 @@ class KeyPublic(BaseModel):
     rotated_from: str | None
     grace_until: datetime | None
     metadata: dict[str, Any] | None
+    guardrails: list[str] = []
     created_at: datetime
     last_used_at: datetime | None
 

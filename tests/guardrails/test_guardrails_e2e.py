@@ -305,3 +305,39 @@ def test_responses_are_guarded_the_same_way(app: App) -> None:
     events = list(app.client().responses.create(model="cards", input="which card?", stream=True))
     text = "".join(getattr(e, "delta", "") for e in events if e.type == "response.output_text.delta")
     assert text == "Card <CREDIT_CARD_1> ok"
+
+
+def test_a_key_and_a_tenant_carry_guardrails_through_the_admin_api(app: App) -> None:
+    auth = {"authorization": f"Bearer {MASTER_KEY}"}
+    admin = app.url + "/api/v1/admin"
+    guarded = {"name": "guarded", "role": "admin", "guardrails": ["pci_dss"]}
+    r = httpx.post(admin + "/api-keys", headers=auth, json=guarded)
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert (created["guardrails"], created["metadata"]) == (["pci_dss"], None)
+    key = openai.OpenAI(api_key=created["key"], base_url=app.url + "/v1", max_retries=0)
+    app.upstream.pieces = ["ok"]
+    key.chat.completions.create(model="plain", messages=user(f"Card {CARD}"))
+    assert app.upstream.received[-1]["messages"][0]["content"] == "Card <CREDIT_CARD_1>"
+    # the key changes its own metadata: its guardrails stay; it cannot change them
+    own = {"authorization": f"Bearer {created['key']}"}
+    r = httpx.patch(f"{admin}/api-keys/{created['id']}", headers=own, json={"metadata": {"team": "a"}})
+    assert r.status_code == 200, r.text
+    assert (r.json()["guardrails"], r.json()["metadata"]) == (["pci_dss"], {"team": "a"})
+    r = httpx.patch(f"{admin}/api-keys/{created['id']}", headers=own, json={"guardrails": []})
+    assert r.status_code == 403
+    # a key it makes carries its guardrails too
+    r = httpx.post(admin + "/api-keys", headers=own, json={"name": "child", "guardrails": []})
+    assert (r.status_code, r.json()["guardrails"]) == (201, ["pci_dss"])
+    # a tenant's list applies to every key of the tenant
+    plain = httpx.post(admin + "/api-keys", headers=auth, json={"name": "plain"}).json()
+    r = httpx.put(f"{admin}/guardrails/tenants/{plain['tenant_id']}", headers=auth, json={"guardrails": ["hipaa"]})
+    assert r.status_code == 200, r.text
+    client = openai.OpenAI(api_key=plain["key"], base_url=app.url + "/v1", max_retries=0)
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="plain", messages=user(f"SSN {SSN}"))
+    r = httpx.put(f"{admin}/guardrails/tenants/{plain['tenant_id']}", headers=auth, json={"guardrails": []})
+    client.chat.completions.create(model="plain", messages=user(f"SSN {SSN}"))
+    assert app.upstream.received[-1]["messages"][0]["content"] == f"SSN {SSN}"
+    bad = httpx.put(f"{admin}/guardrails/tenants/{plain['tenant_id']}", headers=auth, json={"guardrails": ["nope"]})
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "policy_not_found")
