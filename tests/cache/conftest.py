@@ -30,7 +30,7 @@ def cache_config(upstream_url: str, cache: str = "{mode: exact, ttl_s: 600}") ->
     return (
         f"cache: {cache}\nmodels:"
         + group("mini", "gpt-4o-mini", "\n    aliases: [mini-alias]")
-        + group("warm", "gpt-4o-mini", "\n    cache: {allow_temperature: true}")
+        + group("warm", "gpt-4o-mini", "\n    cache: {allow_temperature: true, ttl_s: 120}")
         + group("nocache", "gpt-4o-mini", "\n    cache: {mode: off}")
         + group("cut", "fake-cut-stream")
         + group("slow", "fake-slow-stream")

@@ -131,3 +131,23 @@ def test_admin_stats_and_clear_are_the_callers_tenants(
     assert admin(gw.url, "DELETE", f"/cache?tenant={b}").json()["deleted"] == 1  # the master key names a tenant
     assert ask(gw.url, admin_b, texts[0]) == "miss"
     assert upstream_calls(module_upstream, texts[0]) == 5
+
+
+def test_ttl_per_request_per_model_and_by_default_in_redis(
+    redis_gws: tuple[UvicornServer, UvicornServer], redis_leftovers: Callable[[str], None]
+) -> None:
+    import redis
+
+    gw = redis_gws[0]
+    tenant, key = tenant_key(gw.url)
+    forget_redis(redis_leftovers, tenant)
+    client = sdk(gw.url, key)
+    ttl: Any = {"cache": {"ttl_s": 5}}
+    client.chat.completions.create(model="mini", messages=[{"role": "user", "content": prompt()}], extra_body=ttl)
+    client.chat.completions.create(model="warm", messages=[{"role": "user", "content": prompt()}])
+    client.chat.completions.create(model="mini", messages=[{"role": "user", "content": prompt()}])
+    wait_stats(gw.url, key, lambda s: s["entries"] == 3)
+    with redis.Redis.from_url(SHARED_REDIS_URL) as r:
+        ttls = sorted(int(r.ttl(k)) for k in r.scan_iter(match=f"oneflow:cache:exact:{tenant}:e:*"))
+    assert len(ttls) == 3
+    assert 0 < ttls[0] <= 5 and 5 < ttls[1] <= 120 and 120 < ttls[2] <= 600  # the request's, warm's, the default
