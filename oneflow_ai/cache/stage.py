@@ -143,7 +143,11 @@ class ResponseCache(QuietObserver):
             return self._exact(call, None, pending)
         index, rest, text = semantic
         model = self.policies.names.get(call.model, call.model)
-        near = await index.lookup(address.tenant, model, rest, text, call.principal)
+        try:
+            near = await index.lookup(address.tenant, model, rest, text, call.principal)
+        except Exception as e:  # semantic matching failing never fails the call: a miss
+            log.warning("semantic cache lookup failed, served as a miss: %s", e)
+            near = None
         if near is not None:
             named = Address.parse(near[0])
             if named is not None and named.tenant == tenant_of(call.principal) and named != address:

@@ -44,6 +44,8 @@ class Index:
 
     async def lookup(self, scope: str, model: str, rest_key: str, text: str, principal: Any = None) -> Any:
         self.looked.append((scope, model, rest_key, text))
+        if isinstance(self.answer, Exception):
+            raise self.answer
         return self.answer
 
     async def add(
@@ -108,6 +110,11 @@ def test_an_exact_miss_asks_the_index_and_its_entry_answers_as_a_semantic_hit() 
         assert counts.seen[-1] == ("hit", "semantic")
         again = await served(cache, call(3, "What is 2+2?"))
         assert again is not None and again.cache_kind == "exact"  # the exact lookup comes first
+        # an index that fails is a miss, not a failed call
+        index.answer = RuntimeError("the embeddings model is down")  # type: ignore[assignment]
+        failing = call(5, "what's two plus two")
+        assert await cache.answer(failing) is None and failing.response_headers["x-oneflow-cache"] == "miss"
+        index.answer = (entry_key, 0.9612)
         # an entry of another tenant named by the index is never served
         other = call(4, "what's two plus two", tenant="t2")
         assert await served(cache, other) is None and other.response_headers["x-oneflow-cache"] == "miss"
