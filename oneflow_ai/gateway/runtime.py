@@ -99,7 +99,7 @@ class Gateway:
     def _transports(self) -> dict[str, Transport]:
         """By deployment id: the demo's own, the httpx transport where a deployment chose it, ours otherwise (each
         wrapped once, when tracing wraps them)."""
-        kinds: dict[str, Transport] = {"native": self.transport, DEMO_WIRE: DemoTransport()}
+        kinds: dict[str, Transport] = {"native": self.transport, DEMO_WIRE: DemoTransport(self.tokens)}
         if self.httpx_transport is not None:
             kinds["httpx"] = self.httpx_transport
         if self.wrap_transport is not None:
