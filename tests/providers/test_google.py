@@ -28,6 +28,7 @@ from oneflow_ai.providers.embedding_list import as_requested
 from oneflow_ai.providers.google.chat import from_gemini, to_gemini
 from oneflow_ai.providers.google.provider import GoogleProvider
 from oneflow_ai.providers.google.stream import GeminiStream
+from oneflow_ai.upstream.decoders import StreamEvent
 from oneflow_ai.upstream.sse import SSEParser
 
 FIXTURES = Path(__file__).parent / "fixtures" / "google"
@@ -278,3 +279,22 @@ def test_a_refused_key_and_an_overload() -> None:
     assert isinstance(PROVIDER.error(403, body, {}, DEPLOYMENT), UpstreamAuthFailed)
     overloaded = PROVIDER.error(503, google_error(503, "UNAVAILABLE", "The model is overloaded."), {}, DEPLOYMENT)
     assert type(overloaded) is UpstreamError and overloaded.retryable and "overloaded" in overloaded.message
+
+
+def test_a_thought_signature_goes_out_in_the_call_id_and_comes_back_with_the_call() -> None:
+    signature = "CiQBVKhc7pDxA2+WpYZ0kwYmH/oOdS0="
+    call = {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": signature}
+    response = {"candidates": [{"content": {"role": "model", "parts": [call]}, "finishReason": "STOP"}]}
+    message = from_gemini(response, response_id="chatcmpl-r1", model="gemini-3-pro-preview", created=0)["choices"][0][
+        "message"
+    ]
+    [tool_call] = message["tool_calls"]
+    assert tool_call["id"] == f"call_r1_0_0__thought__{signature}"
+    answer = {"role": "tool", "tool_call_id": tool_call["id"], "content": "18C"}
+    sent = to_gemini({"messages": [{"role": "user", "content": "weather?"}, message, answer]})
+    assert sent["contents"][1] == {"role": "model", "parts": [call]}  # as Gemini sent it
+    assert sent["contents"][2]["parts"][0]["functionResponse"]["name"] == "get_weather"
+    stream = PROVIDER.chat_stream(DEPLOYMENT, client_wants_usage=False)
+    chunks = stream.feed(StreamEvent(None, json.dumps({**response, "responseId": "r2"}).encode()))
+    delta = json.loads(chunks[1][6:-2])["choices"][0]["delta"]
+    assert delta["tool_calls"][0]["id"] == f"call_r2_0_0__thought__{signature}"

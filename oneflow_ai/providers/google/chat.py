@@ -33,6 +33,8 @@ _FINISH_REASONS = {
     "SPII": "content_filter",
     "IMAGE_SAFETY": "content_filter",
 }
+SIGNATURE_MARK = "__thought__"
+"""Between a tool call's id and the Gemini `thoughtSignature` it carries (`openai_call_id`)."""
 _UNSUPPORTED_SCHEMA_KEYS = frozenset({"$schema", "additionalProperties", "strict", "$id", "$comment"})
 """JSON Schema keywords that Gemini's `Schema` (an OpenAPI subset) refuses: removed from tool parameters and
 response schemas."""
@@ -100,7 +102,11 @@ def _turn_parts(message: dict[str, Any], role: Any, where: str, names: dict[str,
                     f"{where}.tool_calls[{k}]: needs a function name", param=f"{where}.tool_calls[{k}]"
                 )
             arguments = _object(function.get("arguments"), f"{where}.tool_calls[{k}].function.arguments")
-            parts.append({"functionCall": {"name": function["name"], "args": arguments}})
+            part: dict[str, Any] = {"functionCall": {"name": function["name"], "args": arguments}}
+            _, mark, signature = str(call.get("id") or "").partition(SIGNATURE_MARK)
+            if mark and signature:
+                part["thoughtSignature"] = signature
+            parts.append(part)
         return parts
     if role == "tool":
         call_id = message.get("tool_call_id")
@@ -293,7 +299,10 @@ def candidate_delta(candidate: dict[str, Any]) -> tuple[str, list[dict[str, Any]
         elif isinstance(part.get("functionCall"), dict):
             call = part["functionCall"]
             arguments = orjson.dumps(call.get("args") or {}).decode()
-            calls.append({"id": call.get("id"), "name": call.get("name"), "arguments": arguments})
+            signature = part.get("thoughtSignature")
+            calls.append(
+                {"id": call.get("id"), "name": call.get("name"), "arguments": arguments, "signature": signature}
+            )
     return "".join(texts), calls
 
 
@@ -308,7 +317,7 @@ def from_gemini(response: dict[str, Any], *, response_id: str, model: str, creat
         if calls:
             message["tool_calls"] = [
                 {
-                    "id": call["id"] or tool_call_id(response_id, position, k),
+                    "id": openai_call_id(call, response_id, position, k),
                     "type": "function",
                     "function": {"name": call["name"], "arguments": call["arguments"]},
                 }
@@ -330,6 +339,11 @@ def from_gemini(response: dict[str, Any], *, response_id: str, model: str, creat
     return out
 
 
-def tool_call_id(response_id: str, candidate: int, k: int) -> str:
-    """An id for a function call Gemini gave none (its API does not): unique per response, call and candidate."""
-    return f"call_{response_id.removeprefix('chatcmpl-')}_{candidate}_{k}"
+def openai_call_id(call: dict[str, Any], response_id: str, candidate: int, k: int) -> str:
+    """A function call's OpenAI id: Gemini's own, or one made unique per response, candidate and call (the Gemini API
+    gives none), with the part's `thoughtSignature` after `SIGNATURE_MARK` when it has one. Gemini wants the
+    signature back with the call in the next turn (thinking models refuse a call without it), and an OpenAI client
+    sends back the id it was given: `to_gemini` takes the signature out of it again."""
+    base = call.get("id") or f"call_{response_id.removeprefix('chatcmpl-')}_{candidate}_{k}"
+    signature = call.get("signature")
+    return f"{base}{SIGNATURE_MARK}{signature}" if isinstance(signature, str) and signature else str(base)

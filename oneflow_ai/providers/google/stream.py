@@ -14,7 +14,7 @@ import orjson
 
 from oneflow_ai.errors import UpstreamError
 from oneflow_ai.providers.base import Usage
-from oneflow_ai.providers.google.chat import candidate_delta, finish_reason, openai_usage, tool_call_id, usage_of
+from oneflow_ai.providers.google.chat import candidate_delta, finish_reason, openai_call_id, openai_usage, usage_of
 from oneflow_ai.upstream.decoders import StreamEvent
 from oneflow_ai.upstream.sse import DONE, frame
 
@@ -90,7 +90,7 @@ class GeminiStream:
             self._calls[index] = k + 1
             self._produced.append(call["arguments"])
             function = {"name": call["name"], "arguments": call["arguments"]}
-            tool = {"index": k, "id": call["id"] or tool_call_id(self._id, index, k), "type": "function"}
+            tool = {"index": k, "id": openai_call_id(call, self._id, index, k), "type": "function"}
             out.append(self._chunk(index, {"tool_calls": [{**tool, "function": function}]}))
         reason = candidate.get("finishReason")
         if reason is not None:
