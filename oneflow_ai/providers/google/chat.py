@@ -7,7 +7,8 @@ tool calls share one turn, as Gemini wants); content parts `text` and `image_url
 `functionResponse` parts (named after the call they answer); `tools` as `functionDeclarations` and `tool_choice`
 as `toolConfig`; `temperature`, `top_p`, `max_completion_tokens` / `max_tokens`, `stop`, `n`, `seed`,
 `presence_penalty`, `frequency_penalty` and `response_format` (JSON, with its schema) as `generationConfig`.
-Dropped, as Gemini has no such field: `logit_bias`, `logprobs`, `user`, `stream_options`, `parallel_tool_calls`.
+Dropped, as Gemini has no such field: `logit_bias`, `logprobs`, `user`, `stream_options`, `parallel_tool_calls`,
+`reasoning_effort` (Gemini's thinking budget is left at the model's default).
 Refused (400): content parts other than text and images, tools other than functions.
 
 `from_gemini`: each candidate is a choice; thought parts are left out; `functionCall` parts are tool calls.
