@@ -189,3 +189,27 @@ def test_a_stream_failing_mid_way_ends_with_an_error_event_in_sequence() -> None
         "param": None,
         "sequence_number": len(events) - 1,
     }
+
+
+def test_a_function_call_joins_the_assistant_turn_before_it() -> None:
+    body = {
+        "model": "m",
+        "input": [
+            {"role": "user", "content": "Weather?"},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Checking."}]},
+            {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{}"},
+            {"type": "function_call", "call_id": "call_2", "name": "get_time", "arguments": "{}"},
+            {"type": "reasoning", "id": "rs_1", "summary": []},
+            {"type": "function_call_output", "call_id": "call_1", "output": [{"type": "input_text", "text": "14C"}]},
+        ],
+    }
+    messages = chat_from_responses(body)["messages"]
+    assert messages[1] == {
+        "role": "assistant",
+        "content": "Checking.",
+        "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}},
+            {"id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": "{}"}},
+        ],
+    }
+    assert messages[2:] == [{"role": "tool", "tool_call_id": "call_1", "content": "14C"}]  # the reasoning item dropped
