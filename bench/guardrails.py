@@ -53,8 +53,9 @@ def answer(size: int = 1024) -> bytes:
 
 async def measure(policy: str, n: int) -> list[float]:
     config = GatewayConfig.model_validate({"guardrails": {"default": [policy]}})
-    stages = guardrail_stages(guardrails_of(config, lambda *labels: None), config)
-    [admission], [rewriter], [inspector] = stages.admissions, stages.rewriters, stages.reply_inspectors
+    stages, last = guardrail_stages(guardrails_of(config, lambda *labels: None), config)
+    [admission], [rewriter] = stages.admissions, stages.rewriters
+    inspectors = (*stages.reply_inspectors, *last.reply_inspectors)
     body: dict[str, Any] = {"model": "bench", "messages": [{"role": "user", "content": prompt()}]}
     reply_bytes = answer()
     samples: list[float] = []
@@ -64,7 +65,8 @@ async def measure(policy: str, n: int) -> list[float]:
         started = time.perf_counter()
         await admission.admit(call)
         rewriter.rewrite(call)
-        inspector.inspect(call, reply)
+        for inspector in inspectors:
+            reply = inspector.inspect(call, reply)
         samples.append((time.perf_counter() - started) * 1e6)
     return samples
 

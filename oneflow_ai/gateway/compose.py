@@ -78,7 +78,7 @@ def build_gateway(
         fail_mode=identity.settings.fail_mode,
     )
     decisions = observability.metrics.guardrail_decisions
-    guards = guardrail_stages(guardrails_of(config, lambda *labels: decisions.labels(*labels).inc()), config)
+    guards, last = guardrail_stages(guardrails_of(config, lambda *labels: decisions.labels(*labels).inc()), config)
     cache = response_cache(config, redis, observability.metrics, lambda call: complete(built[0], call))
     if cache is not None:
         extra = with_cache(extra or Stages(), cache)
@@ -92,7 +92,7 @@ def build_gateway(
         environ,
         engine,
         redis,
-        stages(models, identity.rate_limits(tokens), budgets, observability.observers, extra, guards),
+        stages(models, identity.rate_limits(tokens), budgets, observability.observers, extra, guards, last),
         breakers=breakers,
         price_catalog=settings.price_catalog,
         record_behind=observability.record_behind,
@@ -110,17 +110,20 @@ def stages(
     observers: Sequence[Observer],
     extra: Stages | None = None,
     guards: Stages | None = None,
+    last: Stages | None = None,
 ) -> Stages:
     """The stages in their order (see the module's note); `extra`'s, each at its kind's place. `guards`: the
-    guardrails' (`guardrails.stages`), input guards before `extra`'s and output guards first."""
+    guardrails' (`guardrails.stages`), input guards before `extra`'s and output guards first; `last`: the
+    inspectors after every other (the guardrails' restoring of redacted values, after the response cache)."""
     extra = extra or Stages()
     guards = guards or Stages()
+    last = last or Stages()
     return Stages(
         admissions=(ModelAccess(models), rate_limits, budgets, *guards.admissions, *extra.admissions),
         rewriters=(*guards.rewriters, *extra.rewriters),
         responders=extra.responders,
-        reply_inspectors=(*guards.reply_inspectors, *extra.reply_inspectors),
-        stream_inspectors=(*guards.stream_inspectors, *extra.stream_inspectors),
+        reply_inspectors=(*guards.reply_inspectors, *extra.reply_inspectors, *last.reply_inspectors),
+        stream_inspectors=(*guards.stream_inspectors, *extra.stream_inspectors, *last.stream_inspectors),
         observers=(rate_limits, budgets, *observers, *extra.observers),
     )
 

@@ -1,9 +1,10 @@
 """The output side: a `ReplyInspector` for complete answers and a `StreamInspector` for streamed ones.
 
 What the model wrote is scanned with the call's output rules and rewritten (redact, mask) or refused (block: a reply
-becomes a 400 `content_blocked`, a stream ends with that error event); then the placeholders the input side made
-for a policy that restores them get their values back, for the caller. A stream is checked as it goes, per choice,
-through a `StreamWindow` that holds back only what could still become a match; nothing else is buffered.
+becomes a 400 `content_blocked`, a stream ends with that error event). The placeholders the input side made for a
+policy that restores them get their values back later, last of all (`restore_guard`). A stream is checked as it
+goes, per choice, through a `StreamWindow` that holds back only what could still become a match; nothing else is
+buffered.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import orjson
 
 from oneflow_ai.gateway.call import Call, JSONReply
-from oneflow_ai.guardrails.actions import Hit, restore, rewrite
+from oneflow_ai.guardrails.actions import Hit, rewrite
 from oneflow_ai.guardrails.body_text import REPLY_ROOTS, Path, replaced, texts
 from oneflow_ai.guardrails.engine import CallGuard
 from oneflow_ai.guardrails.verdicts import WARNING_HEADER, judge
@@ -23,7 +24,7 @@ from oneflow_ai.guardrails.window import StreamWindow
 
 def _guard(call: Call) -> CallGuard | None:
     guard = call.guard
-    if not isinstance(guard, CallGuard) or not (guard.output or guard.placeholders.values):
+    if not isinstance(guard, CallGuard) or not guard.output:
         return None
     return guard
 
@@ -57,10 +58,10 @@ class OutputGuard:
 
 
 def _act(call: Call, guard: CallGuard, text: str, found: Sequence[Hit]) -> str:
-    if found:
-        judge(call, guard, found, "answer")
-        text = rewrite(text, found, guard.placeholders, restorable=False)
-    return restore(text, guard.placeholders)
+    if not found:
+        return text
+    judge(call, guard, found, "answer")
+    return rewrite(text, found, guard.placeholders, restorable=False)
 
 
 class OutputWatch:

@@ -1,5 +1,6 @@
 """The guardrail stages of a gateway, built from its configuration (`gateway.compose` puts them in their places):
-the input guard as an admission and a rewriter, the output guard as a reply and a stream inspector."""
+the input guard as an admission and a rewriter, the output guard as a reply and a stream inspector, and the
+restoring of redacted values as the last reply and stream inspector."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from oneflow_ai.gateway.stages import Stages
 from oneflow_ai.guardrails.engine import Count, Guardrails
 from oneflow_ai.guardrails.input_guard import InputGuard
 from oneflow_ai.guardrails.output_guard import OutputGuard
+from oneflow_ai.guardrails.restore_guard import RestoreGuard
 from oneflow_ai.guardrails.settings import on
 
 
@@ -24,13 +26,19 @@ def guardrails_of(config: GatewayConfig, count: Count) -> Guardrails | None:
     return Guardrails(policies, default, {n: names for n, names in models.items() if names}, count=count)
 
 
-def guardrail_stages(guardrails: Guardrails | None, config: GatewayConfig) -> Stages:
+def guardrail_stages(guardrails: Guardrails | None, config: GatewayConfig) -> tuple[Stages, Stages]:
+    """The guards, and the stages that run last of their kind (`RestoreGuard`: after the response cache, so that
+    the cache keeps placeholders and each caller gets their own values back)."""
     if guardrails is None:
-        return Stages()
+        return Stages(), Stages()
     read_files = config.guardrails is not None and config.guardrails.files
     inputs = InputGuard(guardrails, read_files=read_files)
     outputs = OutputGuard()
-    return Stages(admissions=(inputs,), rewriters=(inputs,), reply_inspectors=(outputs,), stream_inspectors=(outputs,))
+    restores = RestoreGuard()
+    guards = Stages(
+        admissions=(inputs,), rewriters=(inputs,), reply_inspectors=(outputs,), stream_inspectors=(outputs,)
+    )
+    return guards, Stages(reply_inspectors=(restores,), stream_inspectors=(restores,))
 
 
 def guardrails_in(stages: Stages) -> Guardrails | None:

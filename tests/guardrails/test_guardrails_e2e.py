@@ -64,6 +64,7 @@ models:
   - {{name: hipaa, guardrails: [hipaa], {dep}}}
   - {{name: warned, guardrails: [warn_ip], {dep}}}
   - {{name: plain, {dep}}}
+  - {{name: gdpr-cached, guardrails: [gdpr], cache: {{mode: exact}}, {dep}}}
 """
     )
     database_url = f"sqlite:///{tmp / 'oneflow.db'}"
@@ -341,3 +342,22 @@ def test_a_key_and_a_tenant_carry_guardrails_through_the_admin_api(app: App) -> 
     assert app.upstream.received[-1]["messages"][0]["content"] == f"SSN {SSN}"
     bad = httpx.put(f"{admin}/guardrails/tenants/{plain['tenant_id']}", headers=auth, json={"guardrails": ["nope"]})
     assert (bad.status_code, bad.json()["error"]["code"]) == (400, "policy_not_found")
+
+
+def test_a_cached_answer_gives_each_caller_their_own_values_back(app: App) -> None:
+    app.upstream.pieces = ["I will write to <EMAIL_ADDRESS_1> today."]
+    first = app.client().chat.completions.create(model="gdpr-cached", messages=user(f"Mail {EMAIL} about it"))
+    assert first.choices[0].message.content == f"I will write to {EMAIL} today."
+    before = len(app.upstream.received)
+    other = "max.mustermann@example.de"
+    raw = app.client().chat.completions.with_raw_response.create(
+        model="gdpr-cached", messages=user(f"Mail {other} about it")
+    )
+    assert len(app.upstream.received) == before  # the same redacted prompt: served from the cache
+    assert raw.headers["x-oneflow-provider"] == "cache"
+    assert raw.parse().choices[0].message.content == f"I will write to {other} today."
+    with app.client().chat.completions.with_streaming_response.create(
+        model="gdpr-cached", messages=user(f"Mail {other} about it"), stream=True
+    ) as streamed:
+        text = "".join(c.choices[0].delta.content or "" for c in streamed.parse() if c.choices)
+    assert text == f"I will write to {other} today."
