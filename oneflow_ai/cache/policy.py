@@ -8,7 +8,7 @@ from typing import Any
 
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.cache.directives import Directives
-from oneflow_ai.cache.key import NO_TENANT
+from oneflow_ai.cache.key import NO_TENANT, model_tag
 from oneflow_ai.config.cache import CacheSettings
 from oneflow_ai.config.schema import GatewayConfig
 
@@ -65,6 +65,13 @@ class Policies:
 
         self.names = {name: g.name for name, g in config.by_name().items()}
         """Each model name (an alias too) to its group's name: what an entry is keyed by."""
+        self.tags = {name: model_tag(group) for name, group in self.names.items()}
+        """Each model name to its group's `model_tag`, computed once."""
+
+    def tag(self, model: str) -> str:
+        """The `model_tag` of the group a model name belongs to (the name's own when it is not configured)."""
+        found = self.tags.get(model)
+        return found if found is not None else model_tag(model)
 
     def of(self, model: str) -> Policy:
         return self.by_model.get(model, self.default)

@@ -106,7 +106,7 @@ class ResponseCache(QuietObserver):
             return NOTHING
         model = self.policies.names.get(call.model, call.model)
         narrow = policy.narrow(call.principal, call.end_user)
-        address = Address(tenant_of(call.principal), model_tag(model), request_key(call.body, model, narrow))
+        address = Address(tenant_of(call.principal), self.policies.tag(model), request_key(call.body, model, narrow))
         semantic = self._semantic(call, policy, model, narrow) if policy.mode == "semantic" else None
         pending = None if asks.no_store else _Pending(address, model, asks.ttl_s or policy.ttl_s, semantic)
         if asks.no_cache:

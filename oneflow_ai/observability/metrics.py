@@ -103,9 +103,9 @@ class Metrics:
             ("kind",),
             registry=r,
         )
-        for kind in ("exact", "semantic"):  # shown at 0 before the first lookup
-            self.cache_hits.labels(kind)
-            self.cache_misses.labels(kind)
+        # bound once per kind (shown at 0 before the first lookup; `labels()` costs a lock per call)
+        self._cache_hits = {kind: self.cache_hits.labels(kind) for kind in ("exact", "semantic")}
+        self._cache_misses = {kind: self.cache_misses.labels(kind) for kind in ("exact", "semantic")}
         self.rate_limited = Counter("rate_limit_exceeded", "Requests refused by a rate limit.", registry=r)
         self.guardrail_decisions = Counter(
             "guardrail_decisions",
@@ -148,10 +148,10 @@ class Metrics:
         self._sampler: asyncio.Task[None] | None = None
 
     def cache_hit(self, kind: str) -> None:
-        self.cache_hits.labels(kind).inc()
+        self._cache_hits[kind].inc()
 
     def cache_miss(self, kind: str) -> None:
-        self.cache_misses.labels(kind).inc()
+        self._cache_misses[kind].inc()
 
     def sample(self) -> None:
         """Copy the gateway's current state into the gauges."""
