@@ -58,6 +58,8 @@ class SemanticStats:
     scanned: int = 0
     search_s: float = 0.0
     failures: int = 0
+    fetched: int = 0
+    """Vectors read from Redis (the shared index)."""
 
 
 def embedding_text(text: str) -> str:

@@ -178,3 +178,48 @@ def test_in_process_bound_over_all_buckets() -> None:
     assert vectors.best(("a", "m", "r"), v, "", 0.9, tick=9) is not None
     vectors.add(("a", "m", "r"), v, "", "a2", tick=10)  # the same entry again: refreshed, not counted twice
     assert len(vectors) == 3
+
+
+async def test_two_redis_indexes_share_a_bucket_and_read_only_what_is_new(redis_prefix: str) -> None:
+    """Two gateways: each keeps a copy of the bucket and reads only the pushes since it last looked; a bucket
+    cleared (or expired) and filled again is read whole (another id), never mixed with the old copy."""
+    texts = {f"question {i}": [float(i == j) for j in range(12)] for i in range(12)}
+    client = Redis.from_url(SHARED_REDIS_URL)
+    one, two = (RedisSemanticIndex(client, Chosen(texts), prefix=redis_prefix, ttl_s=60) for _ in range(2))
+    try:
+        await one.add("t", "m", "r", "question 0", "e0")
+        assert await two.lookup("t", "m", "r", "question 0") == ("e0", pytest.approx(1.0))
+        assert two.stats.fetched == 1  # its first look: the whole bucket (one vector)
+        assert await two.lookup("t", "m", "r", "question 0") is not None
+        assert two.stats.fetched == 1  # nothing new: nothing read
+        for i in (1, 2):
+            await one.add("t", "m", "r", f"question {i}", f"e{i}")
+        assert await two.lookup("t", "m", "r", "question 2") == ("e2", pytest.approx(1.0))
+        assert await two.lookup("t", "m", "r", "question 0") == ("e0", pytest.approx(1.0))  # still in the copy
+        assert two.stats.fetched == 3  # the two new ones only
+        assert two.stats.scanned == 3 + 3 + 1 + 1
+
+        await one.clear("t", None)
+        assert await two.lookup("t", "m", "r", "question 0") is None  # the bucket is gone: so is the copy
+        await one.add("t", "m", "r", "question 5", "e5")
+        assert await two.lookup("t", "m", "r", "question 0") is None
+        assert await two.lookup("t", "m", "r", "question 5") == ("e5", pytest.approx(1.0))
+    finally:
+        await client.aclose()
+
+
+async def test_a_copy_too_far_behind_is_read_again_within_the_capacity(redis_prefix: str) -> None:
+    texts = {f"question {i}": [float(i == j) for j in range(12)] for i in range(12)}
+    client = Redis.from_url(SHARED_REDIS_URL)
+    settings = SemanticSettings(bucket_capacity=4)
+    one, two = (RedisSemanticIndex(client, Chosen(texts), settings, prefix=redis_prefix, ttl_s=60) for _ in range(2))
+    try:
+        await one.add("t", "m", "r", "question 0", "e0")
+        assert await two.lookup("t", "m", "r", "question 0") is not None
+        for i in range(1, 10):  # nine more: more than the bucket holds
+            await one.add("t", "m", "r", f"question {i}", f"e{i}")
+        found = [await two.lookup("t", "m", "r", f"question {i}") is not None for i in range(10)]
+        assert found == [False] * 6 + [True] * 4  # the newest four, as in Redis
+        assert two.stats.fetched == 1 + 4
+    finally:
+        await client.aclose()
