@@ -1,6 +1,7 @@
 """A fake Gemini API and Vertex AI speaking Google's wire format: `models/{model}:generateContent`,
 `:streamGenerateContent?alt=sse` (`data: {...}` events framed by CRLF CRLF, no `[DONE]`), `:embedContent`,
-`:batchEmbedContents`, and Google's error body `{"error": {"code", "message", "status", "details"}}`.
+`:batchEmbedContents`, Vertex's `:predict` for embeddings, and Google's error body
+`{"error": {"code", "message", "status", "details"}}`.
 
 The Gemini API routes (`/v1beta/models/...`) want `x-goog-api-key: require_key`; the Vertex routes
 (`/v1/projects/{p}/locations/{l}/publishers/google/models/...`) want `authorization: Bearer <token>` with a token in
@@ -24,6 +25,8 @@ TEXT_PIECES = ("Hello", " from fake", " Gemini.")
 TEXT = "".join(TEXT_PIECES)
 RETRY_DELAY_S = 7
 VECTOR = [0.5, -0.25, 0.125]
+PREDICT_TOKENS = 3
+"""Each `:predict` instance's `statistics.token_count`."""
 
 
 def usage(final: bool) -> dict[str, Any]:
@@ -80,6 +83,11 @@ class GeminiUpstream:
             return error(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).", retry)
         if method == "embedContent":
             return web.json_response({"embedding": {"values": VECTOR}})
+        if method == "predict":  # Vertex AI's embedding models
+            statistics = {"truncated": False, "token_count": PREDICT_TOKENS}
+            predictions = [{"embeddings": {"statistics": statistics, "values": VECTOR}} for _ in body["instances"]]
+            characters = sum(len(i["content"]) for i in body["instances"])
+            return web.json_response({"predictions": predictions, "metadata": {"billableCharacterCount": characters}})
         if method == "batchEmbedContents":
             return web.json_response({"embeddings": [{"values": VECTOR} for _ in body["requests"]]})
         if "contents" not in body:

@@ -130,6 +130,14 @@ models:
   - name: gem-embed
     mode: embedding
     deployments: [{{provider: google, model: gemini-embedding-001, base_url: "{g}", api_key: env:GEMINI_KEY}}]
+  - name: vertex-embed
+    mode: embedding
+    deployments:
+      - provider: vertex_ai
+        model: gemini-embedding-001
+        base_url: "{g}"
+        project: my-project
+        credentials_file: "{keys / "sa.json"}"
   - name: cmd-embed
     mode: embedding
     deployments:
@@ -268,7 +276,9 @@ def floats(embedding: Any) -> list[float]:
     return list(embedding)
 
 
-def test_embeddings_through_google_and_cohere(gateway: tuple[openai.OpenAI, str], upstreams: dict[str, Any]) -> None:
+def test_embeddings_through_google_vertex_and_cohere(
+    gateway: tuple[openai.OpenAI, str], upstreams: dict[str, Any]
+) -> None:
     client, db = gateway
     google = client.embeddings.with_raw_response.create(model="gem-embed", input=["first", "second"])
     assert [floats(d.embedding) for d in google.parse().data] == [fake_gemini.VECTOR] * 2
@@ -280,6 +290,24 @@ def test_embeddings_through_google_and_cohere(gateway: tuple[openai.OpenAI, str]
     assert Decimal(row["cost_usd"]) == counted * Decimal("0.15") / 1_000_000  # the catalog's price
     as_floats = client.embeddings.create(model="gem-embed", input="one", encoding_format="float")
     assert as_floats.data[0].embedding == fake_gemini.VECTOR
+    vertex = client.embeddings.with_raw_response.create(model="vertex-embed", input=["a", "b"], dimensions=3)
+    assert [floats(d.embedding) for d in vertex.parse().data] == [fake_gemini.VECTOR] * 2
+    sent = upstreams["gemini"].received[-1]
+    assert (
+        sent["path"]
+        == "/v1/projects/my-project/locations/us-central1/publishers/google/models/gemini-embedding-001:predict"
+    )
+    assert sent["body"] == {
+        "instances": [{"content": "a"}, {"content": "b"}],
+        "parameters": {"outputDimensionality": 3},
+    }
+    [row] = ledger_rows(db, [vertex.headers["x-request-id"]])
+    assert (row["provider"], row["input_tokens"], row["usage_source"]) == (
+        "vertex_ai",
+        2 * fake_gemini.PREDICT_TOKENS,
+        "upstream",
+    )
+    assert Decimal(row["cost_usd"]) == 2 * fake_gemini.PREDICT_TOKENS * Decimal("0.15") / 1_000_000
     cohere = client.embeddings.with_raw_response.create(model="cmd-embed", input="hello")
     assert floats(cohere.parse().data[0].embedding) == fake_cohere.VECTOR
     sent = upstreams["cohere"].received[-1]["body"]

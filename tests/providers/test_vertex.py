@@ -4,16 +4,19 @@ token source given, the source blocking until the test lets it answer)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from openai.types import CreateEmbeddingResponse
 from pydantic import ValidationError
 
 from oneflow_ai.config.schema import Deployment, Timeouts
-from oneflow_ai.errors import UpstreamAuthFailed
+from oneflow_ai.errors import UpstreamAuthFailed, UpstreamError
 from oneflow_ai.providers.auth import authorise
+from oneflow_ai.providers.base import Usage
 from oneflow_ai.providers.google.vertex import VertexProvider, VertexSettings
 from oneflow_ai.providers.google.vertex_auth import TokenAuth
 from oneflow_ai.upstream.wire import UpstreamRequest
@@ -152,3 +155,25 @@ def test_the_token_is_not_shown() -> None:
     auth = TokenAuth(source, "v/0")
     auth._token = "ya29.secret"
     assert "secret" not in repr(auth)
+
+
+def test_embeddings_go_to_predict_and_count_the_tokens_vertex_reports() -> None:
+    deployment = vertex(location="europe-west1")
+    provider = VertexProvider()
+    request = provider.embeddings_request({"input": ["What is life?", "hi"], "dimensions": 3}, deployment)
+    assert request.url == (
+        "https://europe-west1-aiplatform.googleapis.com/v1/projects/proj/locations/europe-west1"
+        "/publishers/google/models/gemini-2.5-pro:predict"
+    )
+    assert json.loads(request.body) == {
+        "instances": [{"content": "What is life?"}, {"content": "hi"}],
+        "parameters": {"outputDimensionality": 3},
+    }
+    raw = (Path(__file__).parent / "fixtures" / "google" / "predict.vertex.json").read_bytes()
+    result = provider.embeddings_response(raw, deployment)
+    answer = CreateEmbeddingResponse.model_validate(json.loads(result.body))
+    expected = [p["embeddings"]["values"] for p in json.loads(raw)["predictions"]]
+    assert [d.embedding for d in answer.data] == expected
+    assert result.usage == Usage(8) and answer.usage.prompt_tokens == 8
+    with pytest.raises(UpstreamError):
+        provider.embeddings_response(b'{"predictions": [{"embeddings": {}}]}', deployment)

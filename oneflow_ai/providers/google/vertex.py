@@ -11,7 +11,8 @@ where `base` is `https://{location}-aiplatform.googleapis.com` (`https://aiplatf
       location: europe-west4                     # default us-central1
       credentials_file: /secrets/vertex-sa.json  # default: application default credentials
 
-Requests carry an OAuth access token from `google-auth` (the `vertex` extra): `vertex_auth.GoogleToken`.
+Embeddings go to the embedding model's `:predict` (`instances: [{content}]`; its `statistics.token_count` is the
+usage). Requests carry an OAuth access token from `google-auth` (the `vertex` extra): `vertex_auth.GoogleToken`.
 """
 
 from __future__ import annotations
@@ -19,13 +20,20 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Mapping
+from typing import Any
 
+import orjson
 from pydantic import Field, field_validator, model_validator
 
 from oneflow_ai.config.schema import Deployment, ProviderSettings
+from oneflow_ai.errors import UpstreamError
 from oneflow_ai.providers.auth import Auth
+from oneflow_ai.providers.base import ProviderResult, Usage
+from oneflow_ai.providers.embedding_list import embedding_list, encoding_of
+from oneflow_ai.providers.google.embeddings import from_vertex_predict, to_vertex_predict
 from oneflow_ai.providers.google.provider import GeminiChat
 from oneflow_ai.providers.google.vertex_auth import GoogleToken, TokenAuth
+from oneflow_ai.upstream.wire import UpstreamRequest
 
 VERTEX_EXTRA = "provider vertex_ai needs the vertex extra (google-auth): pip install 'oneflow-ai[vertex]'"
 
@@ -57,7 +65,10 @@ class VertexSettings(ProviderSettings):
 
 
 class VertexProvider(GeminiChat):
-    """Chat on Vertex AI (its embeddings models speak `:predict`, not served here)."""
+    """Chat on Vertex AI, and embeddings through its embedding models' `:predict`."""
+
+    float_embeddings = True
+    """Its embeddings answers are floats, given as base64 when the client asks (`embedding_list.as_requested`)."""
 
     def method_url(self, deployment: Deployment, method: str) -> str:
         s = vertex_settings(deployment)
@@ -68,6 +79,22 @@ class VertexProvider(GeminiChat):
         if importlib.util.find_spec("google.auth") is None:
             raise ValueError(VERTEX_EXTRA)
         return TokenAuth(GoogleToken(vertex_settings(deployment).credentials_file), deployment.id)
+
+    def embeddings_request(self, body: dict[str, Any], deployment: Deployment) -> UpstreamRequest:
+        encoding_of(body)
+        return self._request(deployment, self.method_url(deployment, "predict"), to_vertex_predict(body))
+
+    def embeddings_response(self, body: bytes, deployment: Deployment) -> ProviderResult:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            parsed = None
+        embedded = from_vertex_predict(parsed) if isinstance(parsed, dict) else None
+        if embedded is None:
+            raise UpstreamError(f"{deployment.provider} sent no embeddings", provider=deployment.provider)
+        vectors, tokens = embedded
+        answer = embedding_list(vectors, deployment.model, tokens)
+        return ProviderResult(orjson.dumps(answer), Usage(tokens), deployment.model, answer)
 
 
 def vertex_settings(deployment: Deployment) -> VertexSettings:
