@@ -36,6 +36,7 @@ from oneflow_ai.guardrails.spans import Detector, Finding, resolve_overlaps
 
 __all__ = [
     "ALL_TYPES",
+    "WHOLE_TEXT_TYPES",
     "InjectionClassifier",
     "MissingExtra",
     "all_detectors",
@@ -57,6 +58,8 @@ _DETECTORS: tuple[Detector, ...] = (
     IPv6Detector(),
     InjectionDetector(),
 )
+WHOLE_TEXT_TYPES = frozenset({"PROMPT_INJECTION"})
+"""Judgements about the text rather than values in it: they never hide, nor are hidden by, an overlapping span."""
 ALL_TYPES: frozenset[str] = frozenset().union(*(d.types for d in _DETECTORS))
 
 
@@ -87,11 +90,16 @@ def check_extras(detectors: tuple[Detector, ...]) -> None:
 def detect(
     text: str, types: frozenset[str] | None = None, detectors: tuple[Detector, ...] | None = None
 ) -> list[Finding]:
-    """The findings of `types` (all when None) in `text`, overlaps resolved (higher score, then longer span wins),
-    sorted by offset. `detectors` defaults to the built-in ones covering `types`."""
+    """The findings of `types` (all when None) in `text`, overlaps resolved (higher score, then longer span wins;
+    PROMPT_INJECTION stands beside the others), sorted by offset. `detectors` defaults to the built-in ones covering
+    `types`."""
     found: list[Finding] = []
     for detector in detectors if detectors is not None else detectors_for(types):
         found.extend(detector.find(text))
     if types is not None:
         found = [f for f in found if f.type in types]
-    return resolve_overlaps(found)
+    judgements = [f for f in found if f.type in WHOLE_TEXT_TYPES]
+    if not judgements:
+        return resolve_overlaps(found)
+    spans = resolve_overlaps(f for f in found if f.type not in WHOLE_TEXT_TYPES)
+    return sorted(spans + judgements, key=lambda f: (f.start, f.end))

@@ -12,16 +12,15 @@ _CANDIDATE = re.compile(NUM_LEFT + r"[2-9]\d{3}([ -]?)\d{4}\1\d{4}" + NUM_RIGHT)
 _CONTEXT = words(r"aadhaa?r", r"adhaa?r", r"uidai", r"uid", r"aadhaar card", r"enrol(?:l?ment)?")
 
 
-def scan(text: str, run: str, offset: int) -> list[Finding]:
-    """Aadhaar numbers in `run`, a run of digits and separators found at `offset` in `text`."""
+def scan(text: str, start: int, end: int) -> list[Finding]:
+    """Aadhaar numbers in text[start:end], a run of digits and separators."""
     is_valid = require("stdnum.in_.aadhaar").is_valid
     found = []
-    pos = 0
-    while m := _CANDIDATE.search(run, pos):
-        start, end = offset + m.start(), offset + m.end()
-        score = scored(text, start, end, 0.8, _CONTEXT)
+    pos, limit = start, min(len(text), end + 2)  # two more characters for the look-ahead
+    while m := _CANDIDATE.search(text, pos, limit):
+        score = scored(text, m.start(), m.end(), 0.8, _CONTEXT)
         if score >= MIN_SCORE and is_valid(m.group().replace(" ", "").replace("-", "")):
-            found.append(Finding("IN_AADHAAR", start, end, score))
+            found.append(Finding("IN_AADHAAR", m.start(), m.end(), score))
             pos = m.end()
         else:
             pos = m.start() + 1

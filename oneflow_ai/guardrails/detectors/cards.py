@@ -31,16 +31,15 @@ def is_card_number(digits: str) -> bool:
     return bool(require("stdnum.luhn").is_valid(digits))
 
 
-def scan(text: str, run: str, offset: int) -> list[Finding]:
-    """Card numbers in `run`, a run of digits and separators found at `offset` in `text`."""
+def scan(text: str, start: int, end: int) -> list[Finding]:
+    """Card numbers in text[start:end], a run of digits and separators."""
     found = []
-    pos = 0
-    while m := _CANDIDATE.search(run, pos):
-        start, end = offset + m.start(), offset + m.end()
+    pos, limit = start, min(len(text), end + 2)  # two more characters for the look-ahead
+    while m := _CANDIDATE.search(text, pos, limit):
         if is_card_number(m.group().replace(" ", "").replace("-", "")):
-            score = scored(text, start, end, 0.9, _CONTEXT)
+            score = scored(text, m.start(), m.end(), 0.9, _CONTEXT)
             if score >= MIN_SCORE:
-                found.append(Finding("CREDIT_CARD", start, end, score))
+                found.append(Finding("CREDIT_CARD", m.start(), m.end(), score))
                 pos = m.end()
                 continue
         pos = m.start() + 1

@@ -25,7 +25,9 @@ _WINDOW = 320
 """How far past its start word a rule's match may reach."""
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 _SMUGGLED_WEIGHT = 0.9
-_NOT_LETTERS = str.maketrans({c: " " for c in "\t\n\r.,;:!?()[]{}\"`*_/\\<>|=+-~@#$%^&0123456789'’"})
+_NOT_LETTERS = str.maketrans(
+    {c: " " for c in "\t\n\r.,;:!?()[]{}\"`*_/\\<>|=+-~@#$%^&0123456789'’‘“”«»—–…\u200b\u200c\u200d\u2060\ufeff"}
+)
 
 
 class InjectionClassifier(Protocol):
@@ -70,7 +72,8 @@ def _first_match(
         i = lower.find(start)
         while i != -1:
             m = rule.pattern.match(lower, i, i + _WINDOW)
-            if m and (i == 0 or not lower[i - 1].isalnum()) and (not rule.line_start or _line_start(lower, i)):
+            glued = i > 0 and start[0].isascii() and start[0].isalnum() and lower[i - 1].isalnum()
+            if m and not glued and (not rule.line_start or _line_start(lower, i)):
                 return m.start(), m.end()
             i = lower.find(start, i + 1)
     return None

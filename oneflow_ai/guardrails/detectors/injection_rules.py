@@ -29,7 +29,7 @@ def _rule(name: str, weight: float, starts: str, pattern: str, line_start: bool 
 _IGNORE = (
     "ignore|ignoring|disregard|forget|skip|bypass|override|overlook|abandon|set aside|throw away|throw out|discard|"
     "ditch|drop|neglect|pay no attention to|do not follow|don't follow|stop following|no longer follow|"
-    "do not obey|don't obey|stop obeying|erase|delete|clear|cancel|nullify|void|scrap"
+    "do not obey|don't obey|stop obeying|erase|delete|clear|cancel|nullify|void|scrap|never mind|reset|wipe"
 )
 _PRIOR = (
     r"(?:previous|prior|above|earlier|preceding|foregoing|initial|original|old|existing|former|all|any|every|"
@@ -42,10 +42,12 @@ _ORDERS = (
     r"moderation|ethics|morals|principles|values)"
 )
 _SECRET = r"(?:system|initial|original|hidden|secret|internal|developer|pre-?|first|confidential|base|full|exact)"
+_STRONG_SECRET = r"(?:system|hidden|secret|internal|developer|pre-?|confidential)"
 _PROMPT = r"(?:prompts?|instructions?|messages?|rules|configuration|guidelines|directives|context|preamble)"
 _REVEAL = (
     "reveal|show|print|display|output|repeat|tell|give|leak|dump|expose|share|recite|spell out|write out|copy|"
-    "paste|list|disclose|what is|what are|what was|what were|read back|echo|return"
+    "paste|list|disclose|what is|what are|what was|what were|read back|echo|return|summarize|summarise|translate|"
+    "paraphrase|begin|start|what does|encode|contents of"
 )
 
 RULES: tuple[Rule, ...] = (
@@ -55,18 +57,25 @@ RULES: tuple[Rule, ...] = (
         _IGNORE,
         rf"(?:{_IGNORE})\b[^.!?\n]{{0,40}}?\b{_PRIOR}\b[^.!?\n]{{0,30}}?\b{_ORDERS}\b",
     ),
-    _rule("forget_everything", 0.7, "forget", r"forget (?:everything|all(?: of)? (?:that|this|it)|what you were)"),
+    _rule(
+        "forget_everything",
+        0.7,
+        "forget",
+        r"forget (?:everything|all(?: of)? (?:that|this|it)|what you were)"
+        r"(?! (?:i|we) (?:said|wrote|told you|mentioned))",
+    ),
     _rule(
         "reveal_prompt",
         0.85,
         _REVEAL,
-        rf"(?:{_REVEAL})\b[^.!?\n]{{0,30}}?\b(?:your|the|these|its|all|my)\s+(?:\w+\s+){{0,2}}?{_SECRET}\s*{_PROMPT}\b",
+        rf"(?:{_REVEAL})\b[^.!?\n]{{0,30}}?\b(?:(?:your|its)\s+(?:\w+\s+){{0,2}}?{_SECRET}|(?:the|these|all)\s+"
+        rf"(?:\w+\s+){{0,2}}?{_STRONG_SECRET})\s*{_PROMPT}\b",
     ),
     _rule(
         "verbatim_instructions",
         0.6,
-        "your|the",
-        r"(?:your|the) (?:instructions|rules|guidelines|prompt|directives|system prompt)\b[^.!?\n]{0,30}"
+        "instructions|rules|guidelines|prompt|directives",
+        r"(?:instructions|rules|guidelines|prompt|directives)\b[^.!?\n]{0,30}"
         r"\b(?:verbatim|word for word|exactly as|in full|character by character)",
     ),
     _rule(
@@ -86,11 +95,11 @@ RULES: tuple[Rule, ...] = (
         "dan",
         0.8,
         "dan|stan|dude",
-        r"(?:dan|stan|dude)\b(?! \d)[^.\n]{0,80}\b(?:mode|prompt|stands for|jailbreak|anything|persona|character|"
-        r"respond|reply|answer|you are|no restrictions)",
+        r"(?:dan|stan|dude|betterdan|antidan)\b(?! \d)[^.\n]{0,80}\b(?:mode|prompt|stands for|jailbreak|anything|"
+        r"persona|character|respond|reply|answer|you are|no restrictions)",
     ),
     _rule("do_anything_now", 0.9, "do anything now", r"do anything now\b"),
-    _rule("jailbreak", 0.6, "jailbreak|jailbroken|jailbreaking|jail break|jailbreaked", r"jail ?break|jailbroken"),
+    _rule("jailbreak", 0.4, "jailbreak|jailbroken|jailbreaking|jail break|jailbreaked", r"jail ?break|jailbroken"),
     _rule(
         "mode_switch",
         0.3,
@@ -117,11 +126,13 @@ RULES: tuple[Rule, ...] = (
     _rule(
         "no_limits",
         0.45,
-        "without|no|free of|free from|not bound|unbound|ignoring|beyond|outside|unconstrained by|regardless of|"
+        "without|no|free of|free from|not bound|no longer bound|never bound|unbound|ignoring|beyond|outside|"
+        "unconstrained by|regardless of|"
         "not restricted|not limited|never refuse|cannot refuse|can't refuse|don't refuse|do not refuse|not allowed to "
         "refuse|never decline",
-        r"(?:(?:without|no|free (?:of|from)|not bound by|unbound by|ignoring|beyond|outside|unconstrained by|"
-        r"regardless of|not restricted by|not limited by) (?:any |all |the |your |its |of |ai )*(?:restrictions|"
+        r"(?:(?:without|no|free (?:of|from)|(?:not|no longer|never) bound by|unbound by|ignoring|beyond|outside|"
+        r"unconstrained by|regardless of|not restricted by|not limited by) (?:any |all |the |your |its |of |ai )*"
+        r"(?:restrictions|"
         r"limits|limitations|filters?|filtering|censorship|rules|guidelines|ethics|ethical|morals|moral|policies|"
         r"content polic(?:y|ies)|safeguards|guardrails|boundaries|constraints|refusals)\b|(?:never|cannot|can't|"
         r"don't|do not|not allowed to) (?:refuse|decline))",
@@ -136,11 +147,12 @@ RULES: tuple[Rule, ...] = (
         "bypass_safety",
         0.75,
         "bypass|disable|turn off|deactivate|remove|circumvent|evade|get around|switch off|lift|break free|override|"
-        "ignore|suspend|drop",
+        "ignore|suspend|drop|skip",
         r"(?:bypass|disable|turn off|deactivate|remove|circumvent|evade|get around|switch off|lift|break free of|"
-        r"override|ignore|suspend|drop)\s+(?:your |the |all |any |its |of )?(?:own )?(?:safety |content |ethical |"
+        r"override|ignore|suspend|drop|skip)\s+(?:your |the |all |any |its |of )?(?:own )?(?:safety |content |ethical |"
         r"moral |built-in |internal |ai |openai's |anthropic's )?(?:filters?|guardrails|restrictions|safeguards|"
-        r"censorship|guidelines|policies|limitations|alignment|safety(?: (?:protocols|measures|features|settings))?)\b",
+        r"censorship|guidelines|policies|limitations|alignment|"
+        r"safety(?: (?:protocols|measures|features|settings|checks?))?)\b",
     ),
     _rule(
         "fake_turn",
@@ -152,10 +164,75 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "system_line",
-        0.6,
+        0.35,
         "system|admin|developer|assistant",
-        r"(?:system|admin|developer|assistant)(?: prompt| override| message| instructions?| note| update)?\s*:",
+        r"(?:system|admin|developer|assistant)(?: prompt| message| instructions?| note| update)?\s*:",
         line_start=True,
+    ),
+    _rule(
+        "system_override",
+        0.7,
+        "system|admin|developer|security|emergency|priority",
+        r"(?:system|admin|developer|security|emergency|priority) (?:override|overwrite|update|alert|directive)\s*:",
+    ),
+    _rule(
+        "system_directive",
+        0.4,
+        "system|admin|developer",
+        r"(?:system|admin|developer)(?: prompt| message| instructions?| note)?\s*:\s*(?:you|your|ignore|always|never|"
+        r"from now|the assistant|respond|answer|do not|don't)\b",
+    ),
+    _rule(
+        "instructions_void",
+        0.75,
+        "instructions|rules|guidelines|directives|restrictions|policies|guardrails|constraints|filters",
+        r"(?:instructions|rules|guidelines|directives|restrictions|policies|guardrails|constraints|filters)\b"
+        r"[^.!?\n]{0,24}?\b(?:(?:are|is|have been|were) (?:now |hereby |officially |temporarily )?(?:void|null|invalid|"
+        r"cancel+ed|revoked|suspended|lifted|obsolete|disabled|deactivated|removed|over|gone|outdated|overridden|"
+        r"superseded|no longer (?:valid|active|in effect|relevant|apply|applicable))|(?:no longer|don't|do not) "
+        r"apply)\b",
+    ),
+    _rule(
+        "what_rules_given",
+        0.6,
+        "what|which",
+        r"(?:what|which) (?:rules|instructions|guidelines|directives|restrictions|constraints) (?:were|have) you "
+        r"(?:been )?(?:given|told|programmed|instructed|trained)",
+    ),
+    _rule(
+        "told_to_keep",
+        0.6,
+        "secret|password|key|code|passphrase|passcode|flag",
+        r"(?:secret|password|key|code|passphrase|passcode|flag)s?(?: that)? you (?:were|have been|are) (?:told|"
+        r"instructed|asked|programmed) (?:to keep|to hide|to protect|to guard|not to (?:reveal|share|tell))",
+    ),
+    _rule(
+        "your_prompt",
+        0.6,
+        "your",
+        r"your (?:system|initial|original|hidden|secret|internal|pre-?|developer|confidential|full|entire) ?"
+        r"(?:prompt|instructions|message|rules|context|configuration)\b",
+    ),
+    _rule(
+        "hypothetical",
+        0.3,
+        "hypothetically|hypothetical|in a fictional|for a story|let's play|lets play|let us play|game where|"
+        "imagine a world|in a world where|purely fictional",
+        r"(?:hypothetically|hypothetical|in a fictional|for a story|let'?s play|let us play|game where|imagine a world|"
+        r"in a world where|purely fictional)\b",
+    ),
+    _rule(
+        "grandma",
+        0.3,
+        "activation|license|licence|product|serial|napalm|windows",
+        r"(?:activation|licen[cs]e|product|serial|windows) keys?\b|napalm",
+    ),
+    _rule(
+        "assistant_should",
+        0.6,
+        "assistant|ai|model|chatbot|llm|bot",
+        r"(?:assistant|ai|model|chatbot|llm|bot) (?:should|must|will|needs to|has to) (?:now|instead|"
+        r"immediately|secretly|also|from now on)\b",
     ),
     _rule(
         "new_instructions",
@@ -184,7 +261,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "hide_from_user",
-        0.5,
+        0.4,
         "do not|don't|never|without",
         r"(?:do not|don't|never|without) (?:tell|telling|inform|informing|warn|warning|alert|alerting|"
         r"mention (?:this|it) to|reveal (?:this|it) to|let) (?:the )?user\b",
@@ -193,18 +270,19 @@ RULES: tuple[Rule, ...] = (
         "authority_claim",
         0.5,
         "i am|i'm|this is|as your",
-        r"(?:i am|i'm|this is|as your) (?:your |an? |the )?(?:developer|creator|administrator|admin|system "
+        r"(?:i am|i'm|this is|as) your (?:developer|creator|administrator|admin|system "
         r"administrator|openai|anthropic|owner|operator)(?: staff| employee| engineer| team)?\b[^.!?\n]{0,60}"
         r"\b(?:override|authori[sz]e|unlock|grant|disable|allow|command|order|ignore|turn off|remove)",
     ),
     _rule(
         "foreign_ignore",
         0.9,
-        "ignora|ignoriere|ignorez|negeer|ignore as|vergiss|oublie|olvida|忽略|無視|игнорируй|забудь",
+        "ignora|ignoriere|ignorez|negeer|ignore as|vergiss|oublie|olvida|esqueça|esqueca|忽略|無視|игнорируй|забудь",
         r"ignora (?:todas )?las (?:instrucciones|reglas)|ignoriere (?:alle )?(?:vorherigen |bisherigen )?"
         r"(?:anweisungen|regeln)|ignorez (?:toutes )?les (?:instructions|règles)|ignora (?:tutte )?le "
         r"istruzioni|negeer (?:alle )?(?:vorige )?instructies|ignore as instruções|vergiss (?:alle|deine) "
         r"(?:anweisungen|regeln)|oublie (?:toutes )?(?:les|tes) instructions|olvida (?:todas )?(?:las|tus) "
-        r"instrucciones|忽略(?:之前|以上|所有|先前)|無視|игнорируй|забудь (?:все )?(?:инструкции|правила)",
+        r"instrucciones|esque[cç]a (?:todas )?as (?:instruções|instrucoes|regras)|"
+        r"忽略(?:之前|以上|所有|先前)|無視|игнорируй|забудь (?:все )?(?:инструкции|правила)",
     ),
 )

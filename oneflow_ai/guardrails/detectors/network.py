@@ -11,24 +11,23 @@ from oneflow_ai.guardrails.spans import Finding
 
 _V4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
 _V6 = re.compile(
-    r"(?:[0-9A-Fa-f]{1,4}:|:(?=:))(?:[0-9A-Fa-f]{0,4}:){1,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?![\w:.])"
+    r"(?:[0-9A-Fa-f]{1,4}:|:(?=:))(?:[0-9A-Fa-f]{0,4}:){1,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?![\w:]|\.\w)"
 )
 _CONTEXT = words(r"ip", r"ips", r"ipv[46]", r"address", r"host", r"server", r"client", r"ping", r"connect\w*", r"from")
 _NOT_IP = words(r"version", r"v", r"release", r"build", r"ver", r"firmware", r"sdk", r"api", r"oid", r"section")
 
 
-def scan_v4(text: str, run: str, offset: int) -> list[Finding]:
-    """IPv4 addresses in `run`, a run of digits and separators found at `offset` in `text`."""
+def scan_v4(text: str, start: int, end: int) -> list[Finding]:
+    """IPv4 addresses in text[start:end], a run of digits and separators."""
     found = []
-    for m in _V4.finditer(run):
+    for m in _V4.finditer(text, start, min(len(text), end + 2)):
         try:
             ipaddress.IPv4Address(m.group())
         except ValueError:
             continue
-        start, end = offset + m.start(), offset + m.end()
-        score = scored(text, start, end, 0.85, _CONTEXT, _NOT_IP)
+        score = scored(text, m.start(), m.end(), 0.85, _CONTEXT, _NOT_IP)
         if score >= MIN_SCORE:
-            found.append(Finding("IP_ADDRESS", start, end, score))
+            found.append(Finding("IP_ADDRESS", m.start(), m.end(), score))
     return found
 
 

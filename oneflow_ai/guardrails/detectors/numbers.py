@@ -15,26 +15,15 @@ from oneflow_ai.guardrails.spans import Finding
 NUMBER_TYPES = frozenset({"CREDIT_CARD", "IN_AADHAAR", "US_SSN", "IP_ADDRESS", "PHONE_NUMBER"})
 
 _RUN = re.compile(r"[+(]?\d[\d \-.()]{5,}\d")
-_NOT_BEFORE = frozenset("-/.+,$€£¥₹_")
 
-Scan = Callable[[str, str, int], list[Finding]]
+Scan = Callable[[str, int, int], list[Finding]]
 _SCANS: tuple[tuple[str, int, Scan], ...] = (
     ("CREDIT_CARD", 13, cards.scan),
     ("IN_AADHAAR", 12, aadhaar.scan),
     ("US_SSN", 9, ssn.scan),
 )
-"""(type, the fewest digits it has, its scan), phone numbers and IPv4 addresses aside."""
-
-
-def runs(text: str) -> list[tuple[int, str]]:
-    """(offset, run) of each run of at least seven characters of digits and separators not glued to a word."""
-    found = []
-    for m in _RUN.finditer(text):
-        start = m.start()
-        if start and (text[start - 1].isalnum() or text[start - 1] in _NOT_BEFORE):
-            continue
-        found.append((start, m.group()))
-    return found
+"""(type, the fewest digits it has, its scan), phone numbers and IPv4 addresses aside. Each scan looks at one run
+and checks its own boundaries against the text around it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,20 +34,21 @@ class NumberDetector:
 
     def find(self, text: str) -> list[Finding]:
         found: list[Finding] = []
-        for offset, run in runs(text):
-            digits = sum(c.isdigit() for c in run)
+        for m in _RUN.finditer(text):
+            start, end = m.span()
+            digits = sum(c.isdigit() for c in m.group())
             here: list[Finding] = []
             for kind, fewest, scan in _SCANS:
                 if digits >= fewest and kind in self.types:
-                    here += scan(text, run, offset)
-            if "IP_ADDRESS" in self.types and run.count(".") >= 3:
-                here += network.scan_v4(text, run, offset)
-            if "PHONE_NUMBER" in self.types and digits >= 7 and not _covered(here, offset, len(run)):
-                here += phone.scan(text, run, offset)
+                    here += scan(text, start, end)
+            if "IP_ADDRESS" in self.types and m.group().count(".") >= 3:
+                here += network.scan_v4(text, start, end)
+            if "PHONE_NUMBER" in self.types and digits >= 7 and not _covered(here, end - start):
+                here += phone.scan(text, start, end)
             found += here
         return found
 
 
-def _covered(findings: list[Finding], offset: int, length: int) -> bool:
+def _covered(findings: list[Finding], length: int) -> bool:
     """Whether the findings cover the whole run but at most three characters."""
     return sum(f.end - f.start for f in findings) >= length - 3

@@ -1,6 +1,6 @@
 """PHONE_NUMBER: international numbers (+ or 00 and a country code) and national ones, validated by phonenumbers
-against its numbering plans. A national number is tried as a US number, and in a few more regions only next to a
-word like "phone" or "call"."""
+against its numbering plans. A national number is tried as a US number (10 or 11 digits), and in a few more regions
+only next to a word like "phone" or "call". Dates and numbers grouped like cards (4-4-4) are not phone numbers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ from oneflow_ai.guardrails.detectors.context import MIN_SCORE, near, scored, wor
 from oneflow_ai.guardrails.detectors.extras import require
 from oneflow_ai.guardrails.spans import Finding
 
-_CANDIDATE = re.compile(r"(?<![\w+\-/.,])(?:\+|00)?\(?\d[\d ().\-]{5,18}\d(?![\w\-/]|[.,]\d)")
+_CANDIDATE = re.compile(r"(?<![\w+\-/.,])(?<!\d[ -])(?:\+|00)?\(?\d[\d ().\-]{5,18}\d(?![\w\-/]|[.,]\d|[ -]\d)")
+_NOT_PHONE = re.compile(
+    r"\d{4}[ -]\d{4}[ -]\d{4}|\d{4}-\d\d-\d\d$|\d\d?[./-]\d\d?[./-]\d{2,4}$|\d{1,3}(?:\.\d{1,3}){3}$"
+)
+"""Card or Aadhaar grouping, dates (2024-03-15, 15/03/2024, 10.26.2011) and IPv4 addresses."""
 _CONTEXT = words(
     r"phone",
     r"tel",
@@ -29,11 +33,10 @@ _CONTEXT = words(
     r"dial",
     r"reach",
     r"ring",
-    r"number",
-    r"no\.?",
     r"ph",
     r"landline",
     r"helpline",
+    r"hotline",
 )
 _NATIONAL_REGIONS = ("GB", "IN", "DE", "FR", "AU", "CA", "ES", "IT", "NL", "BR", "JP", "SG", "IE")
 
@@ -47,44 +50,29 @@ def _valid(candidate: str, region: str | None) -> bool:
     return bool(phonenumbers.is_valid_number(number))
 
 
-def _base_score(text: str, start: int, candidate: str) -> float:
-    if candidate.count("(") != candidate.count(")") or not 7 <= sum(c.isdigit() for c in candidate) <= 15:
+def _base_score(text: str, start: int, end: int, candidate: str) -> float:
+    digits = sum(c.isdigit() for c in candidate)
+    if candidate.count("(") != candidate.count(")") or not 7 <= digits <= 15 or _NOT_PHONE.match(candidate):
         return 0.0
     if candidate[0] == "+" or candidate.startswith("00"):
         return 0.8 if _valid("+" + candidate[2:] if candidate[0] == "0" else candidate, None) else 0.0
-    if _valid(candidate, "US"):
+    if digits in (10, 11) and _valid(candidate, "US"):
         return 0.7
-    end = start + len(candidate)
-    if near(text, start, end, _CONTEXT) and any(_valid(candidate, region) for region in _NATIONAL_REGIONS):
+    if digits <= 12 and near(text, start, end, _CONTEXT) and any(_valid(candidate, r) for r in _NATIONAL_REGIONS):
         return 0.6
     return 0.0
 
 
-def _longest_number(text: str, start: int, candidate: str) -> tuple[int, float] | None:
-    """(length, base score) of the longest prefix of `candidate`, cut at a space, that is a valid number."""
-    while True:
-        base = _base_score(text, start, candidate)
-        if base:
-            return len(candidate), base
-        cut = candidate.rfind(" ")
-        if cut <= 0:
-            return None
-        candidate = candidate[:cut].rstrip(" (-.")
-
-
-def scan(text: str, run: str, offset: int) -> list[Finding]:
-    """Phone numbers in `run`, a run of digits and separators found at `offset` in `text`."""
+def scan(text: str, start: int, end: int) -> list[Finding]:
+    """Phone numbers in text[start:end], a run of digits and separators."""
     found = []
-    pos = 0
-    while m := _CANDIDATE.search(run, pos):
-        start = offset + m.start()
-        matched = _longest_number(text, start, m.group())
-        if matched is not None:
-            end = start + matched[0]
-            score = scored(text, start, end, matched[1], _CONTEXT)
-            if score >= MIN_SCORE:
-                found.append(Finding("PHONE_NUMBER", start, end, score))
-                pos = m.start() + matched[0]
-                continue
-        pos = m.start() + 1
+    pos, limit = start, min(len(text), end + 2)
+    while m := _CANDIDATE.search(text, pos, limit):
+        base = _base_score(text, m.start(), m.end(), m.group())
+        score = scored(text, m.start(), m.end(), base, _CONTEXT) if base else 0.0
+        if score >= MIN_SCORE:
+            found.append(Finding("PHONE_NUMBER", m.start(), m.end(), score))
+            pos = m.end()
+        else:
+            pos = m.start() + 1
     return found

@@ -32,16 +32,15 @@ def is_valid_ssn(area: str, group: str, serial: str) -> bool:
     return digits not in _NEVER_ISSUED and len(set(digits)) > 1
 
 
-def scan(text: str, run: str, offset: int) -> list[Finding]:
-    """SSNs in `run`, a run of digits and separators found at `offset` in `text`."""
+def scan(text: str, start: int, end: int) -> list[Finding]:
+    """SSNs in text[start:end], a run of digits and separators."""
     found = []
-    pos = 0
-    while m := _CANDIDATE.search(run, pos):
-        start, end = offset + m.start(), offset + m.end()
+    pos, limit = start, min(len(text), end + 2)  # two more characters for the look-ahead
+    while m := _CANDIDATE.search(text, pos, limit):
         if is_valid_ssn(m.group(1), m.group(3), m.group(4)):
-            score = scored(text, start, end, _BASE[m.group(2)], _CONTEXT)
+            score = scored(text, m.start(), m.end(), _BASE[m.group(2)], _CONTEXT)
             if score >= MIN_SCORE:
-                found.append(Finding("US_SSN", start, end, score))
+                found.append(Finding("US_SSN", m.start(), m.end(), score))
                 pos = m.end()
                 continue
         pos = m.start() + 1
