@@ -3,20 +3,23 @@
 A tenant's owners and admins see and clear their own tenant's entries only; the master key sees every tenant
 (each listed, and their sum) and clears all of them, or one (`?tenant=`). `?model=` narrows a clear to one model
 (a group's name or alias). Callers with no tenant (the master key's own calls) are the tenant `~`. With no cache
-configured the stats are zeros and a clear removes nothing.
+configured the stats are zeros and a clear removes nothing. A clear is written to the audit log (`cache.clear`).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from oneflow_ai.api.deps import GatewayDep, TenantAdminDep
+from oneflow_ai.api.deps import GatewayDep, IdentityDep, TenantAdminDep
+from oneflow_ai.api.identity_routes import source_ip
 from oneflow_ai.api.schemas import ERRORS
 from oneflow_ai.cache.stage import ResponseCache
 from oneflow_ai.cache.store import Stats
 from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.identity import audit
+from oneflow_ai.identity.audit import Actor
 from oneflow_ai.identity.roles import NotFoundInTenant, scope
 
 router = APIRouter(prefix="/admin/cache", tags=["Cache"], responses=ERRORS)
@@ -56,8 +59,19 @@ async def cache_stats(p: TenantAdminDep, gw: GatewayDep, tenant: Tenant = None) 
 
 
 @router.delete("", summary="Remove your tenant's entries (?model= narrows; the master key: all, or ?tenant=)")
-async def clear_cache(p: TenantAdminDep, gw: GatewayDep, model: Model = None, tenant: Tenant = None) -> dict[str, Any]:
+async def clear_cache(
+    p: TenantAdminDep,
+    gw: GatewayDep,
+    identity: IdentityDep,
+    request: Request,
+    model: Model = None,
+    tenant: Tenant = None,
+) -> dict[str, Any]:
     cache = response_cache(gw)
     seen = target(p, tenant)
     deleted = await cache.clear(seen, model) if cache is not None else 0
+    async with identity.engine.begin() as conn:  # in the audit log, as every admin action
+        actor = Actor(p, source_ip(request))
+        detail = {"deleted": deleted, "model": model}
+        await audit.record(conn, actor, "cache.clear", tenant_id=seen, target_type="cache", detail=detail)
     return {"deleted": deleted, "tenant": seen, "model": model}

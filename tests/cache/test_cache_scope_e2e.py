@@ -127,6 +127,8 @@ def test_admin_stats_and_clear_are_the_callers_tenants(
     wait_stats(gw.url, admin_a, lambda s: s["entries"] == 3)
     assert admin(gw.url, "DELETE", "/cache", admin_a).json()["deleted"] == 3
     assert admin(gw.url, "GET", "/cache/stats", admin_a).json()["entries"] == 0
+    [logged] = admin(gw.url, "GET", "/audit?action=cache.clear&limit=1", admin_a).json()["data"]
+    assert logged["detail"] == {"deleted": 3, "model": None}  # the admin action is audited
     assert ask(gw.url, admin_b, texts[0]) == "hit"  # B's entry was not A's to clear
     assert admin(gw.url, "DELETE", f"/cache?tenant={b}").json()["deleted"] == 1  # the master key names a tenant
     assert ask(gw.url, admin_b, texts[0]) == "miss"
