@@ -25,8 +25,9 @@ from oneflow_ai.errors import (
 )
 from oneflow_ai.providers.base import Usage
 from oneflow_ai.providers.embedding_list import as_requested
-from oneflow_ai.providers.google.chat import from_gemini, to_gemini
+from oneflow_ai.providers.google.chat import to_gemini
 from oneflow_ai.providers.google.provider import GoogleProvider
+from oneflow_ai.providers.google.reply import from_gemini
 from oneflow_ai.providers.google.stream import GeminiStream
 from oneflow_ai.upstream.decoders import StreamEvent
 from oneflow_ai.upstream.sse import SSEParser

@@ -22,9 +22,10 @@ from oneflow_ai.errors import UpstreamError
 from oneflow_ai.providers.auth import Auth, header_key
 from oneflow_ai.providers.base import ProviderResult, Usage
 from oneflow_ai.providers.embedding_list import embedding_list, encoding_of
-from oneflow_ai.providers.google.chat import from_gemini, to_gemini, usage_of
+from oneflow_ai.providers.google.chat import to_gemini
 from oneflow_ai.providers.google.embeddings import from_gemini_embeddings, to_gemini_embeddings
 from oneflow_ai.providers.google.errors import google_error
+from oneflow_ai.providers.google.reply import from_gemini, usage_of
 from oneflow_ai.providers.google.stream import GeminiStream
 from oneflow_ai.upstream.sse import SSEParser
 from oneflow_ai.upstream.wire import UpstreamRequest

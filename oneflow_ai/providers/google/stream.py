@@ -14,7 +14,7 @@ import orjson
 
 from oneflow_ai.errors import UpstreamError
 from oneflow_ai.providers.base import Usage
-from oneflow_ai.providers.google.chat import candidate_delta, finish_reason, openai_call_id, openai_usage, usage_of
+from oneflow_ai.providers.google.reply import candidate_delta, finish_reason, openai_call_id, openai_usage, usage_of
 from oneflow_ai.upstream.decoders import StreamEvent
 from oneflow_ai.upstream.sse import DONE, frame
 
