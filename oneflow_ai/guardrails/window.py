@@ -11,8 +11,9 @@ no later text can change: it holds back
 - and any finding that reaches into what is held.
 
 What it holds is bounded (`MAX_HOLD`, or `MAX_PEM` inside a key block): past that, the oldest text is released
-anyway. The findings in the released text are acted on (`act`); the last `CONTEXT` characters released are kept as
-left context for the detectors (a key word before a value), never released twice.
+anyway. After the first release, text goes out once `MIN_RELEASE` characters can (one scan per few words). The
+findings in the released text are acted on (`act`); the last `CONTEXT` characters released are kept as left
+context for the detectors (a key word before a value), never released twice.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ DIGIT_REACH = 48
 MAX_HOLD = 1024
 MAX_PEM = 8192
 CONTEXT = 48
+MIN_RELEASE = 24
+"""After the first release (sent as soon as it can be, for the time to first byte), text is released when at least
+this many characters can go: one scan per few words instead of one per token."""
 _WORD = re.compile(r"\S+")
 _PEM_BEGIN = "-----BEGIN"
 _PEM_END = "-----END"
@@ -50,8 +54,8 @@ class StreamWindow:
     def push(self, text: str) -> str:
         buf = self._held + text
         cut = hold_from(buf)
-        if cut == 0 and len(buf) < MAX_HOLD:
-            self._held = buf
+        if cut == 0 or (cut < MIN_RELEASE and self._context and len(buf) < MAX_HOLD):
+            self._held = buf  # nothing to release, or too little to be worth a scan (after the first release)
             return ""
         found = self._found(buf)
         for hit in found:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from oneflow_ai.guardrails.actions import Hit, Placeholders, rewrite
 from oneflow_ai.guardrails.policy import Rule
 from oneflow_ai.guardrails.spans import Finding
-from oneflow_ai.guardrails.window import MAX_HOLD, StreamWindow, hold_from
+from oneflow_ai.guardrails.window import MAX_HOLD, MIN_RELEASE, StreamWindow, hold_from
 
 CARD = re.compile(r"\b\d{4}(?: \d{4}){3}\b")
 EMAIL = re.compile(r"\b[\w.]+@[\w.]+\.[a-z]{2,}\b")
@@ -58,8 +58,16 @@ def test_any_split_gives_what_the_whole_text_gives(cuts: list[int]) -> None:
 
 
 def test_prose_is_released_as_it_comes() -> None:
-    _, out = streamed(["The answer ", "is simple: ", "rest well ", "tonight."])
-    assert out[:3] == ["The answer ", "is simple: ", "rest well "]  # each held back only its last word at most
+    placeholders = Placeholders()
+    window = StreamWindow(scan, lambda text, found: rewrite(text, found, placeholders))
+    pieces = ["The answer ", "is simple: ", "rest well ", "tonight and ", "every ", "night after ", "that."]
+    out = []
+    for piece in pieces:
+        out.append(window.push(piece))
+        assert len(window.held) < MIN_RELEASE + len("tonight and ")  # a few words at most
+    assert out[0] == "The answer "  # the first words go at once (time to first byte)
+    assert out[3] == "is simple: rest well tonight and "  # then a few words at a time, one scan each
+    assert "".join(out) + window.flush() == "".join(pieces)
 
 
 def test_what_it_holds_stays_bounded() -> None:
