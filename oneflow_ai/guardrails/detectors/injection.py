@@ -88,21 +88,24 @@ def combine(weights: list[float]) -> float:
 
 
 def _smuggled(text: str) -> list[tuple[int, int]]:
-    """Spans of base64 blobs that decode to printable text which the rules call an injection."""
+    """Spans of base64 blobs (in whitespace-separated tokens of 24 characters or more) that decode to printable text
+    which the rules call an injection."""
     spans = []
-    for m in _BASE64.finditer(text):
+    pos = 0
+    for token in [t for t in text.split() if len(t) >= 24]:
+        pos = text.find(token, pos) + len(token)  # tokens in order: no earlier one can hold this one
+        m = _BASE64.search(token)
+        if m is None:
+            continue
         blob = m.group()
         try:
             decoded = base64.b64decode(blob + "=" * (-len(blob) % 4)).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             continue
         if decoded.isprintable() and combine([r.weight for r, _, _ in rule_matches(decoded)]) >= THRESHOLD:
-            spans.append((m.start(), m.end()))
+            start = pos - len(token) + m.start()
+            spans.append((start, start + len(blob)))
     return spans
-
-
-def _has_long_token(text: str) -> bool:
-    return any(len(token) >= 24 for token in text.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +120,7 @@ class InjectionDetector:
         matches = rule_matches(text)
         spans = [(start, end) for _, start, end in matches]
         weights = [rule.weight for rule, _, _ in matches]
-        smuggled = _smuggled(text) if _has_long_token(text) else []
+        smuggled = _smuggled(text)
         spans += smuggled
         weights += [_SMUGGLED_WEIGHT] * len(smuggled)
         score = combine(weights)
