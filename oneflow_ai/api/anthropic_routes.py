@@ -55,7 +55,7 @@ async def serve_messages(inbound: Inbound) -> Reply:
     if reply.wire == "anthropic":  # an Anthropic deployment served it: its answer, as it came
         return reply
     if isinstance(reply, StreamReply):
-        return StreamReply(_anthropic_events(reply, call.model), reply.headers)
+        return StreamReply(_anthropic_events(reply, call.model), reply.headers, reply.receiver)
     translated = messages_response_from_openai(reply.json(), call.model)
     return JSONReply(orjson.dumps(translated), reply.headers)
 

@@ -25,6 +25,7 @@ from oneflow_ai.gateway.accounting import Outcome, finish
 from oneflow_ai.gateway.call import Call, NativeBody, Receiver, StreamReply
 from oneflow_ai.gateway.relay import send_stream, stream_headers
 from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.providers.auth import authorise
 from oneflow_ai.providers.base import ProviderResult, Usage
 from oneflow_ai.providers.native import NativeStreamWatch
 from oneflow_ai.upstream.decoders import StreamDecoder, StreamEvent
@@ -50,7 +51,7 @@ async def native_request(gw: Gateway, call: Call, dep: Deployment) -> ProviderRe
     native = _native(call)
     provider = gw.providers[dep.wire]
     request = native.protocol.request(native.body, dep, native.headers, stream=False)
-    gw.upstream_auth[dep.id].apply(request)
+    await authorise(gw.upstream_auth[dep.id], request)
     response = await gw.transports[dep.id].send(request, stream=False)
     payload = await response.read()
     if response.status >= 400:

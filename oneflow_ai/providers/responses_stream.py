@@ -37,6 +37,7 @@ class ResponsesStreamEncoder:
         "_id",
         "_open",
         "_output",
+        "_pieces",
         "_reasoning",
         "_request",
         "_sequence",
@@ -54,6 +55,8 @@ class ResponsesStreamEncoder:
         self._output: list[dict[str, Any]] = []
         """The items so far; the last is open while `_open` names it (`text`, `refusal` or a tool call index)."""
         self._open: str | int | None = None
+        self._pieces: list[str] = []
+        """The open item's text (or arguments) so far, joined when it closes: a long answer is not copied per delta."""
         self._tools: dict[int, int] = {}  # chat tool_call index -> output index
         self._finish: str | None = None
         self._usage: Usage | None = None
@@ -118,13 +121,11 @@ class ResponsesStreamEncoder:
             part = output_text("") if kind == "text" else {"type": "refusal", "refusal": ""}
             item["content"].append(part)
             out.append(self._event("response.content_part.added", {**self._where(), "content_index": 0, "part": part}))
-        part = self._output[-1]["content"][0]
+        self._pieces.append(piece)
         extra: dict[str, Any] = {}
         if kind == "text":
-            part["text"] += piece
             name, extra = "response.output_text.delta", {"logprobs": []}
         else:
-            part["refusal"] += piece
             name = "response.refusal.delta"
         out.append(self._event(name, {**self._where(), "content_index": 0, "delta": piece, **extra}))
         return out
@@ -143,7 +144,10 @@ class ResponsesStreamEncoder:
         if isinstance(arguments, str) and arguments:
             index = self._tools[position]
             item = self._output[index]
-            item["arguments"] += arguments
+            if self._open == position:
+                self._pieces.append(arguments)
+            else:  # a late piece of a call already closed (servers stream calls one after another)
+                item["arguments"] += arguments
             where = {"item_id": item["id"], "output_index": index}
             out.append(self._event("response.function_call_arguments.delta", {**where, "delta": arguments}))
         return out
@@ -159,11 +163,13 @@ class ResponsesStreamEncoder:
             return []
         kind, self._open = self._open, None
         item = self._output[-1]
+        joined, self._pieces = "".join(self._pieces), []
         where = self._where()
         out: list[bytes] = []
         status = "incomplete" if INCOMPLETE.get(self._finish or "") else "completed"
         if item["type"] == "message":
             part = item["content"][0]
+            part["text" if kind == "text" else "refusal"] = joined
             if kind == "text":
                 done = {**where, "content_index": 0, "text": part["text"], "logprobs": []}
                 out.append(self._event("response.output_text.done", done))
@@ -173,7 +179,8 @@ class ResponsesStreamEncoder:
                 )
             out.append(self._event("response.content_part.done", {**where, "content_index": 0, "part": part}))
         else:
-            done = {**where, "name": item["name"], "arguments": item["arguments"]}
+            item["arguments"] = joined
+            done = {**where, "name": item["name"], "arguments": joined}
             out.append(self._event("response.function_call_arguments.done", done))
         item["status"] = status
         out.append(self._event("response.output_item.done", {"output_index": where["output_index"], "item": item}))
