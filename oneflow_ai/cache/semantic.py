@@ -114,14 +114,14 @@ class LocalSemanticIndex:
             self.stats.failures += 1
             log.warning("semantic cache lookup skipped: %s", e)
             return None
-        if self._vectors is None:
-            return None
+        if self._vectors is None or len(vector) != self._vectors.dim:
+            return None  # nothing yet, or a vector of another length (a fallback to another embeddings model)
         self._tick += 1
         started = time.perf_counter()
         threshold = self.settings.threshold_for(model)
         match = self._vectors.best((scope, model, rest_key), vector, sig, threshold, self._tick)
         self.stats.search_s += time.perf_counter() - started
-        return _found(self.stats, match)
+        return found_entry(self.stats, match)
 
     async def add(
         self, scope: str, model: str, rest_key: str, text: str, entry_key: str, principal: Principal | None = None
@@ -135,6 +135,8 @@ class LocalSemanticIndex:
         if self._vectors is None:
             s = self.settings
             self._vectors = LocalVectors(self._dim or len(vector), s.bucket_capacity, s.max_entries)
+        if len(vector) != self._vectors.dim:
+            return
         self._tick += 1
         self._vectors.add((scope, model, rest_key), vector, sig, entry_key, self._tick)
 
@@ -143,7 +145,8 @@ class LocalSemanticIndex:
             self._vectors.clear(lambda k: (scope is None or k[0] == scope) and (model is None or k[1] == model))
 
 
-def _found(stats: SemanticStats, match: Match | None) -> tuple[str, float] | None:
+def found_entry(stats: SemanticStats, match: Match | None) -> tuple[str, float] | None:
+    """A match as the index answers it (entry key, similarity), counted."""
     if match is None:
         return None
     stats.hits += 1

@@ -33,7 +33,7 @@ from redis.exceptions import RedisError
 
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.cache.embedders import Embedder, EmbeddingUnavailable
-from oneflow_ai.cache.semantic import Embedded, SemanticSettings, SemanticStats, _found
+from oneflow_ai.cache.semantic import Embedded, SemanticSettings, SemanticStats, found_entry
 from oneflow_ai.cache.semantic_replica import Copy, Replicas
 from oneflow_ai.cache.semantic_vectors import Match, Vector
 
@@ -117,11 +117,11 @@ class RedisSemanticIndex:
         found = _search(copy, vector, sig, self.settings.threshold_for(model))
         self.stats.scanned += len(copy.metas)
         self.stats.search_s += time.perf_counter() - started
-        return _found(self.stats, found)
+        return found_entry(self.stats, found)
 
     async def _copy(self, key: str, dim: int) -> Copy | None:
         """This gateway's copy of the bucket, brought up to date in one round trip (`READ`)."""
-        seen_id, seen_pushes = self._replicas.seen(key)
+        seen_id, seen_pushes = self._replicas.seen(key, dim)
         keys = [key + ":id", key + ":n", key + ":v", key + ":m"]
         id_, pushes, vectors, metas, full = await self._read(
             keys, [seen_id, seen_pushes, self.settings.bucket_capacity]

@@ -28,11 +28,15 @@ class Copy:
     """Each row's entry key and signature, packed (decoded only for a candidate)."""
 
 
-def matrix_of(vectors: list[bytes], dim: int) -> Vector | None:
-    """The vectors as rows, or None when one has another length (another embedder wrote it)."""
-    if any(len(v) != dim * 4 for v in vectors):
-        return None
-    return np.frombuffer(b"".join(vectors), dtype="<f4").reshape(len(vectors), dim).astype(np.float32)
+def rows_of(vectors: list[bytes], metas: list[bytes], dim: int) -> tuple[Vector, list[bytes]]:
+    """The vectors of length `dim` as rows, with their metas; a vector of another length (written with another
+    embeddings model, e.g. a fallback deployment's) is left out."""
+    size = dim * 4
+    kept = [i for i, v in enumerate(vectors) if len(v) == size]
+    if len(kept) < len(vectors):
+        vectors, metas = [vectors[i] for i in kept], [metas[i] for i in kept]
+    matrix = np.frombuffer(b"".join(vectors), dtype="<f4").reshape(len(vectors), dim).astype(np.float32)
+    return matrix, metas
 
 
 class Replicas:
@@ -47,9 +51,13 @@ class Replicas:
     def __len__(self) -> int:
         return self._count
 
-    def seen(self, key: str) -> tuple[bytes, int]:
-        """The bucket id and push count of the copy of `key` (empty and 0 when there is none)."""
+    def seen(self, key: str, dim: int) -> tuple[bytes, int]:
+        """The bucket id and push count of the copy of `key` (empty and 0 when there is none, or when it holds
+        vectors of another length than `dim`: it is dropped, to be read again)."""
         copy = self._copies.get(key)
+        if copy is not None and copy.matrix.shape[1] != dim:
+            self.drop(key)
+            copy = None
         return (b"", 0) if copy is None else (copy.bucket_id, copy.pushes)
 
     def advance(
@@ -65,12 +73,10 @@ class Replicas:
         new = min(pushes - copy.pushes, len(newest), len(metas))  # another lookup may have advanced it meanwhile
         if new <= 0:
             return copy
-        rows = matrix_of(newest[:new], copy.matrix.shape[1])
-        if rows is None:
-            return copy
+        rows, kept = rows_of(newest[:new], metas[:new], copy.matrix.shape[1])
         before = len(copy.metas)
         copy.matrix = np.concatenate([rows, copy.matrix])[: self.capacity]
-        copy.metas = (metas[:new] + copy.metas)[: self.capacity]
+        copy.metas = (kept + copy.metas)[: self.capacity]
         copy.pushes = pushes
         self._grown(len(copy.metas) - before)
         return copy
@@ -78,11 +84,11 @@ class Replicas:
     def replace(
         self, key: str, bucket_id: bytes | None, pushes: int, vectors: list[bytes], metas: list[bytes], dim: int
     ) -> Copy | None:
-        """The copy of `key` made from the whole bucket (None: empty, or not comparable with `dim`)."""
+        """The copy of `key` made from the whole bucket (None: there is no bucket)."""
         self.drop(key)
-        matrix = matrix_of(vectors, dim)
-        if bucket_id is None or matrix is None or not vectors or len(vectors) != len(metas):
+        if bucket_id is None or len(vectors) != len(metas):
             return None
+        matrix, metas = rows_of(vectors, metas, dim)
         copy = self._copies[key] = Copy(bucket_id, pushes, matrix[: self.capacity], metas[: self.capacity])
         self._grown(len(copy.metas))
         return copy

@@ -223,3 +223,12 @@ async def test_a_copy_too_far_behind_is_read_again_within_the_capacity(redis_pre
         assert two.stats.fetched == 1 + 4
     finally:
         await client.aclose()
+
+
+async def test_a_vector_of_another_length_is_a_miss_not_an_error(make_index: Factory) -> None:
+    """A model group whose fallback deployment embeds with another model (another length)."""
+    index = make_index(Chosen({"What is the capital of France?": at(1.0), "whats the capital of France": [1.0] * 5}))
+    await index.add("t1", "m", "rest", "What is the capital of France?", "e1")
+    assert await index.lookup("t1", "m", "rest", "whats the capital of France") is None
+    await index.add("t1", "m", "rest", "whats the capital of France", "e2")  # not kept beside the others
+    assert await index.lookup("t1", "m", "rest", "What is the capital of France?") == ("e1", pytest.approx(1.0))
