@@ -57,6 +57,9 @@ guardrails:
   policies:
     - name: warn_ip
       entities: {{IP_ADDRESS: warn}}
+    - name: no_mail_out
+      entities: {{EMAIL_ADDRESS: block}}
+      applies_to: output
 models:
   - {{name: cards, guardrails: [pci_dss], {dep}}}
   - {{name: open, guardrails: [default], {dep}}}
@@ -64,6 +67,7 @@ models:
   - {{name: hipaa, guardrails: [hipaa], {dep}}}
   - {{name: warned, guardrails: [warn_ip], {dep}}}
   - {{name: plain, {dep}}}
+  - {{name: guarded-out, guardrails: [no_mail_out], {dep}}}
   - {{name: gdpr-cached, guardrails: [gdpr], cache: {{mode: exact}}, {dep}}}
 """
     )
@@ -361,3 +365,24 @@ def test_a_cached_answer_gives_each_caller_their_own_values_back(app: App) -> No
     ) as streamed:
         text = "".join(c.choices[0].delta.content or "" for c in streamed.parse() if c.choices)
     assert text == f"I will write to {other} today."
+
+
+def test_a_block_on_output_ends_a_stream_with_its_error_and_refuses_a_reply(app: App) -> None:
+    app.upstream.pieces = ["Sure, write to ", "jane.doe@exa", "mple.com today."]
+    body = {"model": "guarded-out", "messages": user("who?"), "stream": True}
+    auth = {"authorization": f"Bearer {MASTER_KEY}"}
+    with httpx.stream("POST", app.url + "/v1/chat/completions", headers=auth, json=body, timeout=30) as r:
+        request_id = r.headers["x-request-id"]
+        raw = r.read().decode()
+    assert EMAIL not in raw and "jane.doe" not in raw
+    events = [line[6:] for line in raw.splitlines() if line.startswith("data: ")]
+    assert '"content_blocked"' in events[-1] and "no_mail_out" in events[-1]
+    [row] = ledger_rows(app.database_url, [request_id])
+    assert (row["status"], row["guardrail"], row["guardrail_action"]) == (
+        "rejected",
+        "no_mail_out:EMAIL_ADDRESS",
+        "block",
+    )
+    with pytest.raises(openai.BadRequestError) as caught:
+        app.client().chat.completions.create(model="guarded-out", messages=user("who?"))
+    assert "The answer was blocked" in str(caught.value) and EMAIL not in str(caught.value)
