@@ -123,3 +123,18 @@ def test_the_configuration_names_only_known_policies(tmp_path: Path) -> None:
     loaded = load_config(config, {})
     assert loaded.guardrails is not None and loaded.guardrails.default == ("mine",)
     assert load_config(None, {}).guardrails is None
+
+
+def test_an_injection_counts_from_the_policy_threshold_up() -> None:
+    from oneflow_ai.guardrails.actions import hits
+
+    strict = Policy(name="strict", entities={"PROMPT_INJECTION": "block"}, injection_threshold=0.5)
+    lax = Policy(name="lax", entities={"PROMPT_INJECTION": "warn"}, injection_threshold=0.9)
+    rules = merge([lax, strict], "input")
+    assert rules.injection_threshold == 0.5  # the strictest
+    weak, strong = Finding("PROMPT_INJECTION", 0, 5, 0.4), Finding("PROMPT_INJECTION", 6, 9, 0.7)
+    assert [h.finding for h in hits([weak, strong], rules)] == [strong]
+    assert [
+        h.finding
+        for h in hits([weak, strong], merge([Policy(name="all", entities={"PROMPT_INJECTION": "log"})], "input"))
+    ] == [weak, strong]
