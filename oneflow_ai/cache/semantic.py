@@ -40,8 +40,9 @@ class SemanticSettings:
     bucket_capacity: int = 500
     """Vectors per (scope, model, rest_key): at most this many are scanned by a lookup (in Redis, each is 1 KiB
     read per lookup: ~1.5 ms for 500, `python -m bench.semantic_cache --redis`)."""
-    max_entries: int = 100_000
-    """In process: vectors in all (256 float32 each: ~1 KiB)."""
+    max_entries: int = 20_000
+    """Vectors this process keeps in all (256 float32 each: ~1 KiB, so ~20 MiB): the in-process index, or the
+    copies of Redis buckets."""
     guard: bool = True
     """The near-miss guard (`cache.semantic_guard`); off only to measure what it changes."""
 
