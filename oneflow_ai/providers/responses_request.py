@@ -1,9 +1,9 @@
 """OpenAI's Responses API, inbound: a `POST /v1/responses` request as a chat-completions body, for any provider.
 
 Pure translation, named by direction (`chat_from_responses`; the answer's way back is `responses_reply`).
-Translated: `model`; `input` as a string or as items: messages (`role` user, assistant, system or developer, with
-`input_text`, `input_image` by URL, `input_file` with `file_data`, `output_text` and `refusal` parts),
-`function_call` items (as the assistant's `tool_calls`) and `function_call_output` items (as `tool` messages);
+Translated: `model`; `input` as a string or as items: messages (`role` user, assistant, system or developer, which
+becomes system; with `input_text`, `input_image` by URL, `input_file` with `file_data`, `output_text` and `refusal`
+parts), `function_call` items (as the assistant's `tool_calls`) and `function_call_output` items (as `tool` messages);
 `instructions` (a system message first); `tools` of type `function` and `tool_choice`; `parallel_tool_calls`;
 `max_output_tokens` (as `max_tokens`); `temperature`; `top_p`; `text.format` (`json_schema` and `json_object` as
 `response_format`); `reasoning.effort` (as `reasoning_effort`); `user` (or `safety_identifier`); `stream`.
@@ -134,6 +134,8 @@ def _message(item: dict[str, Any], where: str) -> dict[str, Any]:
     if role not in _ROLES:
         message = f"'{where}.role' must be one of user, assistant, system, developer."
         raise InvalidRequest(message, param=f"{where}.role")
+    if role == "developer":  # OpenAI's newer name for system instructions; every chat server knows `system`
+        role = "system"
     content = item.get("content")
     if isinstance(content, str):
         return {"role": role, "content": content}

@@ -213,3 +213,8 @@ def test_a_function_call_joins_the_assistant_turn_before_it() -> None:
         ],
     }
     assert messages[2:] == [{"role": "tool", "tool_call_id": "call_1", "content": "14C"}]  # the reasoning item dropped
+
+
+def test_a_developer_message_is_a_system_message() -> None:
+    body = {"model": "m", "input": [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "Hi"}]}
+    assert chat_from_responses(body)["messages"][0] == {"role": "system", "content": "Be brief."}
