@@ -27,6 +27,9 @@ from oneflow_ai.upstream.wire import Transport, UpstreamRequest, UpstreamRespons
 GEN_AI_SYSTEM = {"azure": "az.ai.openai", "mistral": "mistral_ai", "openai_compatible": "openai"}
 """Providers whose `gen_ai.system` value differs from our provider name."""
 
+OWN_OPERATIONS = frozenset({"embeddings", "images", "speech", "transcription"})
+"""Calls whose span is named after their own endpoint (`gen_ai.operation.name`); the others are chat."""
+
 
 class AttemptSpans:
     def __init__(self, tracing: Tracing) -> None:
@@ -39,7 +42,7 @@ class AttemptSpans:
         if not spans.routed:
             spans.routed = True
             self._route_span(call)
-        operation = "embeddings" if call.endpoint == "embeddings" else "chat"
+        operation = call.endpoint if call.endpoint in OWN_OPERATIONS else "chat"
         span = self.tracing.tracer.start_span(
             f"{operation} {deployment.model}",
             kind=SpanKind.CLIENT,

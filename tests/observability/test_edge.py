@@ -135,7 +135,7 @@ def test_feature_status(url: str) -> None:
     r = httpx.get(url + "/api/v1/admin/features/status", headers=AUTH)
     assert r.status_code == 200, r.text
     status = r.json()
-    assert status["providers"]["demo"] == ["demo", "demo-embedding"]
+    assert status["providers"]["demo"] == ["demo", "demo-embedding", "demo-image", "demo-speech"]
     assert status["database"] == "sqlite" and status["redis"]["enabled"] is False
     assert status["metrics"]["enabled"] is True and status["tracing"]["enabled"] is False
     assert status["caching"]["enabled"] is False
