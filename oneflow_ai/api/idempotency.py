@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oneflow_ai.api.idempotency_store import IdempotencyStore, StoredResponse
+from oneflow_ai.api.multipart import canonical
 from oneflow_ai.api.wire import read_body, send_error
 from oneflow_ai.errors import GatewayError, IdempotencyConflict, IdempotencyStoreUnavailable, InvalidRequest
 from oneflow_ai.gateway.runtime import Gateway
@@ -57,7 +58,8 @@ class Idempotency:
         gw: Gateway = scope["state"]["gateway"]
         principal = await gw.auth.authenticate(header(scope, b"authorization"), header(scope, b"x-api-key"))
         body = await read_body(receive)
-        fingerprint = hashlib.sha256(scope["path"].encode() + b"\0" + body).hexdigest()
+        form = canonical(body, header(scope, b"content-type"))  # a form's boundary differs each time it is sent
+        fingerprint = hashlib.sha256(scope["path"].encode() + b"\0" + form).hexdigest()
         scoped = hashlib.sha256(f"{principal.tenant_id}\0{principal.key_id}\0{key}".encode()).hexdigest()
         try:
             stored = await store.claim(scoped, fingerprint)

@@ -76,6 +76,17 @@ def parse_form(
     return Form(tuple(parts))
 
 
+def canonical(body: bytes, content_type: str | None) -> bytes:
+    """A form's body with its boundary taken out, so that the same form sent again (a client draws a new boundary
+    each time) is the same bytes: what `Idempotency-Key` compares. Any other body is returned as it is."""
+    if not (content_type or "").lower().startswith("multipart/form-data"):
+        return body
+    try:
+        return body.replace(_boundary(content_type), b"")
+    except InvalidRequest:
+        return body
+
+
 def _boundary(content_type: str | None) -> bytes:
     kind, _, rest = (content_type or "").partition(";")
     if kind.strip().lower() != "multipart/form-data":

@@ -219,3 +219,26 @@ def test_budgets_count_images(start_gateway: Any, upstream: Any, tmp_path: Any) 
     with pytest.raises(openai.RateLimitError, match=r"has \$0\.02 left"):
         client.images.generate(model="dall-e-3", prompt="x")
     assert len(fake_upstream.received) == before + 2
+
+
+def test_a_transcription_sent_again_with_its_idempotency_key_is_replayed(setup: Any) -> None:
+    """The SDK draws a new multipart boundary for each request: the same form with the same key is still the same
+    request (replayed: one upstream call, one record), and another form with that key a conflict."""
+    client, upstream, db = setup
+    audio = wav(1)
+    before = len(upstream.received)
+    key = {"Idempotency-Key": f"transcribe-{id(audio)}"}
+    first, again = (
+        client.audio.transcriptions.with_raw_response.create(
+            model="whisper-1", file=("a.wav", io.BytesIO(audio), "audio/wav"), extra_headers=key
+        )
+        for _ in range(2)
+    )
+    assert again.headers.get("idempotent-replayed") == "true" and first.headers.get("idempotent-replayed") is None
+    assert again.parse().text == first.parse().text == fake.TRANSCRIPT
+    assert len(upstream.received) == before + 1
+    assert len(ledger_rows(db, [first.headers["x-request-id"]])) == 1
+    with pytest.raises(openai.UnprocessableEntityError):
+        client.audio.transcriptions.create(
+            model="whisper-1", file=("a.wav", io.BytesIO(wav(2)), "audio/wav"), extra_headers=key
+        )
