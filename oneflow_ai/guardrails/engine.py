@@ -50,10 +50,13 @@ class Guardrails:
         """The policies a tenant's calls carry (set through the admin API), by tenant id."""
         self.default = tuple(default)
         self.models = {name: tuple(names) for name, names in (models or {}).items()}
-        from oneflow_ai.guardrails.detectors import all_detectors, detect  # built only when guardrails are on
+        from oneflow_ai.guardrails.detectors import detect, detectors_for  # loaded only when guardrails are on
 
-        self.detectors = detectors if detectors is not None else all_detectors()
+        self.detectors = detectors
+        """The detectors to choose from (None: the built-in ones)."""
         self._detect = detect
+        self._detectors_for = detectors_for
+        self._by_types: dict[frozenset[str], tuple[Detector, ...]] = {}
         self.count = count
         self._rules: dict[tuple[tuple[str, ...], str, str], Rules] = {}
 
@@ -98,7 +101,20 @@ class Guardrails:
     def scan(self, text: str, rules: Rules) -> list[Hit]:
         if not rules or not text:
             return []
-        return hits(self._detect(text, rules.types, self.detectors), rules)
+        return hits(self._detect(text, rules.types, self._covering(rules.types)), rules)
+
+    def _covering(self, types: frozenset[str]) -> tuple[Detector, ...]:
+        """The detectors of `types`, chosen once per set of types (a detector of other types never runs)."""
+        found = self._by_types.get(types)
+        if found is None:
+            if self.detectors is None:
+                found = self._detectors_for(types)
+            else:
+                found = tuple(d for d in self.detectors if d.types & types)
+            if len(self._by_types) >= MAX_CACHED_RULES:
+                self._by_types.clear()
+            self._by_types[types] = found
+        return found
 
     def open(self, principal: Principal, model: str) -> CallGuard | None:
         """The call's guard, or None when no policy applies to it."""

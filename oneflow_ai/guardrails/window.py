@@ -30,7 +30,7 @@ CONTEXT = 48
 MIN_RELEASE = 24
 """After the first release (sent as soon as it can be, for the time to first byte), text is released when at least
 this many characters can go: one scan per few words instead of one per token."""
-_WORD = re.compile(r"\S+")
+_DIGIT = re.compile(r"\d")
 _PEM_BEGIN = "-----BEGIN"
 _PEM_END = "-----END"
 
@@ -94,19 +94,18 @@ def hold_from(buf: str) -> int:
     n = len(buf)
     cut = n
     if n and not buf[-1].isspace():
-        last_space = max(buf.rfind(" "), buf.rfind("\n"), buf.rfind("\t"), buf.rfind("\r"))
-        cut = last_space + 1
-    reach = max(0, n - DIGIT_REACH)
-    if any(c.isdigit() for c in buf[reach:]):
-        words = [m for m in _WORD.finditer(buf) if m.end() > reach]
-        for word in words:
-            if any(c.isdigit() for c in word.group()):
-                before = _word_before(buf, word.start())
-                cut = min(cut, before if before is not None else word.start())
-                break
-    begin = buf.rfind(_PEM_BEGIN)
-    if begin != -1 and buf.find(_PEM_END, begin) == -1 and n - begin <= MAX_PEM:
-        return min(cut, begin)
+        cut = max(buf.rfind(" "), buf.rfind("\n"), buf.rfind("\t"), buf.rfind("\r")) + 1
+    digit = _DIGIT.search(buf, max(0, n - DIGIT_REACH))
+    if digit is not None:
+        start = digit.start()
+        while start > 0 and not buf[start - 1].isspace():
+            start -= 1
+        before = _word_before(buf, start)
+        cut = min(cut, before if before is not None else start)
+    if _PEM_BEGIN in buf:
+        begin = buf.rfind(_PEM_BEGIN)
+        if buf.find(_PEM_END, begin) == -1 and n - begin <= MAX_PEM:
+            return min(cut, begin)
     return max(cut, n - MAX_HOLD)
 
 
