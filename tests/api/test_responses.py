@@ -226,3 +226,13 @@ def test_an_openai_stream_cut_mid_way_ends_with_an_error_event(gateway: Any) -> 
     assert events[-1].type == "error"
     [row] = ledger_rows(db, [stream.response.headers["x-request-id"]])
     assert (row["status"], row["usage_source"]) == ("upstream_error", "counted")
+
+
+def test_the_sdks_stream_helper_accumulates_a_translated_stream(gateway: Any) -> None:
+    client = gateway[0]
+    with client.responses.stream(model=CLAUDE, input="Weather in Paris?", tools=[WEATHER_TOOL]) as stream:
+        text = "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+        final = stream.get_final_response()
+    assert text == final.output_text == fake_claude.TEXT
+    assert [item.type for item in final.output] == ["message", "function_call"]
+    assert json.loads(final.output[1].arguments) == {"city": "Paris"}  # type: ignore[union-attr]
