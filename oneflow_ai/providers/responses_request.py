@@ -122,6 +122,12 @@ def chat_messages(value: Any) -> list[dict[str, Any]]:
             out.append({"role": "tool", "tool_call_id": _string(item, "call_id", where), "content": _output(item)})
         elif kind == "reasoning":
             continue  # an earlier turn's reasoning: chat completions has no place for it
+        elif kind == "item_reference":
+            raise Untranslatable(
+                f"'{where}' refers to an item stored by OpenAI; this gateway keeps no conversation state, so only an "
+                "OpenAI deployment can serve it. Send the item itself (the Vercel AI SDK does with store: false).",
+                param=where,
+            )
         else:
             raise Untranslatable(
                 f"'{where}': input item '{kind}' has no chat form; only OpenAI can serve it.", param=where
