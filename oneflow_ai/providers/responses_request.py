@@ -57,6 +57,9 @@ def chat_from_responses(body: dict[str, Any]) -> dict[str, Any]:
     if not messages:
         raise InvalidRequest("'input' must be a non-empty string or array of input items.", param="input")
     out: dict[str, Any] = {"model": model, "messages": messages}
+    limit = body.get("max_output_tokens")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidRequest("'max_output_tokens' must be a positive integer.", param="max_output_tokens")
     for ours, theirs in (("max_output_tokens", "max_tokens"), ("temperature", "temperature"), ("top_p", "top_p")):
         if body.get(ours) is not None:
             out[theirs] = body[ours]

@@ -84,6 +84,8 @@ def test_what_needs_openais_state_or_tools_is_untranslatable(field: str, value: 
         ({"model": "m", "input": [{"type": "function_call", "name": "f"}]}, "input[0].call_id"),
         ({"model": "m", "input": "x", "text": {"format": {"type": "yaml"}}}, "text.format.type"),
         ({"model": "m", "input": "x", "stream": "yes"}, "stream"),
+        ({"model": "m", "input": "x", "max_output_tokens": 0}, "max_output_tokens"),
+        ({"model": "m", "input": "x", "max_output_tokens": "9"}, "max_output_tokens"),
     ],
 )
 def test_malformed_requests_are_400s_naming_the_field(body: dict[str, Any], param: str) -> None:
