@@ -9,6 +9,9 @@ Revision ID: 0007
 Revises: 0006
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,7 +21,7 @@ branch_labels = None
 depends_on = None
 
 MONEY = sa.Numeric(20, 12)
-RECORD_COLUMNS = (
+RECORD_COLUMNS: tuple[tuple[str, Callable[[], sa.Column[Any]]], ...] = (
     ("cache_kind", lambda: sa.Column("cache_kind", sa.String(16))),
     ("saved_usd", lambda: sa.Column("saved_usd", MONEY, nullable=False, server_default="0")),
     ("guardrail", lambda: sa.Column("guardrail", sa.String(256))),
@@ -26,7 +29,7 @@ RECORD_COLUMNS = (
     ("unit", lambda: sa.Column("unit", sa.String(16), nullable=False, server_default="tokens")),
     ("quantity", lambda: sa.Column("quantity", sa.Numeric(20, 6), nullable=False, server_default="0")),
 )
-AGGREGATE_COLUMNS = (
+AGGREGATE_COLUMNS: tuple[tuple[str, Callable[[], sa.Column[Any]]], ...] = (
     ("cache_hits", lambda: sa.Column("cache_hits", sa.Integer, nullable=False, server_default="0")),
     ("saved_usd", lambda: sa.Column("saved_usd", MONEY, nullable=False, server_default="0")),
     ("guardrail_blocked", lambda: sa.Column("guardrail_blocked", sa.Integer, nullable=False, server_default="0")),
