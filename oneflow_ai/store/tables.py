@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -144,3 +145,72 @@ budget_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("budget_id", "period_start", "threshold", name="uq_budget_events_once"),
 )
+
+# Events and webhooks (migration 0008, `oneflow_ai.events`).
+event_outbox = Table(
+    "event_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(40), nullable=False, unique=True),
+    Column("type", String(48), nullable=False),
+    Column("tenant_id", String(64)),
+    Column("data", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("fanned_at", DateTime(timezone=True)),
+    Column("claim", String(40)),
+    Column("claimed_until", DateTime(timezone=True)),
+    Index("ix_event_outbox_pending", "fanned_at", "id"),
+)
+"""Events written in the transaction of the change that caused them; the dispatcher fans each out to the
+webhook endpoints that want it (`fanned_at`), claiming rows with `claim` / `claimed_until`."""
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("tenant_id", String(64)),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("events", Text, nullable=False),
+    Column("format", String(16), nullable=False, server_default="generic"),
+    Column("allow_private", Boolean, nullable=False, server_default=false()),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_webhook_endpoints_tenant", "tenant_id"),
+)
+
+webhook_jobs = Table(
+    "webhook_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(40), nullable=False),
+    Column("endpoint_id", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("done_at", DateTime(timezone=True)),
+    Column("claim", String(40)),
+    Column("claimed_until", DateTime(timezone=True)),
+    UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_jobs_once"),
+    Index("ix_webhook_jobs_due", "done_at", "next_at"),
+)
+"""One delivery of an event to an endpoint, until it succeeds or gives up (`status` delivered | failed)."""
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(40), nullable=False),
+    Column("event_type", String(48), nullable=False),
+    Column("endpoint_id", String(64), nullable=False),
+    Column("tenant_id", String(64)),
+    Column("url", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("http_status", Integer),
+    Column("error", Text),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Index("ix_webhook_deliveries_event", "event_id"),
+    Index("ix_webhook_deliveries_tenant", "tenant_id", "id"),
+)
+"""The delivery log: one row per attempt (`status` ok | error | refused)."""
