@@ -176,7 +176,8 @@ def _part(part: Any, where: str) -> dict[str, Any]:
         raise Untranslatable(
             f"'{where}': a {kind} by id or URL has no chat form; only OpenAI can serve it.", param=where
         )
-    raise InvalidRequest(f"'{where}.type' is not a known content part type.", param=f"{where}.type")
+    # a part type this translation does not know may still be one OpenAI's API takes: passed through to OpenAI only
+    raise Untranslatable(f"'{where}.type' has no chat form; only OpenAI can serve it.", param=f"{where}.type")
 
 
 def _add_call(out: list[dict[str, Any]], item: dict[str, Any], where: str) -> None:
@@ -251,4 +252,6 @@ def _response_format(text: Any) -> dict[str, Any] | None:
     if fmt["type"] == "json_schema":
         schema = {k: fmt[k] for k in ("name", "description", "schema", "strict") if fmt.get(k) is not None}
         return {"type": "json_schema", "json_schema": schema}
-    raise InvalidRequest("'text.format.type' must be text, json_object or json_schema.", param="text.format.type")
+    raise Untranslatable(
+        "'text.format.type' other than text, json_object or json_schema has no chat form.", param="text.format.type"
+    )
