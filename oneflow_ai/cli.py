@@ -20,6 +20,8 @@ from oneflow_ai import __version__
 from oneflow_ai.api.http_protocol import GatewayProtocol
 from oneflow_ai.auth.master import ensure_master_key
 from oneflow_ai.config import ConfigError, load_config
+from oneflow_ai.ops.commands import add_parsers as add_ops_parsers
+from oneflow_ai.ops.commands import run as run_ops
 from oneflow_ai.settings import Settings
 from oneflow_ai.store.db import create_engine, migrate
 
@@ -36,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check-config", help="validate a configuration file and list its models")
     check.add_argument("config")
     commands.add_parser("migrate", help="bring the database schema up to date")
+    add_ops_parsers(commands)
     args = parser.parse_args(argv)
+    if (status := run_ops(args)) is not None:
+        return status
 
     if args.command == "check-config":
         return _check(args.config)

@@ -1,0 +1,1 @@
+"""Operations commands: the database's schema revision (`oneflow db`) and the production check."""
