@@ -11,9 +11,10 @@ Dropped, as chat completions has no such thing or the gateway stores nothing: `s
 `store: false`), `metadata`, `include`, `truncation`, `service_tier`, `prompt_cache_key`, `text.verbosity`,
 `reasoning.summary`, `top_logprobs`, `max_tool_calls`, `stream_options`, and `reasoning` input items.
 Untranslatable (`Untranslatable`): what needs OpenAI's stored state or its built-in tools (`previous_response_id`,
-`conversation`, `prompt`, `background`, `item_reference` items, built-in and custom tools and their call items,
-files by `file_id`): such a call goes only to an OpenAI deployment, untranslated (`gateway.passthrough`); a 400
-naming the field when none serves it.
+`conversation`, `prompt`, `item_reference` items, built-in and custom tools and their call items, files by
+`file_id`): such a call goes only to an OpenAI deployment, untranslated (`gateway.passthrough`); a 400 naming the
+field when none serves it. Refused for every provider: `background: true` (its answer would be polled from OpenAI,
+unseen and so uncounted by the gateway, which does not serve `GET /v1/responses/{id}`).
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ def chat_from_responses(body: dict[str, Any]) -> dict[str, Any]:
                 "OpenAI deployment can serve it. Send the whole conversation in 'input' instead.",
                 param=name,
             )
-    if body.get("background"):
-        raise Untranslatable(
-            "'background' responses are stored and polled; only OpenAI can serve them.", param="background"
+    if body.get("background"):  # its answer is fetched later from OpenAI, where the gateway cannot count it
+        raise InvalidRequest(
+            "'background' responses are polled with GET /v1/responses/{id}, which this gateway does not serve; "
+            "send the request without 'background' (streamed, if it is long).",
+            param="background",
         )
     messages: list[dict[str, Any]] = []
     instructions = body.get("instructions")

@@ -60,7 +60,6 @@ def test_every_response_has_its_own_id() -> None:
         ("previous_response_id", "resp_123"),
         ("conversation", "conv_1"),
         ("prompt", {"id": "pmpt_1"}),
-        ("background", True),
         ("tools", [{"type": "web_search"}]),
         ("input", [{"type": "item_reference", "id": "msg_1"}]),
         ("input", [{"role": "user", "content": [{"type": "input_video", "url": "x"}]}]),  # a type not known here
@@ -86,6 +85,7 @@ def test_what_needs_openais_state_or_tools_is_untranslatable(field: str, value: 
         ({"model": "m", "input": [{"type": "function_call", "name": "f"}]}, "input[0].call_id"),
         ({"model": "m", "input": "x", "stream": "yes"}, "stream"),
         ({"model": "m", "input": "x", "max_output_tokens": 0}, "max_output_tokens"),
+        ({"model": "m", "input": "x", "background": True}, "background"),  # for OpenAI too: polled, uncounted
         ({"model": "m", "input": "x", "max_output_tokens": "9"}, "max_output_tokens"),
     ],
 )
