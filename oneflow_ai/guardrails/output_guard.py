@@ -21,10 +21,13 @@ from oneflow_ai.guardrails.engine import CallGuard
 from oneflow_ai.guardrails.verdicts import WARNING_HEADER, judge
 from oneflow_ai.guardrails.window import StreamWindow
 
+TEXT_ENDPOINTS = frozenset({"chat", "messages", "responses"})
+"""The calls whose answer is text the output side reads (not embeddings, images or audio)."""
+
 
 def _guard(call: Call) -> CallGuard | None:
     guard = call.guard
-    if not isinstance(guard, CallGuard) or not guard.output:
+    if not isinstance(guard, CallGuard) or not guard.output or call.endpoint not in TEXT_ENDPOINTS:
         return None
     return guard
 

@@ -16,11 +16,12 @@ from oneflow_ai.gateway.call import Call, JSONReply
 from oneflow_ai.guardrails.actions import LONGEST_PLACEHOLDER, Placeholders, restore
 from oneflow_ai.guardrails.body_text import REPLY_ROOTS, Path, replaced, texts
 from oneflow_ai.guardrails.engine import CallGuard
+from oneflow_ai.guardrails.output_guard import TEXT_ENDPOINTS
 
 
 def _placeholders(call: Call) -> Placeholders | None:
     guard = call.guard
-    if not isinstance(guard, CallGuard) or not guard.placeholders.values:
+    if not isinstance(guard, CallGuard) or not guard.placeholders.values or call.endpoint not in TEXT_ENDPOINTS:
         return None
     return guard.placeholders
 
