@@ -38,13 +38,17 @@ class Timeouts(Frozen):
 
 
 class PriceOverride(Frozen):
-    """A deployment's own prices, USD per million tokens; a field left out keeps the catalog's."""
+    """A deployment's own prices, USD per million tokens (and per image, character of speech or second of audio
+    transcribed, for the media modes); a field left out keeps the catalog's."""
 
     input_per_million: Decimal | None = None
     output_per_million: Decimal | None = None
     cached_input_per_million: Decimal | None = None
+    per_image: Decimal | None = None
+    per_character: Decimal | None = None
+    per_second: Decimal | None = None
 
-    @field_validator("input_per_million", "output_per_million", "cached_input_per_million", mode="before")
+    @field_validator("*", mode="before")
     @classmethod
     def _exact(cls, v: object) -> object:
         if isinstance(v, bool):
@@ -53,7 +57,7 @@ class PriceOverride(Frozen):
             return str(v)  # 2.5 -> "2.5": the number as written, not the binary float's expansion
         return v
 
-    @field_validator("input_per_million", "output_per_million", "cached_input_per_million")
+    @field_validator("*")
     @classmethod
     def _non_negative(cls, v: Decimal | None) -> Decimal | None:
         if v is not None and (not v.is_finite() or v < 0):

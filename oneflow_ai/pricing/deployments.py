@@ -11,7 +11,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
 
-from oneflow_ai.pricing.catalog import ModelPrice, PriceCatalog
+from oneflow_ai.pricing.catalog import Mode, ModelPrice, PriceCatalog
 
 if TYPE_CHECKING:
     from oneflow_ai.config.schema import Deployment, PriceOverride
@@ -42,18 +42,20 @@ class DeploymentPrices:
 
 def price_of(catalog: PriceCatalog, deployment: Deployment) -> ModelPrice | None:
     """The catalog's price of the deployment's upstream model with its `price` override applied; a model the
-    catalog does not know is priced from a full override (input and output), else it has no price."""
+    catalog does not know is priced from a full override (input and output, or a media model's per-unit price),
+    else it has no price."""
     base = catalog.get(deployment.model)
     o = deployment.price
     if o is None:
         return base
     if base is None:
-        if o.input_per_million is None or o.output_per_million is None:
+        mode = _mode(o)
+        if mode is None:
             return None
         base = ModelPrice(
             name=deployment.model,
             provider=deployment.provider,
-            mode="chat",
+            mode=mode,
             input_per_token=Decimal(0),
             output_per_token=Decimal(0),
             cached_input_per_token=None,
@@ -79,7 +81,24 @@ def _overridden(base: ModelPrice, o: PriceOverride) -> ModelPrice:
         input_per_token=_per_token(o.input_per_million, base.input_per_token),
         output_per_token=_per_token(o.output_per_million, base.output_per_token),
         cached_input_per_token=_per_token(o.cached_input_per_million, base.cached_input_per_token),
+        per_image=base.per_image if o.per_image is None else o.per_image,
+        image_prices=base.image_prices if o.per_image is None else (),  # one price for every image
+        per_character=base.per_character if o.per_character is None else o.per_character,
+        per_second=base.per_second if o.per_second is None else o.per_second,
     )
+
+
+def _mode(o: PriceOverride) -> Mode | None:
+    """The kind of model a full override prices, for one the catalog does not know."""
+    if o.input_per_million is not None and o.output_per_million is not None:
+        return "chat"
+    if o.per_image is not None:
+        return "image"
+    if o.per_character is not None:
+        return "audio_speech"
+    if o.per_second is not None:
+        return "audio_transcription"
+    return None
 
 
 def _per_token(per_million: Decimal | None, default: D) -> Decimal | D:

@@ -42,6 +42,13 @@ def config(url: str) -> str:
     lines = ["models:"]
     for name, mode, model in groups:
         lines += [f"  - name: {name}", f"    mode: {mode}", "    deployments:", "      - " + dep % model]
+    lines += [  # a model the catalog does not know, priced by the deployment (Groq's Whisper, say)
+        "  - name: whisper-large-v3",
+        "    mode: audio_transcription",
+        "    deployments:",
+        f"      - {{provider: openai_compatible, base_url: '{url}/v1', api_key: env:UPSTREAM_KEY,"
+        " model: whisper-large-v3, price: {per_second: '0.00003083'}}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -175,6 +182,17 @@ def test_gpt_4o_transcribe_priced_by_tokens(setup: Any) -> None:
     [row] = ledger_rows(db, [raw.headers["x-request-id"]])
     assert (row["input_tokens"], row["output_tokens"]) == (14, 45)
     assert (row["unit"], row["quantity"], row["cost_usd"]) == ("seconds", Decimal(1), Decimal("0.000534"))
+
+
+def test_a_deployment_prices_a_model_the_catalog_does_not_know(setup: Any) -> None:
+    """whisper-large-v3 on an OpenAI-compatible server at the deployment's $0.00003083 a second: 9 s, $0.00027747."""
+    client, upstream, db = setup
+    raw = client.audio.transcriptions.with_raw_response.create(
+        model="whisper-large-v3", file=("a.wav", io.BytesIO(wav(1)), "audio/wav")
+    )
+    assert raw.parse().text == fake.TRANSCRIPT and upstream.received[-1]["form"]["model"] == "whisper-large-v3"
+    [row] = ledger_rows(db, [raw.headers["x-request-id"]])
+    assert (row["unit"], row["quantity"], row["cost_usd"]) == ("seconds", Decimal(9), Decimal("0.00027747"))
 
 
 def test_errors_are_openai_errors(setup: Any) -> None:

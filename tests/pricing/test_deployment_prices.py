@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.pricing import DeploymentPrices, PriceCatalog, PricingEngine
+from oneflow_ai.pricing.deployments import price_of
 
 CATALOG = PriceCatalog.load()
 
@@ -62,7 +63,8 @@ def test_a_yaml_number_is_read_as_written() -> None:
         {"input_per_million": "NaN"},
         {"input_per_million": True},
         {"input_per_million": "1", "cached_input_per_million": "2"},
-        {"input_per_million": "1", "per_image": "2"},
+        {"input_per_million": "1", "per_pixel": "2"},  # per_image, per_character, per_second are fields now
+        {"per_second": "-0.0001"},
     ],
 )
 def test_a_bad_override_is_refused(price: dict[str, object]) -> None:
@@ -74,3 +76,21 @@ def test_a_deployment_not_known_at_build_time_is_priced_too() -> None:
     d = deployment("gpt-4o", output_per_million="20")
     price = DeploymentPrices(CATALOG, []).get(d)
     assert price is not None and price.output_per_token == Decimal("0.00002")
+
+
+def test_media_prices_override_and_price_unknown_models() -> None:
+    """A deployment's `per_image` / `per_character` / `per_second` replace the catalog's, and price a media model
+    the catalog does not know (its mode follows the unit)."""
+    catalog = PriceCatalog.load()
+    cheap = Deployment(provider="openai", model="dall-e-3", price={"per_image": "0.03"})
+    price = price_of(catalog, cheap)
+    assert price is not None and price.per_image == Decimal("0.03")
+    assert price.per_image_at("hd", "1792x1024") == Decimal("0.03")  # for every image: the table is replaced
+    groq = Deployment(provider="groq", model="whisper-large-v3", price={"per_second": "0.00003083"})
+    price = price_of(catalog, groq)
+    assert price is not None and (price.mode, price.per_second) == ("audio_transcription", Decimal("0.00003083"))
+    voice = price_of(catalog, Deployment(provider="openai", model="my-tts", price={"per_character": "0.00002"}))
+    assert voice is not None and voice.mode == "audio_speech"
+    assert (
+        price_of(catalog, Deployment(provider="openai", model="my-tts", price={"cached_input_per_million": 1})) is None
+    )
