@@ -12,6 +12,7 @@ the ledger (`Call.guardrail`: `policy:TYPE,TYPE;policy:TYPE`, and the strongest 
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ from oneflow_ai.auth.principal import Principal
 from oneflow_ai.guardrails.actions import Hit, Placeholders, hits
 from oneflow_ai.guardrails.policy import NO_RULES, Policy, Rules, Side, merge, strongest
 from oneflow_ai.guardrails.presets import PRESETS
-from oneflow_ai.guardrails.spans import Detector
+from oneflow_ai.guardrails.spans import Detector, Finding
 
 log = logging.getLogger("oneflow.guardrails")
 
@@ -27,6 +28,7 @@ Count = Callable[[str, str, str], None]
 """Counts one decision: (policy, action, entity type)."""
 MAX_CACHED_RULES = 4096
 MAX_SUMMARY = 255
+SEPARATOR = "\n\n"
 
 
 def _no_count(policy: str, action: str, entity: str) -> None:
@@ -141,6 +143,25 @@ class CallGuard:
 
     def scan(self, text: str, side: Side) -> list[Hit]:
         return self.guardrails.scan(text, self.input if side == "input" else self.output)
+
+    def scan_all(self, texts: Sequence[str], side: Side) -> list[list[Hit]]:
+        """The hits in each of `texts`, found in one pass over them joined (a detector's cost per call is paid once,
+        not per message); a hit that would span two texts is dropped."""
+        if len(texts) == 1:
+            return [self.scan(texts[0], side)]
+        starts = []
+        at = 0
+        for text in texts:
+            starts.append(at)
+            at += len(text) + len(SEPARATOR)
+        out: list[list[Hit]] = [[] for _ in texts]
+        for hit in self.scan(SEPARATOR.join(texts), side):
+            f = hit.finding
+            i = bisect_right(starts, f.start) - 1
+            start = starts[i]
+            if f.end - start <= len(texts[i]):
+                out[i].append(Hit(Finding(f.type, f.start - start, f.end - start, f.score), hit.rule))
+        return out
 
     def decided(self, found: Sequence[Hit]) -> bool:
         """Note the hits' decisions (each counted once per call); True when one is new."""

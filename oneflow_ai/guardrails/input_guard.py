@@ -58,8 +58,10 @@ class InputGuard:
 
     def _scan(self, body: object, guard: CallGuard, everything: list[Hit]) -> dict[Path, tuple[str, list[Hit]]]:
         out: dict[Path, tuple[str, list[Hit]]] = {}
-        for path, text in texts(body, REQUEST_ROOTS):
-            found = guard.scan(text, "input")
+        slots = texts(body, REQUEST_ROOTS)
+        if not slots:
+            return out
+        for (path, text), found in zip(slots, guard.scan_all([t for _, t in slots], "input"), strict=True):
             if found:
                 everything += found
                 if any(h.rule.action in ("redact", "mask") for h in found):

@@ -42,8 +42,10 @@ class OutputGuard:
         except orjson.JSONDecodeError:
             return reply
         changes: dict[Path, str] = {}
-        for path, text in texts(body, REPLY_ROOTS):
-            new = _act(call, guard, text, guard.scan(text, "output"))
+        slots = texts(body, REPLY_ROOTS)
+        found = guard.scan_all([t for _, t in slots], "output") if slots else []
+        for (path, text), hits in zip(slots, found, strict=True):
+            new = _act(call, guard, text, hits)
             if new != text:
                 changes[path] = new
         headers = reply.headers

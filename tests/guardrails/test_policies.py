@@ -138,3 +138,33 @@ def test_an_injection_counts_from_the_policy_threshold_up() -> None:
         h.finding
         for h in hits([weak, strong], merge([Policy(name="all", entities={"PROMPT_INJECTION": "log"})], "input"))
     ] == [weak, strong]
+
+
+class Emails:
+    """A stand-in detector: e-mail addresses, and 'x y' as one span that would cross a message boundary."""
+
+    name = "emails"
+    types = frozenset({"EMAIL_ADDRESS", "PAIR"})
+
+    def find(self, text: str) -> list[Finding]:
+        import re
+
+        found = [Finding("EMAIL_ADDRESS", m.start(), m.end(), 1.0) for m in re.finditer(r"\w+@\w+\.io", text)]
+        return found + [Finding("PAIR", m.start(), m.end(), 1.0) for m in re.finditer(r"x\s+y", text)]
+
+
+def test_texts_are_scanned_in_one_pass_each_hit_in_its_own_text() -> None:
+    from oneflow_ai.auth.principal import Principal
+    from oneflow_ai.guardrails.engine import Guardrails
+
+    policy = Policy(name="p", entities={"EMAIL_ADDRESS": "redact", "PAIR": "block"})
+    guard = Guardrails({"p": policy}, ["p"], detectors=(Emails(),)).open(Principal("k"), "m")
+    assert guard is not None
+    texts_ = ["mail a@x.io", "and b@y.io here x", "y"]
+    found = guard.scan_all(texts_, "input")
+    spans = [
+        [(h.finding.type, t[h.finding.start : h.finding.end]) for h in hits]
+        for t, hits in zip(texts_, found, strict=True)
+    ]
+    assert spans == [[("EMAIL_ADDRESS", "a@x.io")], [("EMAIL_ADDRESS", "b@y.io")], []]  # 'x' + 'y' across: dropped
+    assert guard.scan_all(["x y"], "input")[0][0].finding.type == "PAIR"
