@@ -2,7 +2,8 @@
 
 Runs the guardrail stages of a gateway whose every call carries `--policy` (the input admission and rewriter on a
 ~2 KB chat prompt, the reply inspector on a ~1 KB answer), in-process, and prints the p50, p90 and p99 of the time
-they take per call, in microseconds (time with guardrails on minus off: off, the stages are not built at all).
+they take per call, in microseconds, for the input side, the output side and both (time with guardrails on minus
+off: off, the stages are not built at all).
 Throughput with guardrails on vs off, end to end, is `python -m bench.run --mode full-sqlite,full-sqlite-guardrails`.
 """
 
@@ -51,24 +52,28 @@ def answer(size: int = 1024) -> bytes:
     return orjson.dumps(completion)
 
 
-async def measure(policy: str, n: int) -> list[float]:
+async def measure(policy: str, n: int) -> tuple[list[float], list[float]]:
+    """Microseconds per call: (the input side on the prompt, the output side on the answer)."""
     config = GatewayConfig.model_validate({"guardrails": {"default": [policy]}})
     stages, last = guardrail_stages(guardrails_of(config, lambda *labels: None), config)
     [admission], [rewriter] = stages.admissions, stages.rewriters
     inspectors = (*stages.reply_inspectors, *last.reply_inspectors)
     body: dict[str, Any] = {"model": "bench", "messages": [{"role": "user", "content": prompt()}]}
     reply_bytes = answer()
-    samples: list[float] = []
+    inputs: list[float] = []
+    outputs: list[float] = []
     for i in range(n):
         call = Call(f"req-{i}", Principal("bench"), "chat", body, "bench")
         reply = JSONReply(reply_bytes, {})
         started = time.perf_counter()
         await admission.admit(call)
         rewriter.rewrite(call)
+        between = time.perf_counter()
         for inspector in inspectors:
             reply = inspector.inspect(call, reply)
-        samples.append((time.perf_counter() - started) * 1e6)
-    return samples
+        inputs.append((between - started) * 1e6)
+        outputs.append((time.perf_counter() - between) * 1e6)
+    return inputs, outputs
 
 
 def main() -> None:
@@ -77,12 +82,15 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     args = parser.parse_args()
     asyncio.run(measure(args.policy, 50))  # warm up: detectors' first use, regex caches
-    samples = sorted(asyncio.run(measure(args.policy, args.n)))
-    q = statistics.quantiles(samples, n=100)
+    inputs, outputs = asyncio.run(measure(args.policy, args.n))
     print(f"guardrails policy={args.policy} prompt=2048 chars answer=1024 chars calls={args.n}")
-    print(
-        f"added per call (us): p50 {q[49]:.0f}  p90 {q[89]:.0f}  p99 {q[98]:.0f}  mean {statistics.fmean(samples):.0f}"
-    )
+    for name, samples in (
+        ("input (2 KB prompt)", inputs),
+        ("output (1 KB answer)", outputs),
+        ("both", [a + b for a, b in zip(inputs, outputs, strict=True)]),
+    ):
+        q = statistics.quantiles(samples, n=100)
+        print(f"{name:22s} added per call (us): p50 {q[49]:.0f}  p90 {q[89]:.0f}  p99 {q[98]:.0f}")
 
 
 if __name__ == "__main__":
