@@ -124,7 +124,7 @@ def test_dockerfile_runs_the_cli_as_a_user() -> None:
 def test_kubernetes_manifests_agree() -> None:
     docs = {
         (d["kind"], d["metadata"]["name"]): d
-        for p in (DEPLOY / "k8s").glob("*.yaml")
+        for p in (DEPLOY / "k8s/base").glob("*.yaml")
         for d in documents(p)
         if "kind" in d and d["kind"] != "Kustomization"
     }
@@ -146,13 +146,13 @@ def test_kubernetes_manifests_agree() -> None:
     for volume in pod["spec"]["volumes"]:
         if "configMap" in volume:
             assert ("ConfigMap", volume["configMap"]["name"]) in docs
-    [kustomization] = documents(DEPLOY / "k8s/kustomization.yaml")
+    [kustomization] = documents(DEPLOY / "k8s/base/kustomization.yaml")
     assert "secret.example.yaml" not in kustomization["resources"]
-    assert all((DEPLOY / "k8s" / r).is_file() for r in kustomization["resources"])
+    assert all((DEPLOY / "k8s/base" / r).is_file() for r in kustomization["resources"])
 
 
 def test_the_models_config_in_the_configmap_is_valid(tmp_path: Path) -> None:
-    docs = documents(DEPLOY / "k8s/configmap.yaml")
+    docs = documents(DEPLOY / "k8s/base/configmap.yaml")
     models = next(d for d in docs if d["metadata"]["name"] == "oneflow-models")
     path = tmp_path / "config.yaml"
     path.write_text(models["data"]["config.yaml"])
@@ -174,9 +174,9 @@ def test_the_platform_waits_longer_than_the_shutdown_grace() -> None:
     gateway = compose["services"]["gateway"]
     grace = float(gateway["environment"]["ONEFLOW_SHUTDOWN_GRACE_S"])
     assert seconds(gateway["stop_grace_period"]) >= grace + 5
-    env = next(d for d in documents(DEPLOY / "k8s/configmap.yaml") if d["metadata"]["name"] == "oneflow-env")
+    env = next(d for d in documents(DEPLOY / "k8s/base/configmap.yaml") if d["metadata"]["name"] == "oneflow-env")
     grace = float(env["data"]["ONEFLOW_SHUTDOWN_GRACE_S"])
-    pod = next(d for d in documents(DEPLOY / "k8s/deployment.yaml") if d["kind"] == "Deployment")["spec"]["template"]
+    pod = next(d for d in documents(DEPLOY / "k8s/base/deployment.yaml") if d["kind"] == "Deployment")["spec"]["template"]
     [container] = pod["spec"]["containers"]
     command = container["lifecycle"]["preStop"]["exec"]["command"]
     pause = float(command[1]) if command[0] == "sleep" else 0.0
