@@ -176,7 +176,9 @@ def test_the_platform_waits_longer_than_the_shutdown_grace() -> None:
     assert seconds(gateway["stop_grace_period"]) >= grace + 5
     env = next(d for d in documents(DEPLOY / "k8s/base/configmap.yaml") if d["metadata"]["name"] == "oneflow-env")
     grace = float(env["data"]["ONEFLOW_SHUTDOWN_GRACE_S"])
-    pod = next(d for d in documents(DEPLOY / "k8s/base/deployment.yaml") if d["kind"] == "Deployment")["spec"]["template"]
+    pod = next(d for d in documents(DEPLOY / "k8s/base/deployment.yaml") if d["kind"] == "Deployment")["spec"][
+        "template"
+    ]
     [container] = pod["spec"]["containers"]
     command = container["lifecycle"]["preStop"]["exec"]["command"]
     pause = float(command[1]) if command[0] == "sleep" else 0.0
