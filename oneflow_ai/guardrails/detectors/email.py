@@ -16,12 +16,14 @@ _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za
 def _local_start(text: str, at: int) -> int:
     """Where the local part ending at `at` starts (== at when there is none): at most 64 characters, starting and
     ending with a letter or digit."""
+    if at == 0:
+        return at
     start = at
     while start > 0 and at - start < 64 and text[start - 1] in _LOCAL_CHARS:
         start -= 1
     while start < at and not text[start].isalnum():
         start += 1
-    if start == at or not (text[at - 1].isalnum() or text[at - 1] in "_%+-"):
+    if not (text[at - 1].isalnum() or text[at - 1] in "_%+-"):
         return at
     return start
 

@@ -50,7 +50,8 @@ class IPv6Detector:
             except ValueError:
                 continue
             if sum(c not in ":." for c in m.group()) >= 3:
-                found.append(Finding("IP_ADDRESS", start + m.start(), start + m.end(), 0.9))
+                score = scored(text, start + m.start(), start + m.end(), 0.9, _CONTEXT, None)
+                found.append(Finding("IP_ADDRESS", start + m.start(), start + m.end(), score))
         return found
 
 
