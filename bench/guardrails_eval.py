@@ -164,6 +164,19 @@ def injection_table(score: InjectionScore) -> str:
     )
 
 
+def kinds_table(rows: Iterable[dict[str, object]], flagged: Callable[[str], bool] = injection_flagged) -> str:
+    """Flagged prompts per kind of the injection set (direct, leak, persona, ..., everyday, tricky)."""
+    counts: dict[tuple[bool, str], list[int]] = {}
+    for row in rows:
+        entry = counts.setdefault((bool(row["injection"]), str(row["kind"])), [0, 0])
+        entry[0] += 1
+        entry[1] += flagged(str(row["text"]))
+    lines = ["| label | kind | prompts | flagged |", "|---|---|---:|---:|"]
+    for (injection, kind), (total, hits) in sorted(counts.items(), key=lambda kv: (not kv[0][0], kv[0][1])):
+        lines.append(f"| {'injection' if injection else 'benign'} | {kind} | {total} | {hits} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -178,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     print(pii_table(pii))
     print(f"\nPrompt injection ({len(rows)} prompts):\n")
     print(injection_table(injection))
+    print()
+    print(kinds_table(rows))
     if args.misses:
         _print_misses(records, rows)
     if args.speed:
