@@ -255,8 +255,8 @@ RULES: tuple[Rule, ...] = (
     _rule(
         "decode_and_follow",
         0.7,
-        "decode|decrypt|base64|rot13|rot-13|hex|reverse|unscramble|translate|read",
-        r"(?:decode|decrypt|base64|rot-?13|hex|reverse|unscramble|translate|read)\b[^\n]{0,60}?\b(?:and|then)\b"
+        "decode|decrypt|base64|rot13|rot-13|hex|reverse|unscramble",
+        r"(?:decode|decrypt|base64|rot-?13|hex|reverse|unscramble)\b[^\n]{0,60}?\b(?:and|then)\b"
         r"[^\n]{0,20}?\b(?:follow|execute|run|obey|do what it says|carry out|act on|comply with|perform)\b",
     ),
     _rule(
