@@ -94,7 +94,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        master_key, generated = ensure_master_key(settings.master_key, settings.data_dir)
+        master_key, generated = ensure_master_key(settings.master_key or config.resolved_master_key, settings.data_dir)
         if generated:
             print(f"OneFlow generated a master key (shown once, kept in {settings.data_dir}): {master_key}", flush=True)
         engine = create_engine(settings.db_url)

@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check-config", help="validate a configuration file and list its models")
     check.add_argument("config")
     commands.add_parser("migrate", help="bring the database schema up to date")
+    imports = commands.add_parser("import-litellm", help="translate a LiteLLM proxy config.yaml to OneFlow's YAML")
+    imports.add_argument("config", help="the LiteLLM config.yaml")
+    imports.add_argument("-o", "--output", help="where to write OneFlow's YAML (default: standard output)")
     add_ops_parsers(commands)
     args = parser.parse_args(argv)
     if (status := run_ops(args)) is not None:
@@ -45,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "check-config":
         return _check(args.config)
+    if args.command == "import-litellm":
+        from oneflow_ai.config.litellm_import import import_litellm
+
+        return import_litellm(args.config, args.output, os.environ)
     if args.command == "migrate":
         asyncio.run(_migrate(Settings.from_env(os.environ)))
         return 0
@@ -53,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check(path: str) -> int:
     try:
-        config = load_config(path, os.environ)
+        config = load_config(path, os.environ, warn=_warn, require_env=True)
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
@@ -78,7 +85,9 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ["ONEFLOW_CONFIG"] = args.config
     settings = Settings.from_env(os.environ)
     try:
-        load_config(settings.config_path, os.environ)
+        # Every secret is read now, so that one missing stops the start here with its file:line; the workers
+        # load the file again, and log what a LiteLLM config sets that has no equivalent, once each.
+        config = load_config(settings.config_path, os.environ, warn=lambda _: None, require_env=True)
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
@@ -89,15 +98,21 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"oneflow: cannot listen on {address}: {e.strerror or e}", file=sys.stderr)
         return 1
     with sock:
-        return _serve_on(sock, address, args, settings)
+        return _serve_on(sock, address, args, settings, config.resolved_master_key)
 
 
-def _serve_on(sock: socket.socket, address: str, args: argparse.Namespace, settings: Settings) -> int:
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _serve_on(
+    sock: socket.socket, address: str, args: argparse.Namespace, settings: Settings, config_key: str | None
+) -> int:
     import uvicorn
 
     from oneflow_ai.server import serve
 
-    key, generated = ensure_master_key(settings.master_key, settings.data_dir)
+    key, generated = ensure_master_key(settings.master_key or config_key, settings.data_dir)
     if generated:
         print(
             f"OneFlow generated a master key (shown once, kept in {settings.data_dir}/master_key):\n  {key}", flush=True

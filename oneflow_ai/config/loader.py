@@ -7,16 +7,20 @@ built-in `demo` model is always there so a first run answers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from oneflow_ai.config.litellm import TranslationError, dotted, from_litellm, is_litellm
 from oneflow_ai.config.schema import GatewayConfig
+from oneflow_ai.config.secrets import Resolver, SecretError, is_reference
 
 Path_ = tuple[str | int, ...]
+log = logging.getLogger("oneflow.config")
 
 OPENAI_CHAT_MODELS = (
     "gpt-4o",
@@ -68,9 +72,18 @@ class ConfigError(ValueError):
     """The configuration is invalid; the message names the file and line."""
 
 
-def load_config(path: str | Path | None, environ: Mapping[str, str]) -> GatewayConfig:
-    """Read `path` (if any), validate it, and add the environment's zero-config models and `demo`."""
-    config = _load_file(Path(path)) if path else GatewayConfig()
+def load_config(
+    path: str | Path | None,
+    environ: Mapping[str, str],
+    *,
+    warn: Callable[[str], None] | None = None,
+    require_env: bool = False,
+) -> GatewayConfig:
+    """Read `path` (if any), validate it, read the secrets it refers to, and add the environment's zero-config
+    models and `demo`. A LiteLLM proxy config is translated first; `warn` gets one line per LiteLLM setting with no
+    equivalent (default: logged as a warning). `require_env` (`oneflow serve`, `check-config`): an `env:` variable
+    that is not set stops the start too; otherwise it is read when the gateway is built (unset: no key sent)."""
+    config = _load_file(Path(path), environ, warn or log.warning, require_env) if path else GatewayConfig()
     return config.merged(environment_models(environ))
 
 
@@ -104,7 +117,19 @@ def environment_models(environ: Mapping[str, str]) -> list[dict[str, Any]]:
     return groups
 
 
-def _load_file(path: Path) -> GatewayConfig:
+def _load_file(path: Path, environ: Mapping[str, str], warn: Callable[[str], None], require_env: bool) -> GatewayConfig:
+    data, lines = read_yaml(path)
+    if data is None:
+        return GatewayConfig()
+    if is_litellm(data):
+        data, lines = translated(path, data, lines, environ, warn)
+    config = validate(path, data, lines)
+    resolve_secrets(path, config, lines, environ, require_env=require_env)
+    return config
+
+
+def read_yaml(path: Path) -> tuple[Any, dict[Path_, int]]:
+    """The file's data, and the line of every value by its path."""
     try:
         text = path.read_text()
     except OSError as e:
@@ -115,14 +140,61 @@ def _load_file(path: Path) -> GatewayConfig:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
-    if node is None:
-        return GatewayConfig()
     lines: dict[Path_, int] = {}
-    data = _to_python(node, (), lines, yaml.SafeLoader(""))
+    if node is None:
+        return None, lines
+    return _to_python(node, (), lines, yaml.SafeLoader("")), lines
+
+
+def translated(
+    path: Path, data: dict[str, Any], lines: dict[Path_, int], environ: Mapping[str, str], warn: Callable[[str], None]
+) -> tuple[dict[str, Any], dict[Path_, int]]:
+    """A LiteLLM config as native data, with the native paths' lines taken from the LiteLLM values they came from;
+    each dropped setting is passed to `warn`, naming it."""
+    try:
+        native, notes = from_litellm(data, environ)
+    except TranslationError as e:
+        raise ConfigError(f"{path}:{_line(lines, e.where)}: {dotted(e.where)}: {e}") from None
+    for where, reason in notes.dropped:
+        warn(f"{path}:{_line(lines, where)}: LiteLLM setting {dotted(where)}: {reason}")
+    return native, {native_at: _line(lines, source) for native_at, source in notes.sources.items()}
+
+
+def validate(path: Path, data: Any, lines: dict[Path_, int]) -> GatewayConfig:
     try:
         return GatewayConfig.model_validate(data)
     except ValidationError as e:
         raise ConfigError(_describe(path, e, lines)) from None
+
+
+def resolve_secrets(
+    path: Path, config: GatewayConfig, lines: dict[Path_, int], environ: Mapping[str, str], *, require_env: bool
+) -> None:
+    """Read every secret the file refers to now (each distinct reference once): one that cannot be read stops the
+    start, naming the reference and its file:line, never a value."""
+    resolver = Resolver(environ)
+    try:
+        for g, group in enumerate(config.models):
+            for d, deployment in enumerate(group.deployments):
+                at: Path_ = ("models", g, "deployments", d, "api_key")
+                key = deployment.api_key
+                if key is not None and _to_read(key, require_env):
+                    deployment.keep_secret(resolver.resolve(key))
+        at = ("master_key",)
+        if config.master_key is not None and _to_read(config.master_key, True):
+            config.keep_master_key(resolver.resolve(config.master_key))
+    except SecretError as e:
+        raise ConfigError(f"{path}:{_line(lines, at)}: {'.'.join(map(str, at))}: secret not read: {e}") from None
+
+
+def _to_read(value: str, require_env: bool) -> bool:
+    return is_reference(value) and (require_env or not value.startswith("env:"))
+
+
+def _line(lines: dict[Path_, int], at: Path_) -> int:
+    while at not in lines and at:
+        at = at[:-1]
+    return lines.get(at, 1)
 
 
 def _to_python(node: yaml.Node, at: Path_, lines: dict[Path_, int], loader: yaml.SafeLoader) -> Any:
@@ -144,10 +216,7 @@ def _describe(path: Path, error: ValidationError, lines: dict[Path_, int]) -> st
     parts = []
     for err in error.errors():
         loc: Path_ = tuple(err["loc"])
-        probe = loc
-        while probe not in lines and probe:
-            probe = probe[:-1]
-        line = lines.get(probe, 1)
+        line = _line(lines, loc)
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         parts.append(f"{path}:{line}: {dotted}: {err['msg']}")
     return "invalid configuration\n" + "\n".join(parts)

@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from oneflow_ai.config.cache import CacheSettings, ModelCache, check_cache
 from oneflow_ai.config.presets import PROVIDERS, preset_of, wire_of
+from oneflow_ai.config.secrets import parse as parse_reference
+from oneflow_ai.config.secrets import resolve as resolve_secret
 from oneflow_ai.guardrails.settings import GuardrailsSettings, check_guardrails
 
 
@@ -87,7 +89,9 @@ class Deployment(Frozen):
     provider: str
     model: str = Field(min_length=1, description="the model name the upstream knows")
     base_url: str | None = None
-    api_key: str | None = Field(None, description="a reference: env:VAR, or a literal key (discouraged)")
+    api_key: str | None = Field(
+        None, description="a reference: env:VAR, file:/path, vault:mount/path#field, aws-sm:name#field; or a literal"
+    )
     provider_settings: ProviderSettings | None = Field(None, description="the provider's own fields")
     headers: dict[str, str] = Field(default_factory=dict)
     weight: float = Field(1.0, gt=0)
@@ -105,6 +109,7 @@ class Deployment(Frozen):
         "native", description="native: ours (HTTP/1.1, the fastest); httpx: HTTP/2 (the `httpx` extra)"
     )
     id: str = ""
+    _secret: str | None = PrivateAttr(None)
 
     @model_validator(mode="before")
     @classmethod
@@ -123,8 +128,8 @@ class Deployment(Frozen):
     @field_validator("api_key")
     @classmethod
     def _key_reference(cls, v: str | None) -> str | None:
-        if v is not None and v.startswith("env:") and len(v) == 4:
-            raise ValueError("env: needs a variable name, as in env:OPENAI_API_KEY")
+        if v is not None:
+            parse_reference(v)  # a malformed reference is refused now (with its file:line)
         return v
 
     @model_validator(mode="after")
@@ -173,13 +178,19 @@ class Deployment(Frozen):
 
     def resolve_key(self, environ: Mapping[str, str]) -> str | None:
         """The secret this deployment sends upstream, read from the environment when referenced."""
+        if self._secret is not None:
+            return self._secret  # read when the configuration was loaded (`config.loader`)
         ref = self.api_key
         if ref is None:
             env = preset_of(self.provider).api_key_env
             return environ.get(env) if env else None
         if ref.startswith("env:"):
             return environ.get(ref[4:])
-        return ref
+        return resolve_secret(ref, environ)
+
+    def keep_secret(self, value: str) -> None:
+        """Hold the value `api_key` refers to, read at load (never shown: not a field, not in repr or dumps)."""
+        self._secret = value
 
 
 class ModelGroup(Frozen):
@@ -281,6 +292,24 @@ class GatewayConfig(Frozen):
     guardrails: GuardrailsSettings | None = None
     """The `guardrails:` section; None when the YAML has none (and no model names a policy: no stage is built)."""
     cache: CacheSettings = CacheSettings()
+    master_key: str | None = None
+    """The master key as a secret reference (`env:`, `file:`, `vault:`, `aws-sm:`); ONEFLOW_MASTER_KEY wins."""
+    _master_key: str | None = PrivateAttr(None)
+
+    @field_validator("master_key")
+    @classmethod
+    def _master_key_reference(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_reference(v)
+        return v
+
+    def keep_master_key(self, value: str) -> None:
+        """Hold the master key `master_key` refers to, read at load (never shown)."""
+        self._master_key = value
+
+    @property
+    def resolved_master_key(self) -> str | None:
+        return self._master_key
 
     @model_validator(mode="after")
     def _cross_references(self) -> GatewayConfig:
@@ -310,13 +339,16 @@ class GatewayConfig(Frozen):
         """This config plus model groups whose names it does not define yet (environment defaults)."""
         known = self.by_name()
         added = [ModelGroup.model_validate(g) for g in extra if g["name"] not in known]
-        return GatewayConfig(
+        merged = GatewayConfig(
             models=(*self.models, *added),
             routing=self.routing,
             budgets=self.budgets,
             cache=self.cache,
             guardrails=self.guardrails,
+            master_key=self.master_key,
         )
+        merged._master_key = self._master_key
+        return merged
 
 
 def _one_setting_per_origin(deployments: list[Deployment]) -> None:
