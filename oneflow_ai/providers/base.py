@@ -7,7 +7,8 @@ provider chose at start-up, `Provider.auth`) has authorised it: translation neve
 
 What a provider can do is a small protocol per capability (`ChatProvider`, `EmbeddingsProvider`,
 `ImagesProvider`, `SpeechProvider`, `TranscriptionProvider`), never a stubbed method: a provider has the methods of
-the capabilities it has, and `CAPABILITIES` is what the configuration checks a model group's deployments against at load.
+the capabilities it has, and `CAPABILITIES` is what the configuration checks a model group's deployments against at
+load.
 """
 
 from __future__ import annotations
