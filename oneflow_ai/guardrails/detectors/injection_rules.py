@@ -29,7 +29,7 @@ def _rule(name: str, weight: float, starts: str, pattern: str, line_start: bool 
 _IGNORE = (
     "ignore|ignoring|disregard|forget|skip|bypass|override|overlook|abandon|set aside|throw away|throw out|discard|"
     "ditch|drop|neglect|pay no attention to|do not follow|don't follow|stop following|no longer follow|"
-    "do not obey|don't obey|stop obeying|erase|delete|clear|cancel|nullify|void|scrap|never mind|reset|wipe"
+    "do not obey|don't obey|stop obeying|erase|cancel|nullify|scrap|never mind|reset|wipe"
 )
 _PRIOR = (
     r"(?:previous|prior|above|earlier|preceding|foregoing|initial|original|old|existing|former|all|any|every|"
@@ -37,8 +37,8 @@ _PRIOR = (
 )
 _ORDERS = (
     r"(?:instructions?|prompts?|rules|directions|directives|guidelines|constraints|guardrails|restrictions|"
-    r"programming|commands?|orders|polic(?:y|ies)|training|system message|context|messages|conversation|"
-    r"limitations|filters|safeguards|settings|configuration|content policy|told|tasks?|guidance|briefing|"
+    r"programming|commands?|polic(?:y|ies)|training|system message|context|messages|conversation|"
+    r"limitations|filters|safeguards|content policy|told|tasks?|guidance|briefing|"
     r"moderation|ethics|morals|principles|values)"
 )
 _SECRET = r"(?:system|initial|original|hidden|secret|internal|developer|pre-?|first|confidential|base|full|exact)"
@@ -140,8 +140,8 @@ RULES: tuple[Rule, ...] = (
     _rule(
         "unfiltered",
         0.35,
-        "unfiltered|uncensored|unrestricted|amoral|unethical|unaligned|immoral",
-        r"(?:unfiltered|uncensored|unrestricted|amoral|unethical|unaligned|immoral)\b",
+        "unfiltered|uncensored|amoral|unethical|unaligned|immoral",
+        r"(?:unfiltered|uncensored|amoral|unethical|unaligned|immoral)\b",
     ),
     _rule(
         "bypass_safety",

@@ -48,6 +48,15 @@ def entropy(value: str) -> float:
     return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
 
 
+_DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+
+
+def _is_code(text: str, m: re.Match[str], value: str) -> bool:
+    """A JWT (its own type), a dotted name (`base64.urlsafe_b64encode`) or a call: code, not a secret's value."""
+    end = m.start("value") + len(value)
+    return value.startswith("eyJ") or bool(_DOTTED_NAME.fullmatch(value)) or text.startswith("(", end)
+
+
 def _looks_random(value: str) -> bool:
     classes = (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value))
     return sum(classes) >= 2 and any(c.isdigit() for c in value) and entropy(value) >= _MIN_ENTROPY
@@ -68,7 +77,7 @@ class APIKeyDetector:
         seen: set[int] = set()
         for m in _keyword_values(text):
             value = m.group("value").rstrip(".")
-            if m.start("value") not in seen and _looks_random(value) and not value.startswith("eyJ"):
+            if m.start("value") not in seen and _looks_random(value) and not _is_code(text, m, value):
                 seen.add(m.start("value"))
                 found.append(Finding("API_KEY", m.start("value"), m.start("value") + len(value), 0.75))
         return found

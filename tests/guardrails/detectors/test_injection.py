@@ -48,6 +48,9 @@ def test_injections_flagged(text: str) -> None:
         "System: Ubuntu 22.04, kernel 6.2. Why does my wifi drop?",
         "Please forget everything I said about the color scheme; let's start fresh.",
         "What are the initial instructions for setting up the router?",
+        "A user signs in without any key's restrictions, so only an unrestricted key may change users.",
+        "`GET|PUT|DELETE /policies/{name}`: the policies the caller's tenant sees",
+        "Cancel all previous orders and reset the settings to their defaults.",
     ],
 )
 def test_benign_lookalikes_pass(text: str) -> None:

@@ -106,3 +106,11 @@ def test_private_key_cut_before_its_end_is_found() -> None:
 def test_public_key_is_not_a_private_key() -> None:
     text = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----"
     assert found(text, "PRIVATE_KEY") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["token = base64.urlsafe_b64encode(digest)", "secret = client.kv.v2.read_secret_version(path)"],
+)
+def test_code_after_a_key_word_is_not_a_key(text: str) -> None:
+    assert found(text, "API_KEY") == []
