@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
+from types import MappingProxyType
 
 from oneflow_ai.config.schema import Deployment, ModelGroup
 from oneflow_ai.errors import GatewayError, InvalidRequest, UpstreamError
@@ -32,13 +33,11 @@ from oneflow_ai.providers.base import (
 from oneflow_ai.upstream.multipart import FormValue
 from oneflow_ai.upstream.wire import UpstreamRequest, UpstreamResponse
 
-MODES: Mapping[str, str] = {
-    "images": "image_generation",
-    "speech": "audio_speech",
-    "transcription": "audio_transcription",
-}
+MODES: Mapping[str, str] = MappingProxyType(
+    {"images": "image_generation", "speech": "audio_speech", "transcription": "audio_transcription"}
+)
 """The model group `mode` each media call needs."""
-WORDS = {"images": "image generation", "speech": "speech", "transcription": "transcription"}
+WORDS = MappingProxyType({"images": "image generation", "speech": "speech", "transcription": "transcription"})
 
 
 def check_mode(call: Call, group: ModelGroup) -> None:

@@ -14,6 +14,7 @@ import struct
 import time
 import zlib
 from collections.abc import AsyncIterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -26,7 +27,7 @@ MP3_FRAME = b"\xff\xfb\x90\xc4" + bytes(413)
 """One MPEG-1 Layer III frame of silence: 128 kbit/s, 44.1 kHz, mono; 417 bytes, 1152 samples (26 ms)."""
 MP3_FRAMES_PER_SECOND = 39
 CHUNK = 4096
-AUDIO_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm"}
+AUDIO_TYPES = MappingProxyType({"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm"})
 TRANSCRIPT = "This is OneFlow's demo transcription."
 
 

@@ -14,6 +14,7 @@ list) keep their messages.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -25,7 +26,9 @@ from oneflow_ai.providers.auth import Auth, header_key
 from oneflow_ai.providers.base import keep_rate_limit
 from oneflow_ai.upstream.wire import UpstreamRequest
 
-OUTPUT_FORMATS = {"mp3": "mp3_44100_128", "pcm": "pcm_24000", "opus": "opus_48000_128", "wav": "wav_44100"}
+OUTPUT_FORMATS = MappingProxyType(
+    {"mp3": "mp3_44100_128", "pcm": "pcm_24000", "opus": "opus_48000_128", "wav": "wav_44100"}
+)
 PASSED = ("voice_settings", "language_code", "seed")
 
 

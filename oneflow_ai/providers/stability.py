@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -28,7 +29,7 @@ from oneflow_ai.providers.base import ProviderResult, keep_rate_limit
 from oneflow_ai.upstream.multipart import FormValue, encode_form
 from oneflow_ai.upstream.wire import UpstreamRequest
 
-API = {"stable-image-core": "core", "stable-image-ultra": "ultra", "sd3": "sd3"}
+API = MappingProxyType({"stable-image-core": "core", "stable-image-ultra": "ultra", "sd3": "sd3"})
 SD3_MODELS = ("sd3.5-large", "sd3.5-large-turbo", "sd3.5-medium", "sd3-large", "sd3-large-turbo", "sd3-medium")
 ASPECT_RATIOS = ("16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21")
 PASSED = ("negative_prompt", "seed", "style_preset", "aspect_ratio")
