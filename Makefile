@@ -41,9 +41,11 @@ bench: $(BIN)/.installed
 # The rest of the workflow (README: "Workflow"). Tools from the venv; docker and kubectl from the system.
 
 # Auto-reload on a change under oneflow_ai/: uvicorn's own reloader (it polls files: watchfiles is not a dependency).
+DEV_PORT ?= 8000
+RELOAD_DIR ?= oneflow_ai
 dev: $(BIN)/.installed
 	$(BIN)/oneflow db upgrade
-	$(BIN)/uvicorn oneflow_ai.app:app_from_env --factory --reload --reload-dir oneflow_ai --port 8000
+	$(BIN)/uvicorn oneflow_ai.app:app_from_env --factory --reload --reload-dir $(RELOAD_DIR) --port $(DEV_PORT)
 
 test-coverage: $(BIN)/.installed
 	@$(BIN)/python -c "import pytest_cov" 2>/dev/null || { echo "make test-coverage: pytest-cov is not installed (add it to the dev extra, then make lock)" >&2; exit 1; }

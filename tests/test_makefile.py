@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import queue
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
+
+from tests.fakes.runner import free_port
+from tests.test_cli import lines
 
 ROOT = Path(__file__).parents[1]
 LINT = [
@@ -86,6 +93,55 @@ def test_the_code_checks_run_and_pass(tmp_path: Path) -> None:
     for target in ("lint", "security-check"):  # lint runs type-check's mypy: not run twice
         made = make(target, tmp_path)
         assert made.returncode == 0, f"make {target}:\n{made.stdout}{made.stderr}"
+
+
+def test_dev_serves_and_reloads_on_a_change(tmp_path: Path) -> None:
+    """`make dev`: the schema migrated, then uvicorn's reloader (polling: watchfiles is not installed) restarts the
+    gateway when a watched file changes (here a directory of the test's own, RELOAD_DIR, not the checkout)."""
+    watched = tmp_path / "src"
+    watched.mkdir()
+    (watched / "module.py").write_text("")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ONEFLOW_", "MAKE"))}
+    env = {k: v for k, v in env.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env |= {"ONEFLOW_DATA_DIR": str(tmp_path / "data"), "ONEFLOW_MASTER_KEY": "sk-dev-" + "x" * 32}
+    args = ["make", "-s", "-C", str(ROOT), "-o", ".venv/bin/.installed", "VENV=.venv", f"DEV_PORT={port}"]
+    dev = subprocess.Popen(
+        [*args, f"RELOAD_DIR={watched}", "dev"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,  # make, the reloader and its server: stopped together below
+    )
+    try:
+        output = lines(dev.stdout)
+        seen = until(output, "Application startup complete")
+        assert "database at revision" in seen
+        assert httpx.get(f"http://127.0.0.1:{port}/health").json() == {"status": "ok"}
+        (watched / "module.py").write_text("CHANGED = True\n")
+        until(output, "Reloading")
+        until(output, "Application startup complete")
+        assert httpx.get(f"http://127.0.0.1:{port}/health").json() == {"status": "ok"}
+    finally:
+        os.killpg(dev.pid, signal.SIGTERM)
+        dev.wait(30)
+
+
+def until(output: queue.Queue[str | None], text: str, limit_s: float = 60) -> str:
+    """The lines read up to and including the first holding `text` (failing after `limit_s`)."""
+    deadline = time.monotonic() + limit_s
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        try:
+            line = output.get(timeout=max(deadline - time.monotonic(), 0.01))
+        except queue.Empty:
+            break
+        assert line is not None, "make dev ended:\n" + "".join(seen)
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    raise AssertionError(f"no {text!r} within {limit_s} s:\n" + "".join(seen))
 
 
 def test_db_migrate_and_rollback_move_a_fresh_sqlite_database(tmp_path: Path) -> None:
