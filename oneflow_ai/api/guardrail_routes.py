@@ -93,13 +93,19 @@ def _public(policy: Policy, source: str) -> dict[str, Any]:
 def _source(guardrails: Guardrails, tenant: str | None, name: str) -> str:
     if name in guardrails.tenant_policies.get(tenant or "", {}):
         return "tenant"
+    if name in guardrails.tenant_policies.get("", {}):
+        return "gateway"
     return "preset" if PRESETS.get(name) is guardrails.policies.get(name) else "config"
 
 
 @router.get("/policies", summary="The guardrail policies your tenant can name")
 async def list_policies(p: ConsoleDep, gw: GatewayDep) -> dict[str, Any]:
     guardrails, tenant = _guardrails(gw), scope(p)
-    names = [*guardrails.policies, *guardrails.tenant_policies.get(tenant or "", {})]
+    names = [
+        *guardrails.policies,
+        *guardrails.tenant_policies.get("", {}),
+        *guardrails.tenant_policies.get(tenant or "", {}),
+    ]
     data = []
     for name in dict.fromkeys(names):
         policy = guardrails.policy(name, tenant)

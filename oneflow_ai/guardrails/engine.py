@@ -47,7 +47,7 @@ class Guardrails:
     ) -> None:
         self.policies: dict[str, Policy] = {**PRESETS, **(policies or {})}
         self.tenant_policies: dict[str, dict[str, Policy]] = {}
-        """Made through the admin API, per tenant id (the superuser's under `""`)."""
+        """Made through the admin API, per tenant id; the superuser's under `""`, seen by every tenant."""
         self.tenant_names: dict[str, tuple[str, ...]] = {}
         """The policies a tenant's calls carry (set through the admin API), by tenant id."""
         self.default = tuple(default)
@@ -63,9 +63,11 @@ class Guardrails:
         self._rules: dict[tuple[tuple[str, ...], str, str], Rules] = {}
 
     def policy(self, name: str, tenant: str | None) -> Policy | None:
-        own = self.tenant_policies.get(tenant or "")
-        if own is not None and name in own:
-            return own[name]
+        """The tenant's own policy of that name, else the superuser's (every tenant's), else the YAML's or a preset."""
+        for bucket in (tenant or "", ""):
+            own = self.tenant_policies.get(bucket)
+            if own is not None and name in own:
+                return own[name]
         return self.policies.get(name)
 
     def put(self, tenant: str | None, policy: Policy) -> None:

@@ -255,6 +255,13 @@ def test_policies_through_the_admin_api(app: App) -> None:
         app.url + "/api/v1/admin/guardrails/test", headers=auth, json={"text": "to a.b@example.com", "policy": "strict"}
     )
     assert r.json()["text"] == "to ****ecom"
+    # the superuser's policy is seen by every tenant: a tenant's key naming it is guarded by it
+    made = httpx.post(app.url + "/api/v1/admin/api-keys", headers=auth, json={"guardrails": ["strict"]}).json()
+    assert made["tenant_id"] == "default"
+    client = openai.OpenAI(api_key=made["key"], base_url=app.url + "/v1", max_retries=0)
+    app.upstream.pieces = ["ok"]
+    client.chat.completions.create(model="plain", messages=user("to a.b@example.com"))
+    assert app.upstream.received[-1]["messages"][0]["content"] == "to ****ecom"
     assert httpx.delete(base + "/strict", headers=auth).status_code == 200
     assert httpx.get(base + "/strict", headers=auth).status_code == 404
     assert httpx.delete(base + "/gdpr", headers=auth).status_code == 404  # presets are read-only
