@@ -35,10 +35,12 @@ from oneflow_ai.api import (
 from oneflow_ai.api.edge import Edge
 from oneflow_ai.api.fast_lane import FastLane, unexpected_error
 from oneflow_ai.api.idempotency import Idempotency
+from oneflow_ai.api.webhook_routes import router as webhook_router
 from oneflow_ai.api.wire import ErrorResponse
 from oneflow_ai.auth.master import ensure_master_key
 from oneflow_ai.config import load_config
 from oneflow_ai.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
+from oneflow_ai.events.service import Events
 from oneflow_ai.gateway.compose import build_gateway
 from oneflow_ai.gateway.shared_breakers import SharedBreakers
 from oneflow_ai.gateway.stages import Stages
@@ -136,6 +138,7 @@ def create_app(
         )
         breakers = SharedBreakers(redis) if redis is not None else None
         observability = Observability(settings, config, redis)
+        events = Events(engine, redis, config.webhooks, config.webhook_delivery, environ)
         gateway, budgets = build_gateway(
             settings,
             config,
@@ -150,13 +153,21 @@ def create_app(
             identity=identity,
             observability=observability,
             extra=stages,
+            events=events,
         )
         if breakers is not None:
             await breakers.start()
         await budgets.start()
+        events.start()
         retention = Retention(engine, settings.ledger_retention_days)
         retention.start()
-        state = {"gateway": gateway, "identity": identity, "budgets": budgets, **observability.start(gateway)}
+        state = {
+            "gateway": gateway,
+            "identity": identity,
+            "budgets": budgets,
+            "events": events,
+            **observability.start(gateway),
+        }
         gateway.tokens.count_text("warm")  # load the tokenizer now, not on the first request
         if freeze_heap:
             gc.collect()
@@ -167,6 +178,7 @@ def create_app(
             await observability.close()
             await retention.close()
             await budgets.close()
+            await events.close()
             if breakers is not None:
                 await breakers.close()
             await ledger.close()
@@ -192,6 +204,7 @@ def create_app(
     app.include_router(identity_routes.router, prefix="/api/v1")
     app.include_router(admin_routes.router, prefix="/api/v1")
     app.include_router(guardrail_routes.router, prefix="/api/v1")
+    app.include_router(webhook_router, prefix="/api/v1")
     app.include_router(ops_routes.router)
     app.include_router(observability_routes.metrics_router)
     app.include_router(ops_routes.docs_router)

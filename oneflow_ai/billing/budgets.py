@@ -40,6 +40,8 @@ from oneflow_ai.billing.redis_counters import RedisCounters
 from oneflow_ai.billing.repository import BudgetRepository
 from oneflow_ai.config.schema import BudgetConfig, Deployment, ModelGroup
 from oneflow_ai.errors import GatewayError, QuotaExceeded
+from oneflow_ai.events.budgets import exhausted
+from oneflow_ai.events.event import Event
 from oneflow_ai.gateway.call import MEDIA_ENDPOINTS, Call, estimated_tokens
 from oneflow_ai.gateway.stages import DONE, QuietObserver
 from oneflow_ai.pricing import DeploymentPrices, PricingEngine, TokenCounter, decimal_str
@@ -100,6 +102,9 @@ class Budgets(QuietObserver):
         """Budget id -> the budget and its thresholds in dollars (to tell quickly that a spend crossed none)."""
         """Budget id -> its current slot and when that slot's period ends."""
         self._task: asyncio.Task[None] | None = None
+        self.emit: Callable[[Event], None] | None = None
+        """Where a budget's refusing calls for want of room is reported (`quota.exhausted`, once per period)."""
+        self._exhausted: set[str] = set()
 
     # -- the Admission seam ------------------------------------------------------------------------------------
     def admit(self, call: Call) -> Awaitable[None]:
@@ -177,6 +182,11 @@ class Budgets(QuietObserver):
 
     async def _refusal(self, slot: Slot, estimate: Decimal) -> GatewayError:
         b = slot.budget
+        if self.emit is not None and slot.key not in self._exhausted:
+            if len(self._exhausted) > 10_000:
+                self._exhausted.clear()
+            self._exhausted.add(slot.key)
+            self.emit(exhausted(b, slot.start, self._wall()))
         try:
             spent, reserved = await self._counters.read(slot)
         except Exception as e:  # the refusal stands (the counters decided it); only its wording lacks what is left
@@ -225,6 +235,7 @@ class Budgets(QuietObserver):
             self._events.append(
                 {
                     "budget_id": b.id,
+                    "budget": b,  # for the outbox's event, not a column
                     "period_start": slot.start,
                     "threshold": threshold,
                     "spend_usd": after,

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oneflow_ai.billing.budget import SCOPE_COLUMNS, Budget, Slot
 from oneflow_ai.billing.periods import EPOCH, format_thresholds, parse_thresholds
+from oneflow_ai.events import outbox
+from oneflow_ai.events.budgets import threshold_events
 from oneflow_ai.identity.tables import api_keys
 from oneflow_ai.store.tables import budget_events, budgets, usage_hourly
 
@@ -123,7 +125,15 @@ class BudgetRepository:
             return {(b, utc(p), Decimal(t).normalize()) for b, p, t in await conn.execute(query)}
 
     async def add_events(self, events: Iterable[dict[str, Any]]) -> None:
+        """Threshold events, each once per budget, period and threshold across replicas (the unique key); one
+        this call wrote is also written to the event outbox, in the same transaction (`events.budgets`)."""
         rows = list(events)
         if rows:
             async with self._engine.begin() as conn:
-                await conn.execute(self._insert_event, rows)
+                for row in rows:
+                    budget = row.get("budget")
+                    values = {k: v for k, v in row.items() if k != "budget"}
+                    inserted = (await conn.execute(self._insert_event, values)).rowcount
+                    if inserted and isinstance(budget, Budget):
+                        for event in threshold_events(budget, values):
+                            await outbox.write(conn, event)

@@ -26,6 +26,8 @@ from oneflow_ai.billing.budgets import Budgets, build_budgets
 from oneflow_ai.cache.build import response_cache
 from oneflow_ai.cache.stage import ResponseCache
 from oneflow_ai.config.schema import GatewayConfig, ModelGroup
+from oneflow_ai.events.breakers import ObservedBreakers
+from oneflow_ai.events.service import Events
 from oneflow_ai.gateway.pipeline import complete
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.gateway.shared_breakers import SharedBreakers
@@ -36,6 +38,7 @@ from oneflow_ai.identity.rate_limits import RateLimits
 from oneflow_ai.identity.service import Identity
 from oneflow_ai.observability.runtime import Observability
 from oneflow_ai.pricing import DeploymentPrices, PricingEngine, TokenCounter
+from oneflow_ai.routing.breaker import BreakerBoard
 from oneflow_ai.settings import Settings
 from oneflow_ai.store.ledger import Ledger
 from oneflow_ai.upstream.wire import Transport
@@ -56,8 +59,10 @@ def build_gateway(
     identity: Identity,
     observability: Observability,
     extra: Stages | None = None,
+    events: Events | None = None,
 ) -> tuple[Gateway, Budgets]:
-    """The gateway, and its budgets (whose lifecycle the caller runs)."""
+    """The gateway, and its budgets (whose lifecycle the caller runs). With `events`, the breakers' opening
+    and closing are reported as events."""
     tokens = TokenCounter()
     models = config.by_name()
     built: list[Gateway] = []  # the budgets price at the gateway's current prices, which a catalog reload swaps
@@ -77,6 +82,8 @@ def build_gateway(
         shared_view_s=settings.shared_view_s,
         fail_mode=identity.settings.fail_mode,
     )
+    if events is not None:
+        budgets.emit = events.emit
     decisions = observability.metrics.guardrail_decisions
     guards, last = guardrail_stages(guardrails_of(config, lambda *labels: decisions.labels(*labels).inc()), config)
     cache = response_cache(config, redis, observability.metrics, lambda call: complete(built[0], call))
@@ -93,7 +100,7 @@ def build_gateway(
         engine,
         redis,
         stages(models, identity.rate_limits(tokens), budgets, observability.observers, extra, guards, last),
-        breakers=breakers,
+        breakers=ObservedBreakers(breakers or BreakerBoard(), events.emit) if events is not None else breakers,
         price_catalog=settings.price_catalog,
         record_behind=observability.record_behind,
         wrap_transport=observability.traced_transport,

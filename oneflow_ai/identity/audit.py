@@ -15,6 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oneflow_ai.auth.principal import Principal
+from oneflow_ai.events import outbox
 from oneflow_ai.identity.schemas import AuditEntry
 from oneflow_ai.identity.tables import audit_log, now_utc
 
@@ -38,9 +39,10 @@ async def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     p = actor.principal
+    at = now_utc()
     await conn.execute(
         insert(audit_log).values(
-            at=now_utc(),
+            at=at,
             tenant_id=tenant_id,
             actor_key_id=p.key_id if p else None,
             actor_user_id=p.user_id if p else None,
@@ -51,6 +53,9 @@ async def record(
             detail=detail,
         )
     )
+    event = outbox.from_audit(action, tenant_id, target_id, detail, at)
+    if event is not None:  # an action that is an event too (a key created, rotated, revoked): same transaction
+        await outbox.write(conn, event)
 
 
 async def entries(
