@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from oneflow_ai.config.cache import CacheSettings, ModelCache, check_cache
 from oneflow_ai.config.presets import PROVIDERS, preset_of, wire_of
+from oneflow_ai.config.secrets import parse as parse_reference
+from oneflow_ai.config.secrets import resolve as resolve_secret
 from oneflow_ai.guardrails.settings import GuardrailsSettings, check_guardrails
 from oneflow_ai.events.config import DeliverySettings, WebhookConfig
 
@@ -39,13 +41,17 @@ class Timeouts(Frozen):
 
 
 class PriceOverride(Frozen):
-    """A deployment's own prices, USD per million tokens; a field left out keeps the catalog's."""
+    """A deployment's own prices, USD per million tokens (and per image, character of speech or second of audio
+    transcribed, for the media modes); a field left out keeps the catalog's."""
 
     input_per_million: Decimal | None = None
     output_per_million: Decimal | None = None
     cached_input_per_million: Decimal | None = None
+    per_image: Decimal | None = None
+    per_character: Decimal | None = None
+    per_second: Decimal | None = None
 
-    @field_validator("input_per_million", "output_per_million", "cached_input_per_million", mode="before")
+    @field_validator("*", mode="before")
     @classmethod
     def _exact(cls, v: object) -> object:
         if isinstance(v, bool):
@@ -54,7 +60,7 @@ class PriceOverride(Frozen):
             return str(v)  # 2.5 -> "2.5": the number as written, not the binary float's expansion
         return v
 
-    @field_validator("input_per_million", "output_per_million", "cached_input_per_million")
+    @field_validator("*")
     @classmethod
     def _non_negative(cls, v: Decimal | None) -> Decimal | None:
         if v is not None and (not v.is_finite() or v < 0):
@@ -84,7 +90,9 @@ class Deployment(Frozen):
     provider: str
     model: str = Field(min_length=1, description="the model name the upstream knows")
     base_url: str | None = None
-    api_key: str | None = Field(None, description="a reference: env:VAR, or a literal key (discouraged)")
+    api_key: str | None = Field(
+        None, description="a reference: env:VAR, file:/path, vault:mount/path#field, aws-sm:name#field; or a literal"
+    )
     provider_settings: ProviderSettings | None = Field(None, description="the provider's own fields")
     headers: dict[str, str] = Field(default_factory=dict)
     weight: float = Field(1.0, gt=0)
@@ -102,6 +110,7 @@ class Deployment(Frozen):
         "native", description="native: ours (HTTP/1.1, the fastest); httpx: HTTP/2 (the `httpx` extra)"
     )
     id: str = ""
+    _secret: str | None = PrivateAttr(None)
 
     @model_validator(mode="before")
     @classmethod
@@ -120,8 +129,8 @@ class Deployment(Frozen):
     @field_validator("api_key")
     @classmethod
     def _key_reference(cls, v: str | None) -> str | None:
-        if v is not None and v.startswith("env:") and len(v) == 4:
-            raise ValueError("env: needs a variable name, as in env:OPENAI_API_KEY")
+        if v is not None:
+            parse_reference(v)  # a malformed reference is refused now (with its file:line)
         return v
 
     @model_validator(mode="after")
@@ -170,13 +179,19 @@ class Deployment(Frozen):
 
     def resolve_key(self, environ: Mapping[str, str]) -> str | None:
         """The secret this deployment sends upstream, read from the environment when referenced."""
+        if self._secret is not None:
+            return self._secret  # read when the configuration was loaded (`config.loader`)
         ref = self.api_key
         if ref is None:
             env = preset_of(self.provider).api_key_env
             return environ.get(env) if env else None
         if ref.startswith("env:"):
             return environ.get(ref[4:])
-        return ref
+        return resolve_secret(ref, environ)
+
+    def keep_secret(self, value: str) -> None:
+        """Hold the value `api_key` refers to, read at load (never shown: not a field, not in repr or dumps)."""
+        self._secret = value
 
 
 class ModelGroup(Frozen):
@@ -281,6 +296,24 @@ class GatewayConfig(Frozen):
     webhooks: tuple[WebhookConfig, ...] = ()
     """The `webhooks:` section: where events are delivered (`oneflow_ai.events`)."""
     webhook_delivery: DeliverySettings = DeliverySettings()
+    master_key: str | None = None
+    """The master key as a secret reference (`env:`, `file:`, `vault:`, `aws-sm:`); ONEFLOW_MASTER_KEY wins."""
+    _master_key: str | None = PrivateAttr(None)
+
+    @field_validator("master_key")
+    @classmethod
+    def _master_key_reference(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_reference(v)
+        return v
+
+    def keep_master_key(self, value: str) -> None:
+        """Hold the master key `master_key` refers to, read at load (never shown)."""
+        self._master_key = value
+
+    @property
+    def resolved_master_key(self) -> str | None:
+        return self._master_key
 
     @model_validator(mode="after")
     def _cross_references(self) -> GatewayConfig:
@@ -310,7 +343,7 @@ class GatewayConfig(Frozen):
         """This config plus model groups whose names it does not define yet (environment defaults)."""
         known = self.by_name()
         added = [ModelGroup.model_validate(g) for g in extra if g["name"] not in known]
-        return GatewayConfig(
+        merged = GatewayConfig(
             models=(*self.models, *added),
             routing=self.routing,
             budgets=self.budgets,
@@ -318,7 +351,10 @@ class GatewayConfig(Frozen):
             guardrails=self.guardrails,
             webhooks=self.webhooks,
             webhook_delivery=self.webhook_delivery,
+            master_key=self.master_key,
         )
+        merged._master_key = self._master_key
+        return merged
 
 
 def _one_setting_per_origin(deployments: list[Deployment]) -> None:
