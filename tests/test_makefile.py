@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import queue
 import shutil
@@ -176,9 +177,7 @@ def test_audit_and_coverage_say_what_they_lack(tmp_path: Path) -> None:
         ".venv/bin/pip-audit --strict --progress-spinner off --require-hashes --disable-pip -r requirements.lock"
     )
     coverage = make("test-coverage", tmp_path)
-    try:
-        import pytest_cov  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("pytest_cov") is None:
         assert coverage.returncode != 0 and "pytest-cov is not installed" in coverage.stderr
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ GOOD = {
 }
 
 
-def findings(env: dict[str, str], models: list[dict[str, object]] | None = None) -> list[Finding]:
+def findings(env: dict[str, str], models: list[dict[str, Any]] | None = None) -> list[Finding]:
     config = GatewayConfig.model_validate({"models": models or []})
     return check_production(Settings.from_env(env), config)
 
