@@ -95,9 +95,10 @@ docker-down:
 docker-logs:
 	$(COMPOSE) logs -f gateway
 
-# K8S_DIR: deploy/k8s/overlays/prod (or dev, or the base deploy/k8s). Each target first asks the cluster of the
+# K8S_DIR: deploy/k8s/overlays/prod (or dev, or the base deploy/k8s); K8S_NAMESPACE: the overlay's (oneflow-dev). Each target first asks the cluster of the
 # current kubectl context to answer, so that no cluster is one clear line, not kubectl's retries.
 K8S_DIR ?= deploy/k8s/overlays/prod
+K8S_NAMESPACE ?= oneflow
 K8S_SELECTOR := app.kubernetes.io/name=oneflow
 KUBECTL_REACH = @kubectl version --request-timeout=5s >/dev/null 2>&1 || { echo "$@: no Kubernetes cluster reachable (kubectl context: $$(kubectl config current-context 2>/dev/null || echo none))" >&2; exit 1; }
 k8s-deploy:
@@ -106,8 +107,8 @@ k8s-deploy:
 
 k8s-status:
 	$(KUBECTL_REACH)
-	kubectl get deployment,pods,service,hpa,pdb,ingress -l $(K8S_SELECTOR)
+	kubectl get deployment,pods,service,hpa,pdb,ingress -n $(K8S_NAMESPACE) -l $(K8S_SELECTOR)
 
 k8s-logs:
 	$(KUBECTL_REACH)
-	kubectl logs -l $(K8S_SELECTOR) --all-containers --prefix --tail=100 -f
+	kubectl logs -n $(K8S_NAMESPACE) -l $(K8S_SELECTOR) --all-containers --prefix --tail=100 -f

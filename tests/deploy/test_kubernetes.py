@@ -17,7 +17,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 TREES = ["deploy/k8s", "deploy/k8s/overlays/dev", "deploy/k8s/overlays/prod"]
 KUBERNETES = "1.32.0"
-"""A version whose schemas kubernetes-validate ships (offline), and the oldest one the manifests target."""
+"""The oldest Kubernetes the manifests target; kubernetes-validate ships its schemas (offline), and the newest."""
+VERSIONS = [KUBERNETES, kubernetes_validate.latest_version()]
 KINDS = {"ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress"}
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
@@ -41,12 +42,13 @@ def gateway(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]
 
 
 @pytest.mark.parametrize("tree", TREES)
-def test_every_object_is_valid_against_the_kubernetes_schemas(tree: str) -> None:
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_object_is_valid_against_the_kubernetes_schemas(tree: str, version: str) -> None:
     docs = render(tree)
     for doc in docs:
-        kubernetes_validate.validate(doc, KUBERNETES, strict=True)  # raises ValidationError
+        kubernetes_validate.validate(doc, version, strict=True)  # raises ValidationError
     expected = KINDS - ({"PodDisruptionBudget"} if tree.endswith("dev") else set())
-    assert {d["kind"] for d in docs} == expected
+    assert {d["kind"] for d in docs} == expected | ({"Namespace"} if "overlays" in tree else set())
 
 
 def test_the_validation_refuses_a_misspelt_field() -> None:
@@ -106,7 +108,9 @@ def test_autoscaling_disruption_and_ingress_target_the_gateway() -> None:
     assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
     _, container = gateway(docs)
     assert container["image"] == "registry.example.com/oneflow:0.1.0"
-    assert {d["metadata"]["namespace"] for d in docs} == {"oneflow"}
+    assert {d["metadata"].get("namespace") for d in docs} == {"oneflow", None}
+    namespace = of_kind(docs, "Namespace")["metadata"]
+    assert namespace["name"] == "oneflow" and namespace["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
 def test_the_probes_ask_paths_the_gateway_answers(start_gateway: Any) -> None:
