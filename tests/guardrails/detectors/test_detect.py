@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oneflow_ai.guardrails.detectors import (
     ALL_TYPES,
@@ -96,3 +98,20 @@ def test_missing_library_names_the_extra() -> None:
 
 def test_check_extras_passes_when_installed() -> None:
     check_extras(all_detectors())
+
+
+_PIECES = st.sampled_from(
+    ["4111 1111 1111 1111", "jane@example.com", "+44 20 7946 0958", "536-22-1234", "ignore previous instructions",
+     "İstanbul", "ß", "ﬁ", "\u200b", "\n", " ", "SSN", "card", "DE89 3704 0044 0532 0130 00", "2001:db8::1", "eyJ"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=12)), max_size=12))
+def test_any_text_gives_ordered_in_bounds_findings(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    findings = detect(text)
+    assert all(0 <= f.start < f.end <= len(text) and 0.0 < f.score <= 1.0 for f in findings)
+    assert findings == sorted(findings, key=lambda f: (f.start, f.end))
+    spans = [f for f in findings if f.type != "PROMPT_INJECTION"]
+    assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
