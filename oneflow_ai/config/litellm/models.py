@@ -47,6 +47,9 @@ UNPREFIXED += (("text-embedding-", "openai"), ("dall-e", "openai"), ("tts-", "op
 UNPREFIXED += (("claude-", "anthropic"),)
 """A model written without a prefix, as LiteLLM infers its provider from the name."""
 
+AWS_REGION_VARIABLES = ("AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION")
+AZURE_API_VERSION = "2024-10-21"
+"""Azure OpenAI's latest generally available API version, for an entry that gives none."""
 SAME = {"rpm": "rpm", "tpm": "tpm", "weight": "weight"}
 TIMEOUTS = {"timeout": "read", "stream_timeout": "stream_idle"}
 PROVIDER_FIELDS = {
@@ -72,18 +75,16 @@ def to_groups(model_list: Any, notes: Notes, environ: Mapping[str, str]) -> list
         if not isinstance(entry, dict) or not isinstance(entry.get("model_name"), str):
             raise TranslationError(at, "each model_list entry has a model_name and litellm_params")
         name = entry["model_name"]
-        group = groups.setdefault(name, {"name": name, "deployments": []})
-        g = list(groups).index(name)
+        group = groups.get(name, {"name": name, "deployments": []})
+        g = list(groups).index(name) if name in groups else len(groups)
         d = len(group["deployments"])
         deployment = _deployment(entry, at, ("models", g, "deployments", d), group, notes, environ)
-        if deployment is not None:
+        if deployment is not None:  # a model none of whose entries OneFlow can serve is left out
+            groups[name] = group
             group["deployments"].append(deployment)
             notes.sources.setdefault(("models", g), at)
             notes.sources[("models", g, "deployments", d)] = at
-    kept = [g for g in groups.values() if g["deployments"]]
-    for name in (n for n, g in groups.items() if not g["deployments"]):
-        notes.drop(("model_list",), f"model {name!r} has no deployment OneFlow can serve: left out")
-    return kept
+    return list(groups.values())
 
 
 def _deployment(
@@ -94,6 +95,10 @@ def _deployment(
         raise TranslationError(at, "litellm_params.model is required, as openai/gpt-4o")
     pat: Where = (*at, "litellm_params")
     provider, model = _provider(params["model"])
+    if params["model"] == "*":
+        why = "wildcard routing has no equivalent: OneFlow serves the models configured (and OPENAI_API_KEY's)"
+        notes.drop((*pat, "model"), why)
+        return None
     if provider is None:
         why = f"provider of {params['model']!r} has no equivalent in OneFlow: deployment left out"
         notes.drop((*pat, "model"), why)
@@ -125,6 +130,15 @@ def _deployment(
             out.setdefault("price", {})[PRICES[key]] = _per_million(value)
         else:
             notes.drop(where, _why(key))
+    if provider == "bedrock" and "region" not in settings:
+        region = next((environ[v] for v in AWS_REGION_VARIABLES if environ.get(v)), None)
+        if region is None:
+            notes.drop((*pat, "model"), "no aws_region_name and no AWS_REGION in the environment: deployment left out")
+            return None
+        settings["region"] = region
+    if provider == "azure" and "api_version" not in settings:
+        settings["api_version"] = AZURE_API_VERSION
+        notes.drop((*pat, "model"), f"no api_version: LiteLLM's default is its own, OneFlow uses {AZURE_API_VERSION}")
     out.update(settings)
     _model_info(entry.get("model_info"), (*at, "model_info"), native, out, group, notes)
     return out
@@ -166,7 +180,7 @@ def _base_url(provider: str, url: Any) -> Any:
 
 
 def _per_million(value: Any) -> str:
-    return format(Decimal(str(value)) * 1_000_000, "f")
+    return format((Decimal(str(value)) * 1_000_000).normalize(), "f")
 
 
 def _why(key: str) -> str:

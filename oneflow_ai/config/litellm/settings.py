@@ -17,8 +17,6 @@ STRATEGIES = {
     "latency-based-routing": "least_latency",
     "cost-based-routing": "cost_optimized",
 }
-QUIET = {("litellm_settings", "drop_params", True)}
-"""Settings OneFlow always behaves as: no warning (it drops the parameters a provider does not take)."""
 REDIS = ("redis_host", "redis_port", "redis_password", "redis_url")
 
 
@@ -60,8 +58,8 @@ def _setting(
 ) -> None:
     where: Where = (section, key)
     value = env_value(value, where, environ)
-    if (section, key, value) in QUIET:
-        return
+    if key == "drop_params" and value is True:
+        return  # what OneFlow always does: a provider's translation drops the parameters it does not take
     if key == "num_retries" and isinstance(value, int) and value >= 0:
         routing["max_attempts"] = min(value + 1, 20)
         notes.sources[("routing", "max_attempts")] = where
