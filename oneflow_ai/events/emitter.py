@@ -35,6 +35,8 @@ class Emitter:
         self._prefix = prefix
         self._queue: asyncio.Queue[Event] = asyncio.Queue(MAX_QUEUED)
         self._task: asyncio.Task[None] | None = None
+        self._pending: list[Event] = []
+        """The batch being written (written again at shutdown if the cancellation cut it off)."""
         self.written = 0
 
     def emit(self, event: Event) -> None:
@@ -51,16 +53,20 @@ class Emitter:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        with contextlib.suppress(Exception):
-            await self._flush([self._queue.get_nowait() for _ in range(self._queue.qsize())])
+        rest = self._pending + [self._queue.get_nowait() for _ in range(self._queue.qsize())]
+        try:  # a batch cut off by the cancellation is written again (its id makes a second write a no-op)
+            await self._flush(rest)
+        except Exception:
+            log.exception("could not write %d events to the outbox at shutdown", len(rest))
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
+            batch = self._pending = [await self._queue.get()]
             while not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
                 await self._flush(batch)
+                self._pending = []
             except Exception:
                 log.exception("could not write %d events to the outbox", len(batch))
                 await asyncio.sleep(1.0)
@@ -79,9 +85,9 @@ class Emitter:
         if event.dedup_key is None or self._redis is None:
             return True
         try:
-            won = await self._redis.set(
-                self._prefix + event.dedup_key, event.id, nx=True, px=max(1, int(self._dedup_s * 1000))
-            )
+            key = self._prefix + event.dedup_key
+            if await self._redis.set(key, event.id, nx=True, px=max(1, int(self._dedup_s * 1000))):
+                return True
+            return bool(await self._redis.get(key) == event.id.encode())  # ours, from a write cut off
         except (RedisError, OSError):
             return True  # Redis down: better twice than never
-        return bool(won)
