@@ -27,6 +27,7 @@ from oneflow_ai.cache.build import response_cache
 from oneflow_ai.cache.stage import ResponseCache
 from oneflow_ai.config.schema import GatewayConfig, ModelGroup
 from oneflow_ai.events.breakers import ObservedBreakers
+from oneflow_ai.events.guardrails import GuardrailEvents
 from oneflow_ai.events.service import Events
 from oneflow_ai.gateway.pipeline import complete
 from oneflow_ai.gateway.runtime import Gateway
@@ -82,8 +83,10 @@ def build_gateway(
         shared_view_s=settings.shared_view_s,
         fail_mode=identity.settings.fail_mode,
     )
+    observers: Sequence[Observer] = observability.observers
     if events is not None:
         budgets.emit = events.emit
+        observers = (*observers, GuardrailEvents(events.emit))
     decisions = observability.metrics.guardrail_decisions
     guards, last = guardrail_stages(guardrails_of(config, lambda *labels: decisions.labels(*labels).inc()), config)
     cache = response_cache(config, redis, observability.metrics, lambda call: complete(built[0], call))
@@ -99,7 +102,7 @@ def build_gateway(
         environ,
         engine,
         redis,
-        stages(models, identity.rate_limits(tokens), budgets, observability.observers, extra, guards, last),
+        stages(models, identity.rate_limits(tokens), budgets, observers, extra, guards, last),
         breakers=ObservedBreakers(breakers or BreakerBoard(), events.emit) if events is not None else breakers,
         price_catalog=settings.price_catalog,
         record_behind=observability.record_behind,

@@ -221,3 +221,24 @@ def test_api_endpoint_allowed_private_by_the_superuser_receives_its_tenant_event
     assert orjson.loads(got.body)["data"]["key_id"] == key["id"]
     time.sleep(0.3)
     assert len(r.received) == 1
+
+
+def test_guardrail_block_is_delivered(
+    start_gateway: Any, openai_upstream: Any, database_url: str, receiver: tuple[WebhookReceiver, str]
+) -> None:
+    r, url = receiver
+    dep = f"provider: openai, base_url: '{openai_upstream[1].url}/v1', api_key: env:UPSTREAM_KEY, model: gpt-4o-mini"
+    yaml = f"models:\n  - {{name: guarded, guardrails: [default], deployments: [{{{dep}}}]}}\n" + hooks(
+        url, "['guardrail.blocked']"
+    )
+    gw = start_gateway(config_yaml=yaml, env=env(), database_url=database_url)
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
+    body = {"model": "guarded", "messages": [{"role": "user", "content": f"store this:\n{pem}"}]}
+    blocked = httpx.post(gw.url + "/v1/chat/completions", headers=AUTH, json=body, timeout=30)
+    assert_error(blocked, 400, "content_blocked")
+    [got] = r.wait_for(1)
+    event = verified(got.body, got.headers)
+    assert event["type"] == "guardrail.blocked"
+    assert event["data"]["request_id"] == blocked.headers["x-request-id"]
+    assert event["data"]["guardrail"] == "default:PRIVATE_KEY" and event["data"]["model"] == "guarded"
+    assert "MIIEvQ" not in got.body.decode()  # never the value found
