@@ -181,7 +181,7 @@ def resolve_secrets(
                 if key is not None and _to_read(key, require_env):
                     deployment.keep_secret(resolver.resolve(key))
         at = ("master_key",)
-        if config.master_key is not None and _to_read(config.master_key, True):
+        if config.master_key is not None:  # a reference read, or a literal kept as it is
             config.keep_master_key(resolver.resolve(config.master_key))
     except SecretError as e:
         raise ConfigError(f"{path}:{_line(lines, at)}: {'.'.join(map(str, at))}: secret not read: {e}") from None
