@@ -166,11 +166,15 @@ def test_prod_check_passes_a_production_configuration_and_fails_a_default_one(tm
     assert made.stdout.strip().endswith("production check: 0 errors, 0 warnings")
     bad = tmp_path / "default.env"
     bad.write_text("ONEFLOW_MASTER_KEY=sk-1234\n")
-    made = make("prod-check", tmp_path, f"ENV_FILE={bad}")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "models:\n  - name: m\n    deployments:\n      - {provider: openai, model: m, api_key: sk-live-9}\n"
+    )
+    made = make("prod-check", tmp_path, f"ENV_FILE={bad}", f"CONFIG={config}")
     assert made.returncode != 0
-    for setting in ("ONEFLOW_MASTER_KEY", "DATABASE_URL", "REDIS_URL"):
+    for setting in ("ONEFLOW_MASTER_KEY", "DATABASE_URL", "REDIS_URL", "models.m.deployments.0.api_key"):
         assert f"error: {setting}:" in made.stdout
-    assert "sk-1234" not in made.stdout
+    assert "sk-1234" not in made.stdout and "sk-live-9" not in made.stdout
 
 
 def test_audit_and_coverage_say_what_they_lack(tmp_path: Path) -> None:
