@@ -14,7 +14,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Protocol
 
 from oneflow_ai.guardrails.detectors.injection_rules import RULES, Rule
@@ -45,6 +47,25 @@ def _key(start: str) -> str | None:
 _KEYS: tuple[tuple[tuple[str, str | None], ...], ...] = tuple(tuple((s, _key(s)) for s in r.starts) for r in RULES)
 
 
+def _index() -> tuple[tuple[int, ...], Mapping[str, tuple[int, ...]]]:
+    """The rules to try on every text (a start with no key word), and for each key word the rules it may start."""
+    always = tuple(i for i, keys in enumerate(_KEYS) if any(key is None for _, key in keys))
+    by_key: dict[str, list[int]] = {}
+    for i, keys in enumerate(_KEYS):
+        for _, key in keys:
+            if key is not None and i not in by_key.setdefault(key, []):
+                by_key[key].append(i)
+    return always, MappingProxyType({k: tuple(v) for k, v in by_key.items()})
+
+
+_ALWAYS, _BY_KEY = _index()
+_ALWAYS_STARTS = re.compile(
+    "|".join(re.escape(start) for i in _ALWAYS for start, key in _KEYS[i] if key is None) or r"(?!)"
+)
+"""Any start (without a key word) of the rules tried on every text: one scan says whether to try them."""
+"""Most texts hold none of the rules' key words: only the rules whose key words a text holds are tried."""
+
+
 def _line_start(text: str, i: int) -> bool:
     return not text[text.rfind("\n", 0, i) + 1 : i].strip(" #*>")
 
@@ -55,9 +76,15 @@ def rule_matches(text: str) -> list[tuple[Rule, int, int]]:
     if len(lower) != len(text):  # a few characters lower-case to two; keep offsets exact
         lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     present = set(lower.translate(_NOT_LETTERS).split())
+    candidates = set(_ALWAYS) if _ALWAYS_STARTS.search(lower) else set()
+    for word in present:
+        rules = _BY_KEY.get(word)
+        if rules is not None:
+            candidates.update(rules)
     found = []
-    for rule, keys in zip(RULES, _KEYS, strict=True):
-        span = _first_match(rule, keys, lower, present)
+    for i in sorted(candidates):
+        rule = RULES[i]
+        span = _first_match(rule, _KEYS[i], lower, present)
         if span is not None:
             found.append((rule, *span))
     return found
