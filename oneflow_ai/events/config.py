@@ -56,6 +56,8 @@ class DeliverySettings(BaseModel):
     tick_s: float = Field(1.0, gt=0)
     """How often the dispatcher looks for events and due deliveries."""
     breaker_dedup_s: float = Field(10.0, gt=0)
+    retention_days: int = Field(30, ge=1)
+    """Delivered events, finished jobs and the delivery log are deleted after this many days."""
 
 
 def checked_url(v: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, insert, select, update
+from sqlalchemy import RowMapping, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,6 +28,7 @@ from oneflow_ai.store.tables import event_outbox, webhook_deliveries, webhook_jo
 log = logging.getLogger("oneflow.webhooks")
 
 Poster = Callable[..., Awaitable[int]]
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def utc(t: datetime) -> datetime:
@@ -67,8 +68,12 @@ class Dispatcher:
                 await self._task
 
     async def _run(self) -> None:
+        pruned = self._wall() - PRUNE_EVERY
         while True:
             try:
+                if self._wall() - pruned >= PRUNE_EVERY:
+                    pruned = self._wall()
+                    await self.prune()
                 await self.step()
             except Exception:
                 log.exception("webhook dispatch failed; trying again in %ss", self._settings.tick_s)
@@ -78,6 +83,14 @@ class Dispatcher:
         """One round: fan out what is new, deliver what is due."""
         await self.fan_out()
         await self.deliver_due()
+
+    async def prune(self) -> None:
+        """Forget what is older than `retention_days`: fanned-out events, finished jobs, delivery log rows."""
+        before = self._wall() - timedelta(days=self._settings.retention_days)
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(event_outbox).where(event_outbox.c.fanned_at < before))
+            await conn.execute(delete(webhook_jobs).where(webhook_jobs.c.done_at < before))
+            await conn.execute(delete(webhook_deliveries).where(webhook_deliveries.c.finished_at < before))
 
     async def fan_out(self) -> None:
         rows = await queue.new_events(self._engine, self._wall())

@@ -130,3 +130,23 @@ async def test_one_event_from_two_replicas_sharing_redis(engine: AsyncEngine, re
         assert await count(engine, event_outbox, event_outbox.c.type == "breaker.opened") == 1
     finally:
         await redis.aclose()
+
+
+async def test_prune_forgets_old_deliveries_only(engine: AsyncEngine) -> None:
+    now = [T0]
+
+    async def send(url: str, body: bytes, headers: dict[str, str], **_: Any) -> int:
+        return 200
+
+    settings = DeliverySettings(retention_days=30)
+    d = Dispatcher(engine, endpoints(engine, 1), settings, wall=lambda: now[0], send=send)
+    for at in (T0, T0 + timedelta(days=20)):
+        now[0] = at
+        async with engine.begin() as conn:
+            await outbox.write(conn, Event("key.revoked", None, {"key_id": "k"}, at))
+        await d.step()
+    now[0] = T0 + timedelta(days=31)
+    await d.prune()
+    assert await count(engine, event_outbox) == 1
+    assert await count(engine, webhook_jobs) == 1
+    assert await count(engine, webhook_deliveries) == 1
