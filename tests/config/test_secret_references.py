@@ -146,3 +146,16 @@ def test_the_cli_refuses_to_start_on_a_missing_secret_naming_its_line(tmp_path: 
     assert done.returncode == 2
     assert f"{path}:6: models.0.deployments.0.api_key: secret not read: vault:secret/openai#api_key: " in done.stderr
     assert "VAULT_ADDR is not set" in done.stderr
+
+
+def test_bedrock_credentials_take_references_too(tmp_path: Path) -> None:
+    (tmp_path / "id").write_text("AKIAFROMFILE\n")
+    (tmp_path / "secret").write_text("secret-from-file\n")
+    path = tmp_path / "oneflow.yaml"
+    path.write_text(
+        "models:\n  - name: b\n    deployments:\n"
+        "      - provider: bedrock\n        model: anthropic.claude-3-haiku-20240307-v1:0\n        region: us-east-1\n"
+        f"        aws_access_key_id: file:{tmp_path}/id\n        aws_secret_access_key: file:{tmp_path}/secret\n"
+    )
+    settings = load_config(path, {}).by_name()["b"].deployments[0].provider_settings
+    assert settings.credentials({}) == ("AKIAFROMFILE", "secret-from-file", None)  # type: ignore[union-attr]

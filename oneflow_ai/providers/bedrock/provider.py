@@ -131,7 +131,9 @@ def _resolve(reference: str | None, default: str, environ: Mapping[str, str]) ->
         return environ.get(default) or None
     if reference.startswith("env:"):
         return environ.get(reference[4:]) or None
-    return reference
+    from oneflow_ai.config.secrets import resolve  # file:, vault:, aws-sm: (read once, when the gateway is built)
+
+    return resolve(reference, environ)
 
 
 def _completion_id() -> str:
