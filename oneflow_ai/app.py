@@ -31,6 +31,7 @@ from oneflow_ai.api import (
     ops_routes,
     pricing_routes,
     routing_routes,
+    secret_routes,
 )
 from oneflow_ai.api.edge import Edge
 from oneflow_ai.api.fast_lane import FastLane, unexpected_error
@@ -199,6 +200,7 @@ def create_app(
     app.include_router(budget_routes.router, prefix="/api/v1")
     app.include_router(cache_routes.router, prefix="/api/v1")
     app.include_router(pricing_routes.router, prefix="/api/v1")
+    app.include_router(secret_routes.router, prefix="/api/v1")
     app.include_router(routing_routes.router, prefix="/api/v1")
     app.include_router(observability_routes.router, prefix="/api/v1")
     app.include_router(identity_routes.router, prefix="/api/v1")

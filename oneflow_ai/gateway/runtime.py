@@ -117,6 +117,24 @@ class Gateway:
         self.prices = prices
         self.routing.prices = prices
 
+    def swap_secrets(self, values: dict[str, str]) -> None:
+        """Use `values` (by deployment id, from `config.secrets.rotation.read_again`) from now on: each deployment's
+        upstream auth is built again (Bedrock's credential references are read again there) and all are swapped in
+        together; if one cannot be built, nothing changes."""
+        deployments = self.deployments()
+        before = {d.id: d.resolve_key(self.environ) for d in deployments if d.id in values}
+        for d in deployments:
+            if d.id in values:
+                d.keep_secret(values[d.id])
+        try:
+            auth = {d.id: self.every_provider[d.wire].auth(d, self.environ) for d in deployments}
+        except Exception:
+            for d in deployments:
+                if (old := before.get(d.id)) is not None:
+                    d.keep_secret(old)
+            raise
+        self.upstream_auth = auth
+
     def group(self, name: str) -> ModelGroup:
         group = self.models.get(name)
         if group is None:
