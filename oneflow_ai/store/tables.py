@@ -214,3 +214,26 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_tenant", "tenant_id", "id"),
 )
 """The delivery log: one row per attempt (`status` ok | error | refused)."""
+
+guardrail_policies = Table(
+    "guardrail_policies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant_id", "name", name="uq_guardrail_policies_name"),
+)
+"""Guardrail policies made through the admin API (migration 0009): `spec` is `Policy.model_dump()` as JSON;
+`tenant_id` '' holds the superuser's, seen by every tenant."""
+
+tenant_guardrails = Table(
+    "tenant_guardrails",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("names", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+"""The guardrail policies every call of a tenant carries (`names`: a JSON list), set through the admin API."""
