@@ -49,6 +49,8 @@ class Settings:
     max_headers: int = 100
     shutdown_grace_s: int = 30
     """On SIGTERM, how long calls in flight may take to finish; those still running then are cut (503)."""
+    guardrails_refresh_s: float = 5.0
+    """How often a gateway reloads the guardrail policies and tenants' lists other workers and replicas stored."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -88,6 +90,7 @@ class Settings:
             max_header_bytes=int(get("ONEFLOW_MAX_HEADER_BYTES") or 64 * 1024),
             max_headers=int(get("ONEFLOW_MAX_HEADERS") or 100),
             shutdown_grace_s=int(get("ONEFLOW_SHUTDOWN_GRACE_S") or 30),
+            guardrails_refresh_s=float(get("ONEFLOW_GUARDRAILS_REFRESH_S") or 5.0),
         )
 
     @property
