@@ -14,12 +14,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from oneflow_ai.api.deps import TenantAdminDep
+from oneflow_ai.api.identity_routes import source_ip
 from oneflow_ai.api.schemas import ERRORS
+from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import NotFound, PermissionDenied
 from oneflow_ai.events import deliveries, ssrf
 from oneflow_ai.events.config import checked_events, checked_url
 from oneflow_ai.events.endpoints import Endpoint
 from oneflow_ai.events.service import Events
+from oneflow_ai.identity.audit import Actor
 from oneflow_ai.identity.roles import scope, target_tenant
 
 
@@ -53,6 +56,10 @@ class WebhookCreate(BaseModel):
         return list(checked_events(v))
 
 
+def actor(p: Principal, request: Request) -> Actor:
+    return Actor(p, source_ip(request))
+
+
 def _public(e: Endpoint, *, secret: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": e.id,
@@ -75,14 +82,14 @@ async def list_webhooks(p: TenantAdminDep, events: EventsDep) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, summary="Add a webhook endpoint (its secret is shown once)")
-async def create_webhook(body: WebhookCreate, p: TenantAdminDep, events: EventsDep) -> dict[str, Any]:
+async def create_webhook(body: WebhookCreate, p: TenantAdminDep, events: EventsDep, request: Request) -> dict[str, Any]:
     own = scope(p)
     if body.allow_private and own is not None:
         raise PermissionDenied("Only the superuser may let a webhook reach private addresses.")
     tenant = target_tenant(p, body.tenant_id, "") or None
     ssrf.check_literal(urlsplit(body.url).hostname or "", allow_private=body.allow_private)
     e = await events.endpoints.add(
-        tenant, body.url, tuple(body.events), body.format, body.allow_private, datetime.now(UTC)
+        tenant, body.url, tuple(body.events), body.format, body.allow_private, datetime.now(UTC), actor(p, request)
     )
     return _public(e, secret=True)
 
@@ -100,7 +107,7 @@ async def list_deliveries(
 
 
 @router.delete("/{webhook_id}", summary="Remove a webhook endpoint")
-async def delete_webhook(webhook_id: str, p: TenantAdminDep, events: EventsDep) -> dict[str, Any]:
-    if not await events.endpoints.remove(scope(p), webhook_id[:64]):
+async def delete_webhook(webhook_id: str, p: TenantAdminDep, events: EventsDep, request: Request) -> dict[str, Any]:
+    if not await events.endpoints.remove(scope(p), webhook_id[:64], actor(p, request)):
         raise NotFound(f"No webhook endpoint {webhook_id!r}.")
     return {"id": webhook_id, "object": "webhook", "deleted": True}

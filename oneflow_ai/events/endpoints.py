@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
@@ -13,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.events.config import WebhookConfig
 from oneflow_ai.events.event import Event, wants
+from oneflow_ai.identity import audit
+from oneflow_ai.identity.audit import Actor
 from oneflow_ai.store.tables import webhook_endpoints
 
 
@@ -32,10 +35,16 @@ class Endpoint:
 
 
 def from_config(webhooks: Sequence[WebhookConfig], environ: Mapping[str, str]) -> list[Endpoint]:
+    """The config file's endpoints, each with an id made from its URL and tenant (the same on every replica and
+    restart, so a job waiting for a retry finds its endpoint again)."""
     return [
-        Endpoint(f"config-{i}", w.url, w.resolve_secret(environ), w.events, w.tenant, w.format, w.allow_private)
-        for i, w in enumerate(webhooks)
+        Endpoint(config_id(w), w.url, w.resolve_secret(environ), w.events, w.tenant, w.format, w.allow_private)
+        for w in webhooks
     ]
+
+
+def config_id(w: WebhookConfig) -> str:
+    return "cfg_" + hashlib.sha256(f"{w.url}\0{w.tenant or ''}".encode()).hexdigest()[:20]
 
 
 def _endpoint(row: RowMapping) -> Endpoint:
@@ -70,7 +79,14 @@ class Endpoints:
             return [_endpoint(r) for r in (await conn.execute(query)).mappings().all()]
 
     async def add(
-        self, tenant: str | None, url: str, events: tuple[str, ...], fmt: str, allow_private: bool, now: datetime
+        self,
+        tenant: str | None,
+        url: str,
+        events: tuple[str, ...],
+        fmt: str,
+        allow_private: bool,
+        now: datetime,
+        actor: Actor,
     ) -> Endpoint:
         e = Endpoint(
             "wh_" + uuid.uuid4().hex[:24],
@@ -95,11 +111,20 @@ class Endpoints:
                     created_at=now,
                 )
             )
+            detail = {"url": url, "events": list(events), "allow_private": allow_private}
+            await audit.record(
+                conn, actor, "webhook.create", tenant_id=tenant, target_type="webhook", target_id=e.id, detail=detail
+            )
         return e
 
-    async def remove(self, tenant: str | None, endpoint_id: str) -> bool:
+    async def remove(self, tenant: str | None, endpoint_id: str, actor: Actor) -> bool:
         query = delete(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
         if tenant is not None:
             query = query.where(webhook_endpoints.c.tenant_id == tenant)
         async with self.engine.begin() as conn:
-            return bool((await conn.execute(query)).rowcount)
+            if not (await conn.execute(query)).rowcount:
+                return False
+            await audit.record(
+                conn, actor, "webhook.delete", tenant_id=tenant, target_type="webhook", target_id=endpoint_id
+            )
+        return True

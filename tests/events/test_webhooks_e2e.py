@@ -203,6 +203,11 @@ def test_ssrf_guard_refuses_loopback_unless_allowed(
     assert c.get("/webhooks", {"authorization": f"Bearer {stranger}"}).json()["data"] == []
     assert_error(c.delete(f"/webhooks/{made.json()['id']}", {"authorization": f"Bearer {stranger}"}), 404)
     assert c.delete(f"/webhooks/{made.json()['id']}", token).status_code == 200
+    audited = c.get("/audit", token, params={"limit": 50}).json()["data"]
+    assert [(a["action"], a["target_id"]) for a in audited if a["target_type"] == "webhook"] == [
+        ("webhook.delete", made.json()["id"]),
+        ("webhook.create", made.json()["id"]),
+    ]
 
 
 def test_api_endpoint_allowed_private_by_the_superuser_receives_its_tenant_events(
