@@ -25,6 +25,9 @@ async def claim(engine: AsyncEngine, table: Table, pending: Any, now: datetime, 
     chosen = select(table.c.id).where(pending, free).order_by(table.c.id).limit(limit)
     if engine.dialect.name == "postgresql":
         chosen = chosen.with_for_update(skip_locked=True)
+    async with engine.connect() as conn:  # a read first: an idle queue costs no write lock (SQLite's is global)
+        if (await conn.execute(select(table.c.id).where(pending, free).limit(1))).first() is None:
+            return []
     token = uuid.uuid4().hex
     async with engine.begin() as conn:
         await conn.execute(

@@ -99,3 +99,13 @@ def test_known_addresses() -> None:
         assert forbidden(ipaddress.ip_address(a)), a
     for a in ("8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"):
         assert not forbidden(ipaddress.ip_address(a)), a
+
+
+async def test_a_name_is_judged_by_the_addresses_it_resolves_to() -> None:
+    import pytest
+
+    from oneflow_ai.events.ssrf import Refused, resolve
+
+    with pytest.raises(Refused, match="private or reserved"):
+        await resolve("localhost", 80, allow_private=False)
+    assert await resolve("localhost", 80, allow_private=True) in ("127.0.0.1", "::1")
