@@ -65,10 +65,14 @@ def oneflow_binary() -> Path:
     return path
 
 
-def start_oneflow(work: Path, upstream: Upstream, mode: Mode, *, port: int, cpu: str | None) -> Gateway:
-    config = work / f"oneflow-{mode.name}.yaml"
+def start_oneflow(
+    work: Path, upstream: Upstream, mode: Mode, *, port: int, cpu: str | None, binary: Path | None = None
+) -> Gateway:
+    """`binary`: another version's `oneflow` command (`bench.run --baseline`), named `oneflow <mode> (baseline)`."""
+    tag = mode.name + ("-baseline" if binary is not None else "")
+    config = work / f"oneflow-{tag}.yaml"
     config.write_text(yaml.safe_dump(oneflow_config(upstream, mode), sort_keys=False))
-    data_dir = work / f"data-{mode.name}"
+    data_dir = work / f"data-{tag}"
     env = {
         **os.environ,
         "ONEFLOW_MASTER_KEY": MASTER_KEY,
@@ -77,12 +81,13 @@ def start_oneflow(work: Path, upstream: Upstream, mode: Mode, *, port: int, cpu:
         **mode.env,
     }
     env.pop("ONEFLOW_CONFIG", None)
-    command = [str(oneflow_binary()), "serve", "--config", str(config), "--port", str(port)]
+    command = [str(binary or oneflow_binary()), "serve", "--config", str(config), "--port", str(port)]
     pinned = ["taskset", "-c", cpu, *command] if cpu is not None else command
     server = start_server(
         f"oneflow ({mode.name})", pinned, f"http://127.0.0.1:{port}/health", log=work / "oneflow.log", env=env
     )
-    return Gateway(f"oneflow {mode.name}", server, f"http://127.0.0.1:{port}/v1", pinned)
+    name = f"oneflow {mode.name}" + (" (baseline)" if binary is not None else "")
+    return Gateway(name, server, f"http://127.0.0.1:{port}/v1", pinned)
 
 
 def litellm_binary() -> str | None:

@@ -199,6 +199,19 @@ def run_gateway(
         gateway.server.stop()
 
 
+def against_baseline(gateways: list[TargetRun]) -> list[str]:
+    """Each mode's req/s beside its baseline's from the same run, and the change."""
+    runs = {g.name: g for g in gateways}
+    out = []
+    for g in gateways:
+        base = runs.get(f"{g.name} (baseline)")
+        if base is not None and base.saturation.rps:
+            change = (g.saturation.rps / base.saturation.rps - 1) * 100
+            rps, was = g.saturation.rps, base.saturation.rps
+            out.append(f"{g.name}: {rps:,.0f} req/s, baseline {was:,.0f} ({change:+.1f} %)")
+    return out
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds per measurement")
@@ -213,6 +226,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--pin-services",
         action="store_true",
         help=f"run PostgreSQL and Redis on core {LOAD_CPU} with the load (default: where the OS puts them)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another version's `oneflow` command (its own environment): each mode is measured with it too, in "
+        "this run, just before this version, and the req/s compared",
     )
     parser.add_argument("--write-docs", action="store_true", help="regenerate the section of docs/performance.md")
     parser.add_argument("--json", type=Path, help="also write the raw results as JSON here")
@@ -257,19 +276,16 @@ def main(argv: list[str] | None = None) -> int:
         info["relay_rps"] = f"{relay.rps:.0f}"
         gateways = []
         for mode in chosen:
-            services = [pid for port in mode.services for pid in listener_pids(port)] if args.pin_services else []
-            with mode.resources() as extra_env, pinned(services, LOAD_CPU) as moved:
-                if services and not moved:
-                    log(f"warning: could not move the servers on ports {mode.services} to core {LOAD_CPU}")
-                wired = replace(mode, env={**mode.env, **extra_env})
-                gateways.append(
-                    run_gateway(
-                        partial(start_oneflow, work, upstream, wired, port=GATEWAY_PORT, cpu=GATEWAY_CPU),
-                        work,
-                        plan,
-                        mode.client_key,
+            for binary in (args.baseline, None) if args.baseline else (None,):
+                services = [pid for port in mode.services for pid in listener_pids(port)] if args.pin_services else []
+                with mode.resources() as extra_env, pinned(services, LOAD_CPU) as moved:
+                    if services and not moved:
+                        log(f"warning: could not move the servers on ports {mode.services} to core {LOAD_CPU}")
+                    wired = replace(mode, env={**mode.env, **extra_env})
+                    start = partial(
+                        start_oneflow, work, upstream, wired, port=GATEWAY_PORT, cpu=GATEWAY_CPU, binary=binary
                     )
-                )
+                    gateways.append(run_gateway(start, work, plan, mode.client_key))
         if args.litellm:
             if litellm_binary() is None:
                 skipped.append("LiteLLM: not installed (pip install 'litellm[proxy]' or set BENCH_LITELLM), skipped.")
@@ -303,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\nTargets (issue 7, full modes):")
     for line in verdicts:
         print(f"- {line}")
+    if args.baseline:
+        print(f"\nAgainst the baseline ({args.baseline}), chat at 64 connections:")
+        for line in against_baseline(gateways):
+            print(f"- {line}")
     if args.json:
         raw = {
             "machine": info,
