@@ -1,8 +1,9 @@
 """`vault:<mount>/<path>#field`: a HashiCorp Vault KV v2 secret, read with `hvac` (the `vault` extra).
 
-Vault's address is `VAULT_ADDR` (and `VAULT_NAMESPACE` when set). Authentication: `VAULT_TOKEN`, or Kubernetes
-auth when `VAULT_K8S_ROLE` is set: the pod's service account token (`VAULT_K8S_TOKEN_FILE`, default the mounted
-one) is exchanged at `auth/<VAULT_K8S_MOUNT or kubernetes>/login` for a Vault token.
+Vault's address is `VAULT_ADDR` (with `VAULT_NAMESPACE` and `VAULT_CACERT` when set). Authentication:
+`VAULT_TOKEN`, or Kubernetes auth when `VAULT_K8S_ROLE` is set: the pod's service account token
+(`VAULT_K8S_TOKEN_FILE`, default the mounted one) is exchanged at `auth/<VAULT_K8S_MOUNT or kubernetes>/login` for a
+Vault token.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ def fetch(reference: Reference, environ: Mapping[str, str]) -> str:
         raise SecretError(f"{reference.text}: VAULT_ADDR is not set")
     mount, _, path = reference.name.strip("/").partition("/")
     try:
-        client = hvac.Client(url=address, token="", namespace=environ.get("VAULT_NAMESPACE"), timeout=TIMEOUT_S)
+        verify: str | bool = environ.get("VAULT_CACERT") or True  # the CA bundle of Vault's certificate, if private
+        client = hvac.Client(
+            url=address, token="", namespace=environ.get("VAULT_NAMESPACE"), timeout=TIMEOUT_S, verify=verify
+        )
         client.token = _token(client, reference, environ)
         reply: Any = client.secrets.kv.v2.read_secret_version(
             path=path, mount_point=mount, raise_on_deleted_version=True
