@@ -13,8 +13,8 @@ from oneflow_ai.config.cache import CacheSettings, ModelCache, check_cache
 from oneflow_ai.config.presets import PROVIDERS, preset_of, wire_of
 from oneflow_ai.config.secrets import parse as parse_reference
 from oneflow_ai.config.secrets import resolve as resolve_secret
-from oneflow_ai.guardrails.settings import GuardrailsSettings, check_guardrails
 from oneflow_ai.events.config import DeliverySettings, WebhookConfig
+from oneflow_ai.guardrails.settings import GuardrailsSettings, check_guardrails
 
 
 def _check_strategy(name: str) -> str:
