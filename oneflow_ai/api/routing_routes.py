@@ -95,6 +95,8 @@ async def prompt(body: PromptRequest, request: Request, gw: GatewayDep, principa
 @router.get("/admin/routing/health", summary="Each deployment's observed health and circuit breaker (admin)")
 async def routing_health(gw: GatewayDep, _: AdminDep) -> Response:
     r = gw.routing
+    # breakers under event reports (`events.breakers`) say whether the store beneath them is shared
+    shared = bool(getattr(gw.breakers, "shared", gw.breakers is not None))
     deployments = health_report(
         list({g.name: g for g in gw.models.values()}.values()),
         r.health.view(),
@@ -103,9 +105,7 @@ async def routing_health(gw: GatewayDep, _: AdminDep) -> Response:
         r.clock(),
         time.time(),
     )
-    return JSONBytes(
-        orjson.dumps({"shared": gw.breakers is not None, "strategy": r.settings.strategy, "deployments": deployments})
-    )
+    return JSONBytes(orjson.dumps({"shared": shared, "strategy": r.settings.strategy, "deployments": deployments}))
 
 
 def route_decision(

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from oneflow_ai.events.event import Event
-from oneflow_ai.routing.breaker import Breaker, BreakerState, BreakerStore
+from oneflow_ai.routing.breaker import Breaker, BreakerBoard, BreakerState, BreakerStore
 
 
 def transition(deployment_id: str, old: Breaker, new: Breaker, at: datetime) -> Event | None:
@@ -29,6 +29,8 @@ class ObservedBreakers:
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.inner = inner
+        self.shared = not isinstance(inner, BreakerBoard)
+        """Whether the breakers are shared between processes (a Redis store under the reports)."""
         self._emit = emit
         self._wall = wall
 

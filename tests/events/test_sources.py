@@ -45,3 +45,18 @@ def test_audited_key_actions_are_events() -> None:
     assert revoked is not None and revoked.type == "key.revoked"
     assert from_audit("api_key.update", "t1", "key_1", {}, T) is None
     assert from_audit("user.login", "t1", None, None, T) is None
+
+
+def test_observed_breakers_say_whether_the_store_beneath_is_shared() -> None:
+    class Remote:  # a store other than this process's own board (as the Redis one is)
+        def get(self, deployment_id: str) -> Breaker:
+            return CLOSED
+
+        def put(self, deployment_id: str, breaker: Breaker) -> None:
+            return None
+
+        def view(self) -> dict[str, Breaker]:
+            return {}
+
+    assert ObservedBreakers(BreakerBoard(), lambda e: None).shared is False
+    assert ObservedBreakers(Remote(), lambda e: None).shared is True

@@ -168,6 +168,8 @@ def test_breaker_opening_is_delivered(
     assert event["type"] == "breaker.opened" and event["data"]["deployment_id"] == "broken/0"
     time.sleep(0.3)
     assert len(r.received) == 1  # opened once, not once per refused call
+    health = httpx.get(gw.url + "/api/v1/admin/routing/health", headers=AUTH).json()
+    assert health["shared"] is False  # reported breakers, but this process's own (no Redis)
 
 
 def test_ssrf_guard_refuses_loopback_unless_allowed(
