@@ -95,18 +95,24 @@ def test_key_created_is_signed_retried_after_a_500_and_logged(
     assert len(r.received) == 3
 
 
-def test_slack_format_and_revocation(
+def test_slack_format_rotation_and_revocation(
     start_gateway: Any, database_url: str, receiver: tuple[WebhookReceiver, str]
 ) -> None:
     r, url = receiver
-    yaml = hooks(url + "/slack", "['key.revoked']", extra=", format: slack")
+    yaml = hooks(url + "/slack", "['key.rotated', 'key.revoked']", extra=", format: slack")
     gw = start_gateway(config_yaml=yaml, env=env(), database_url=database_url)
     c = Client(gw.url)
-    key = c.new_key(name="to-revoke")
-    assert c.delete(f"/api-keys/{key['id']}", AUTH).status_code == 200
+    key = c.new_key(name="to-rotate")  # key.created: not subscribed
+    rotated = c.post(f"/api-keys/{key['id']}/rotate", AUTH, json={"grace_period_s": 0})
+    assert rotated.status_code == 201, rotated.text
     [got] = r.wait_for(1)
     body = verified(got.body, got.headers)
-    assert set(body) == {"text"} and key["id"] in body["text"] and "key.revoked" in body["text"]
+    assert set(body) == {"text"} and "key.rotated" in body["text"] and key["id"] in body["text"]
+    assert c.delete(f"/api-keys/{rotated.json()['id']}", AUTH).status_code == 200
+    got = r.wait_for(2)
+    body = verified(got[1].body, got[1].headers)
+    assert "key.revoked" in body["text"] and rotated.json()["id"] in body["text"]
+    assert [g.headers["x-oneflow-event"] for g in got] == ["key.rotated", "key.revoked"]
 
 
 def test_budget_threshold_is_delivered(
