@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from oneflow_ai.events.outbox import utc
 from oneflow_ai.store.tables import webhook_deliveries
 
 
@@ -26,8 +27,8 @@ async def recent(
         {
             "object": "webhook.delivery",
             **{k: v for k, v in r.items() if k not in ("started_at", "finished_at")},
-            "started_at": r["started_at"].isoformat(),
-            "finished_at": r["finished_at"].isoformat(),
+            "started_at": utc(r["started_at"]).isoformat(),
+            "finished_at": utc(r["finished_at"]).isoformat(),
         }
         for r in rows
     ]

@@ -31,10 +31,6 @@ Poster = Callable[..., Awaitable[int]]
 PRUNE_EVERY = timedelta(hours=1)
 
 
-def utc(t: datetime) -> datetime:
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
 class Dispatcher:
     def __init__(
         self,

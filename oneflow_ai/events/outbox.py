@@ -4,7 +4,7 @@ delivers the rows later (`dispatcher`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -47,12 +47,17 @@ def from_audit(
     return Event(kind, tenant_id, data, at)
 
 
+def utc(t: datetime) -> datetime:
+    """SQLite gives back naive datetimes; every time stored here is UTC."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
 def stored(row: Any) -> Event:
     """An outbox row as an event again."""
     return Event(
         row["type"],
         row["tenant_id"],
         orjson.loads(row["data"]),
-        row["created_at"],
+        utc(row["created_at"]),
         id=row["event_id"],
     )

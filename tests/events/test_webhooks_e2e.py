@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -82,6 +83,7 @@ def test_key_created_is_signed_retried_after_a_500_and_logged(
     assert first == second  # the same event, sent again
     assert set(first) == {"id", "type", "created_at", "tenant", "data"}
     assert first["type"] == "key.created" and first["data"]["key_id"] == key["id"]
+    assert datetime.fromisoformat(first["created_at"]).utcoffset() == timedelta(0)  # UTC, with its offset
     assert got[0].headers["x-oneflow-event-id"] == first["id"]
     log = deliveries(gw.url, first["id"], 2)
     assert [(d["attempt"], d["status"], d["http_status"]) for d in log] == [(1, "error", 500), (2, "ok", 200)]
