@@ -45,6 +45,8 @@ from oneflow_ai.events.service import Events
 from oneflow_ai.gateway.compose import build_gateway
 from oneflow_ai.gateway.shared_breakers import SharedBreakers
 from oneflow_ai.gateway.stages import Stages
+from oneflow_ai.guardrails.stages import guardrails_in
+from oneflow_ai.guardrails.sync import StoredGuardrails
 from oneflow_ai.identity.config import IdentitySettings
 from oneflow_ai.identity.service import Identity
 from oneflow_ai.logs import configure_logging, flush_logs
@@ -156,6 +158,11 @@ def create_app(
             extra=stages,
             events=events,
         )
+        guardrails = guardrails_in(gateway.stages)
+        stored_guardrails = None
+        if guardrails is not None:  # the admin API's policies and tenants' lists (README: "Guardrails")
+            stored_guardrails = StoredGuardrails(guardrails, engine, refresh_s=settings.guardrails_refresh_s)
+            await stored_guardrails.start()
         if breakers is not None:
             await breakers.start()
         await budgets.start()
@@ -167,6 +174,7 @@ def create_app(
             "identity": identity,
             "budgets": budgets,
             "events": events,
+            "guardrail_store": stored_guardrails,
             **observability.start(gateway),
         }
         gateway.tokens.count_text("warm")  # load the tokenizer now, not on the first request
@@ -180,6 +188,8 @@ def create_app(
             await retention.close()
             await budgets.close()
             await events.close()
+            if stored_guardrails is not None:
+                await stored_guardrails.close()
             if breakers is not None:
                 await breakers.close()
             await ledger.close()

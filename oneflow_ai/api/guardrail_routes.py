@@ -7,8 +7,9 @@
 
 - `GET|PUT /tenants/{tenant_id}` `{"guardrails": [...]}`: the policies every call of a tenant carries.
 
-Policies and tenants' lists set here live in the gateway process that took them (tables for them are yet to come);
-a virtual key's `guardrails` are the key's own field (`/admin/api-keys`), stored with the key.
+Policies and tenants' lists set here are stored (`guardrail_policies`, `tenant_guardrails`) before this process
+applies them; other workers and replicas reload them within `ONEFLOW_GUARDRAILS_REFRESH_S` (`guardrails.sync`).
+A virtual key's `guardrails` are the key's own field (`/admin/api-keys`), stored with the key.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from oneflow_ai.guardrails.engine import Guardrails
 from oneflow_ai.guardrails.policy import Policy
 from oneflow_ai.guardrails.presets import PRESETS
 from oneflow_ai.guardrails.stages import guardrails_in
+from oneflow_ai.guardrails.sync import StoredGuardrails
 from oneflow_ai.identity.roles import scope
 from oneflow_ai.identity.schemas import In
 
@@ -49,14 +51,19 @@ class GuardrailsOff(GatewayError):
     code = "guardrails_off"
 
 
-def _guardrails(gw: Gateway, *, writing: bool = False) -> Guardrails:
+def _guardrails(gw: Gateway) -> Guardrails:
     found = guardrails_in(gw.stages)
     if found is not None:
         return found
-    if writing:
-        raise GuardrailsOff("Guardrails are off: add a `guardrails:` section to the configuration to use policies.")
     settings = gw.config.guardrails
     return Guardrails(settings.by_name() if settings is not None else {})
+
+
+def _stored(request: Request) -> StoredGuardrails:
+    found: StoredGuardrails | None = getattr(request.state, "guardrail_store", None)
+    if found is None:
+        raise GuardrailsOff("Guardrails are off: add a `guardrails:` section to the configuration to use policies.")
+    return found
 
 
 @router.post("/test", summary="What a policy does to a text (the test console)")
@@ -124,26 +131,23 @@ async def get_policy(name: str, p: ConsoleDep, gw: GatewayDep) -> dict[str, Any]
 
 
 @router.post("/policies", status_code=201, summary="Make a policy of your tenant (owners and admins)")
-async def create_policy(body: Policy, p: TenantAdminDep, gw: GatewayDep) -> dict[str, Any]:
-    guardrails, tenant = _guardrails(gw, writing=True), scope(p)
-    if body.name in guardrails.tenant_policies.get(tenant or "", {}):
+async def create_policy(body: Policy, request: Request, p: TenantAdminDep) -> dict[str, Any]:
+    if not await _stored(request).put(scope(p), body, create=True):
         raise InvalidRequest(f"The policy '{body.name}' exists; change it with PUT.", code="policy_exists", status=409)
-    guardrails.put(tenant, body)
     return _public(body, "tenant")
 
 
 @router.put("/policies/{name}", summary="Make or replace a policy of your tenant (owners and admins)")
-async def put_policy(name: str, body: Policy, p: TenantAdminDep, gw: GatewayDep) -> dict[str, Any]:
+async def put_policy(name: str, body: Policy, request: Request, p: TenantAdminDep) -> dict[str, Any]:
     if body.name != name:
         raise InvalidRequest("The policy's name must be the one in the path.", param="name")
-    guardrails = _guardrails(gw, writing=True)
-    guardrails.put(scope(p), body)
+    await _stored(request).put(scope(p), body)
     return _public(body, "tenant")
 
 
 @router.delete("/policies/{name}", summary="Delete a policy of your tenant (owners and admins)")
-async def delete_policy(name: str, p: TenantAdminDep, gw: GatewayDep) -> dict[str, Any]:
-    if not _guardrails(gw, writing=True).remove(scope(p), name):
+async def delete_policy(name: str, request: Request, p: TenantAdminDep) -> dict[str, Any]:
+    if not await _stored(request).remove(scope(p), name):
         raise NotFound(f"Your tenant has no policy named '{name}' (presets and the YAML's are read-only).")
     return {"object": "guardrail_policy", "name": name, "deleted": True}
 
@@ -160,13 +164,13 @@ async def get_tenant(tenant_id: str, p: ConsoleDep, gw: GatewayDep) -> dict[str,
 
 
 @router.put("/tenants/{tenant_id}", summary="Set the guardrail policies a tenant's calls carry (owners and admins)")
-async def put_tenant(tenant_id: str, body: TenantGuardrails, p: TenantAdminDep, gw: GatewayDep) -> dict[str, Any]:
+async def put_tenant(tenant_id: str, body: TenantGuardrails, request: Request, p: TenantAdminDep) -> dict[str, Any]:
     _own_tenant(p, tenant_id)
-    guardrails = _guardrails(gw, writing=True)
-    unknown = [n for n in body.guardrails if guardrails.policy(n, tenant_id) is None]
+    stored = _stored(request)
+    unknown = [n for n in body.guardrails if stored.guardrails.policy(n, tenant_id) is None]
     if unknown:
         raise InvalidRequest(f"No guardrail policy named '{unknown[0]}'.", param="guardrails", code="policy_not_found")
-    guardrails.tenant_names[tenant_id] = tuple(dict.fromkeys(body.guardrails))
+    await stored.set_tenant(tenant_id, tuple(dict.fromkeys(body.guardrails)))
     return {"object": "tenant_guardrails", "tenant_id": tenant_id, "guardrails": body.guardrails}
 
 

@@ -74,6 +74,12 @@ class Guardrails:
         self.tenant_policies.setdefault(tenant or "", {})[policy.name] = policy
         self._rules.clear()
 
+    def replace(self, tenant_policies: dict[str, dict[str, Policy]], tenant_names: dict[str, tuple[str, ...]]) -> None:
+        """Hold what the database holds (`guardrails.store`), replacing what was there."""
+        self.tenant_policies = tenant_policies
+        self.tenant_names = tenant_names
+        self._rules.clear()
+
     def remove(self, tenant: str | None, name: str) -> bool:
         own = self.tenant_policies.get(tenant or "", {})
         found = own.pop(name, None) is not None
