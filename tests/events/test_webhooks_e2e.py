@@ -257,3 +257,43 @@ def test_guardrail_block_is_delivered(
     assert event["data"]["request_id"] == blocked.headers["x-request-id"]
     assert event["data"]["guardrail"] == "default:PRIVATE_KEY" and event["data"]["model"] == "guarded"
     assert "MIIEvQ" not in got.body.decode()  # never the value found
+
+
+def test_a_breaker_opened_on_two_replicas_is_one_event(
+    start_gateway: Any, openai_upstream: Any, database_url: str, receiver: tuple[WebhookReceiver, str]
+) -> None:
+    """Two replicas sharing the database and Redis both see the deployment fail at once (each may open its own
+    breaker before it hears of the other's): the webhook hears of one opening."""
+    import asyncio
+
+    import redis
+
+    r, url = receiver
+    name = f"sick-{uuid.uuid4().hex[:8]}"  # this test's own deployment id in the shared Redis
+    dep = f"provider: openai, base_url: '{openai_upstream[1].url}/v1', api_key: env:UPSTREAM_KEY, model: fake-error-500"
+    routing = "routing: {max_attempts: 1, breaker: {min_requests: 100, consecutive_failures: 2, cooldown_s: 60}}\n"
+    yaml = f"models:\n  - {{name: {name}, deployments: [{{{dep}}}]}}\n{routing}" + hooks(url, "['breaker.opened']")
+    replicas = [
+        start_gateway(config_yaml=yaml, env=env(), database_url=database_url, redis_url="redis://127.0.0.1:6379/0")
+        for _ in range(2)
+    ]
+
+    async def fail_everywhere() -> list[int]:
+        body = {"model": name, "messages": [{"role": "user", "content": "hi"}]}
+        async with httpx.AsyncClient(headers=AUTH, timeout=30) as client:
+            answers = await asyncio.gather(
+                *(client.post(gw.url + "/v1/chat/completions", json=body) for gw in replicas for _ in range(3))
+            )
+        return [a.status_code for a in answers]
+
+    try:
+        asyncio.run(fail_everywhere())
+        got = r.wait_for(1)
+        assert [verified(g.body, g.headers)["data"]["deployment_id"] for g in got] == [f"{name}/0"]
+        time.sleep(0.5)  # a second report, were there one, would be delivered by now
+        assert len(r.received) == 1
+    finally:
+        shared = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        shared.hdel("oneflow:breakers", f"{name}/0")
+        shared.delete(f"oneflow:events:once:breaker.opened:{name}/0")
+        shared.close()
