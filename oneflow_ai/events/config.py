@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from oneflow_ai.config.secrets import resolve
+from oneflow_ai.config.secrets.reference import parse
 from oneflow_ai.events.event import EVENT_TYPES
 
 
@@ -15,7 +17,7 @@ class WebhookConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     url: str
-    secret: str = Field(description="a reference: env:VAR (the HMAC key)")
+    secret: str = Field(description="the HMAC key, by reference: env:VAR, file:/path, vault:..., aws-sm:...")
     events: tuple[str, ...] = ("*",)
     tenant: str | None = Field(None, description="only this tenant's events; none: every event")
     format: Literal["generic", "slack"] = "generic"
@@ -34,16 +36,16 @@ class WebhookConfig(BaseModel):
     @field_validator("secret")
     @classmethod
     def _secret(cls, v: str) -> str:
-        if not v.startswith("env:") or len(v) == 4:
-            raise ValueError("a webhook secret is a reference, as in env:ONEFLOW_WEBHOOK_SECRET")
+        if parse(v) is None:  # a malformed reference raises here too, with its own message
+            raise ValueError(
+                "a webhook secret is a reference (env:NAME, file:/path, vault:path#field, aws-sm:name#field), "
+                "as in env:ONEFLOW_WEBHOOK_SECRET"
+            )
         return v
 
     def resolve_secret(self, environ: Mapping[str, str]) -> str:
-        name = self.secret[4:]
-        value = environ.get(name)
-        if not value:
-            raise ValueError(f"webhook {self.url}: the environment variable {name} is not set")
-        return value
+        """The HMAC key, read through its reference (`config.secrets`; never logged)."""
+        return resolve(self.secret, environ)
 
 
 class DeliverySettings(BaseModel):
