@@ -45,9 +45,14 @@ async def load_all(engine: AsyncEngine) -> Stored:
             continue
         stored.policies.setdefault(tenant, {})[policy.name] = policy
     for tenant, names in lists:
-        found = orjson.loads(names)
+        try:
+            found = orjson.loads(names)
+        except orjson.JSONDecodeError:
+            found = None
         if isinstance(found, list):
             stored.names[tenant] = tuple(str(n) for n in found)
+        else:
+            log.error("the stored guardrails list of tenant %r cannot be read: it is skipped", tenant)
     return stored
 
 

@@ -16,7 +16,6 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.guardrails import store
@@ -86,6 +85,6 @@ class StoredGuardrails:
             await asyncio.sleep(self._refresh_s)
             try:
                 await self.reload()
-            except (SQLAlchemyError, OSError) as e:
+            except Exception as e:  # the database is down, or anything else: this task must keep running
                 name = type(e).__name__
                 log.warning("could not reload the stored guardrails (%s); trying again in %.0fs", name, self._refresh_s)
