@@ -40,15 +40,24 @@ def test_quick_run_produces_a_table_with_throughput_and_no_errors(tmp_path: Path
         timeout=300,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    header = "| measurement | direct nginx | oneflow bare | oneflow full-sqlite | oneflow full-postgres |"
+    header = (
+        "| measurement | direct nginx | oneflow bare | oneflow full-sqlite | oneflow full-sqlite-guardrails "
+        "| oneflow full-postgres |"
+    )
     assert header in run.stdout
     assert "| chat, 64 connections: req/s |" in run.stdout
-    # the targets are checked for both full modes, each verdict naming its number
+    # the targets are checked for every full mode, each verdict naming its number
     verdicts = [line for line in run.stdout.splitlines() if line.startswith("- oneflow full-")]
-    assert len(verdicts) == 2 and all("req/s at 64 connections" in v for v in verdicts)
+    assert len(verdicts) == 3 and all("req/s at 64 connections" in v for v in verdicts)
 
     targets = orjson.loads(results.read_bytes())["targets"]
-    names = ["direct nginx", "oneflow bare", "oneflow full-sqlite", "oneflow full-postgres"]
+    names = [
+        "direct nginx",
+        "oneflow bare",
+        "oneflow full-sqlite",
+        "oneflow full-sqlite-guardrails",
+        "oneflow full-postgres",
+    ]
     assert [t["name"] for t in targets] == names
     for target in targets:
         for load in ("saturation", "one_connection", "stream", "embeddings"):
