@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from oneflow_ai.config.schema import Deployment
 from oneflow_ai.providers.base import ChatProvider
 from oneflow_ai.providers.registry import providers
 from oneflow_ai.upstream.decoders import JSONLinesDecoder, StreamDecoder, StreamEvent
@@ -79,8 +80,16 @@ def test_flush_empties_the_decoder() -> None:
 
 
 def test_every_chat_provider_names_a_decoder() -> None:
-    for wire, provider in providers().items():
-        assert isinstance(provider, ChatProvider), wire
-        first = provider.stream_decoder(None)  # type: ignore[arg-type]  # no provider's decoder needs its deployment
-        assert decoded(first, [SSE]) == SSE_EXPECTED, wire  # every provider today streams SSE
-        assert provider.stream_decoder(None) is not first  # type: ignore[arg-type]  # a new one per stream
+    """Each chat provider gives a new decoder per stream; those that stream SSE decode it as SSE (Bedrock's is AWS
+    event-stream, tested in tests/upstream/test_event_stream.py)."""
+    from oneflow_ai.upstream.event_stream import EventStreamDecoder
+
+    deployment = Deployment(provider="bedrock", model="m", region="us-east-1")
+    chat = {wire: p for wire, p in providers().items() if isinstance(p, ChatProvider)}
+    assert {"openai", "anthropic", "bedrock"} <= set(chat)
+    for wire, provider in chat.items():
+        first = provider.stream_decoder(deployment)
+        assert provider.stream_decoder(deployment) is not first, wire  # a new one per stream
+        if isinstance(first, EventStreamDecoder):
+            continue
+        assert decoded(first, [SSE]) == SSE_EXPECTED, wire
