@@ -83,9 +83,10 @@ def start_oneflow(
     env.pop("ONEFLOW_CONFIG", None)
     command = [str(binary or oneflow_binary()), "serve", "--config", str(config), "--port", str(port)]
     pinned = ["taskset", "-c", cpu, *command] if cpu is not None else command
-    server = start_server(
-        f"oneflow ({mode.name})", pinned, f"http://127.0.0.1:{port}/health", log=work / "oneflow.log", env=env
-    )
+    # A baseline runs outside the checkout: a `python -m oneflow_ai` it starts must not import this version's package
+    where = work if binary is not None else None
+    log = work / f"oneflow-{tag}.log"
+    server = start_server(f"oneflow ({tag})", pinned, f"http://127.0.0.1:{port}/health", log=log, env=env, cwd=where)
     name = f"oneflow {mode.name}" + (" (baseline)" if binary is not None else "")
     return Gateway(name, server, f"http://127.0.0.1:{port}/v1", pinned)
 

@@ -67,6 +67,7 @@ def start_server(
     log: Path,
     env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
+    cwd: Path | None = None,
 ) -> Server:
     """Start `cmd` with output to `log`; wait until `ready` (a URL answering 200, or a port accepting) holds."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +78,7 @@ def start_server(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=dict(env) if env is not None else None,
+            cwd=cwd,
         )
     server = Server(name=name, process=process, log=log)
     deadline = time.monotonic() + timeout
