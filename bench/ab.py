@@ -1,4 +1,6 @@
-"""Two versions side by side: `.venv/bin/python -m bench.ab --baseline /other/venv/bin/oneflow [--mode full-sqlite]`.
+"""Two versions (or two modes) side by side: `.venv/bin/python -m bench.ab --baseline /other/venv/bin/oneflow
+[--mode full-sqlite]`, or `--mode full-sqlite --versus full-sqlite-guardrails` (this version, the second mode against
+the first: what a feature costs).
 
 On a shared VM the same gateway's throughput drifts by 20 % from one minute to the next, so two versions measured
 one after the other (as `bench.run --baseline` does) differ by as much even when their code costs the same. Here
@@ -42,22 +44,27 @@ def change(head: list[float], base: list[float]) -> float:
     return (statistics.median(head) / statistics.median(base) - 1) * 100
 
 
-def compare(mode_name: str, baseline: Path, pairs: int, seconds: float) -> dict[str, object]:
+def compare(
+    mode_name: str, baseline: Path | None, pairs: int, seconds: float, versus: str | None = None
+) -> dict[str, object]:
+    """`baseline`: the other version's command, both in `mode_name`; or, with `versus`, this version in `mode_name`
+    (the baseline side) against `versus`."""
     mode = modes()[mode_name]
+    sides = [(mode, baseline), (modes()[versus] if versus else mode, None)]
     with tempfile.TemporaryDirectory(prefix="oneflow-ab-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         upstream = start_upstream(work / "nginx", UPSTREAM_PORT, cpu="1")
         stack.callback(upstream.server.stop)
         gateways: list[Gateway] = []
-        for port, binary in zip(PORTS, (baseline, None), strict=True):
-            extra = stack.enter_context(mode.resources())  # a fresh database each (PostgreSQL modes)
-            wired = replace(mode, env={**mode.env, **extra})
+        for port, (side, binary) in zip(PORTS, sides, strict=True):
+            extra = stack.enter_context(side.resources())  # a fresh database each (PostgreSQL modes)
+            wired = replace(side, env={**side.env, **extra})
             gateway = start_oneflow(work, upstream, wired, port=port, cpu="0", binary=binary)
             stack.callback(gateway.server.stop)
             gateways.append(gateway)
         scripts = []
         for i, gateway in enumerate(gateways):
-            key = asyncio.run(mode.client_key(gateway.base_url, MASTER_KEY))
+            key = asyncio.run(sides[i][0].client_key(gateway.base_url, MASTER_KEY))
             scripts.append(write_script(work / f"chat-{i}.lua", canned.chat_request(CHAT_MODEL), key))
         urls = [f"{g.base_url}/chat/completions" for g in gateways]
         for url, script in zip(urls, scripts, strict=True):
@@ -70,7 +77,7 @@ def compare(mode_name: str, baseline: Path, pairs: int, seconds: float) -> dict[
             rates[i].append(result.requests / (result.duration_us / 1e6))
     base, head = rates
     return {
-        "mode": mode_name,
+        "mode": mode_name if versus is None else f"{versus} against {mode_name}",
         "baseline_rps": [round(r) for r in base],
         "rps": [round(r) for r in head],
         "baseline_median": round(statistics.median(base)),
@@ -81,13 +88,16 @@ def compare(mode_name: str, baseline: Path, pairs: int, seconds: float) -> dict[
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", type=Path, required=True, help="the other version's `oneflow` command")
+    parser.add_argument("--baseline", type=Path, help="the other version's `oneflow` command")
+    parser.add_argument("--versus", help="instead of --baseline: this mode of this version against --mode's")
     parser.add_argument("--mode", default="full-sqlite,full-postgres")
     parser.add_argument("--pairs", type=int, default=6, help="slices per version")
     parser.add_argument("--seconds", type=float, default=5, help="length of a slice")
     args = parser.parse_args(argv)
+    if (args.baseline is None) == (args.versus is None):
+        parser.error("give --baseline or --versus")
     for name in args.mode.split(","):
-        print(orjson.dumps(compare(name, args.baseline, args.pairs, args.seconds)).decode(), flush=True)
+        print(orjson.dumps(compare(name, args.baseline, args.pairs, args.seconds, args.versus)).decode(), flush=True)
     return 0
 
 
