@@ -30,6 +30,8 @@ _VENDORS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 """(a literal every match contains at its start, give or take one character, the pattern)."""
+_ANY_PREFIX = re.compile("|".join(re.escape(prefix) for prefix, _ in _VENDORS))
+"""One scan for any vendor's prefix: most texts hold none, and then no pattern is tried."""
 _KEYWORDS = ("key", "secret", "token", "passw", "pwd", "bearer", "authorization")
 """Lower-case words near which `_KEYWORD_VALUE` is tried (a window after each), instead of over the whole text."""
 _KEYWORD_VALUE = re.compile(
@@ -86,6 +88,8 @@ class APIKeyDetector:
 def _vendor_keys(text: str) -> list[re.Match[str]]:
     """Matches of the vendors' patterns, tried only where their prefix occurs, not glued to a preceding word."""
     found: list[re.Match[str]] = []
+    if _ANY_PREFIX.search(text) is None:
+        return found
     taken: set[int] = set()
     for prefix, pattern in _VENDORS:
         i = text.find(prefix)
