@@ -14,7 +14,8 @@ import orjson
 
 from oneflow_ai.errors import UpstreamError
 from oneflow_ai.providers.base import Usage
-from oneflow_ai.upstream.sse import DONE, SSEEvent, frame
+from oneflow_ai.providers.stream_end import stream_end
+from oneflow_ai.upstream.sse import SSEEvent, frame
 
 _FINISH_REASONS = {
     "end_turn": "stop",
@@ -104,20 +105,14 @@ class AnthropicStream:
     def finish(self, counted: Usage | None = None) -> list[bytes]:
         if not self._stopped:
             raise self._failure("ended the stream before message_stop")
-        out: list[bytes] = []
         usage = self.usage or counted
-        if self._wants_usage and usage is not None:
-            chunk = {
-                "id": self._id,
-                "object": "chat.completion.chunk",
-                "created": self._created,
-                "model": self._model,
-                "choices": [],
-                "usage": usage.to_openai(),
-            }
-            out.append(frame(orjson.dumps(chunk)))
-        out.append(DONE)
-        return out
+        return stream_end(
+            self._id,
+            self._created,
+            self._model,
+            None if usage is None else usage.to_openai(),
+            wants_usage=self._wants_usage,
+        )
 
     def completion_text(self) -> str:
         return "".join(self._produced)

@@ -18,9 +18,10 @@ from oneflow_ai.errors import UpstreamError
 from oneflow_ai.providers.base import Usage
 from oneflow_ai.providers.bedrock.converse import finish_reason, usage_of
 from oneflow_ai.providers.bedrock.errors import stream_exception
+from oneflow_ai.providers.stream_end import stream_end
 from oneflow_ai.upstream.decoders import StreamEvent
 from oneflow_ai.upstream.event_stream import ERROR, EXCEPTION
-from oneflow_ai.upstream.sse import DONE, frame
+from oneflow_ai.upstream.sse import frame
 
 
 class ConverseStream:
@@ -84,20 +85,14 @@ class ConverseStream:
     def finish(self, counted: Usage | None = None) -> list[bytes]:
         if not self._stopped:
             raise self._failure("ended the stream before messageStop")
-        out: list[bytes] = []
         usage = self.usage or counted
-        if self._wants_usage and usage is not None:
-            chunk = {
-                "id": self._id,
-                "object": "chat.completion.chunk",
-                "created": self._created,
-                "model": self._model,
-                "choices": [],
-                "usage": usage.to_openai(),
-            }
-            out.append(frame(orjson.dumps(chunk)))
-        out.append(DONE)
-        return out
+        return stream_end(
+            self._id,
+            self._created,
+            self._model,
+            None if usage is None else usage.to_openai(),
+            wants_usage=self._wants_usage,
+        )
 
     def completion_text(self) -> str:
         return "".join(self._produced)

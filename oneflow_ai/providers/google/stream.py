@@ -15,8 +15,9 @@ import orjson
 from oneflow_ai.errors import UpstreamError
 from oneflow_ai.providers.base import Usage
 from oneflow_ai.providers.google.reply import candidate_delta, finish_reason, openai_call_id, openai_usage, usage_of
+from oneflow_ai.providers.stream_end import stream_end
 from oneflow_ai.upstream.decoders import StreamEvent
-from oneflow_ai.upstream.sse import DONE, frame
+from oneflow_ai.upstream.sse import frame
 
 
 class GeminiStream:
@@ -101,22 +102,10 @@ class GeminiStream:
     def finish(self, counted: Usage | None = None) -> list[bytes]:
         if not self._finished:
             raise self._failure("ended the stream before a finishReason")
-        out: list[bytes] = []
         usage = openai_usage(self._metadata) if self.usage is not None else None
         if usage is None and counted is not None:
             usage = counted.to_openai()
-        if self._wants_usage and usage is not None:
-            chunk = {
-                "id": self._id,
-                "object": "chat.completion.chunk",
-                "created": self._created,
-                "model": self._model,
-                "choices": [],
-                "usage": usage,
-            }
-            out.append(frame(orjson.dumps(chunk)))
-        out.append(DONE)
-        return out
+        return stream_end(self._id, self._created, self._model, usage, wants_usage=self._wants_usage)
 
     def completion_text(self) -> str:
         return "".join(self._produced)
