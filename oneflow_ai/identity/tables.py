@@ -80,7 +80,11 @@ users = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("disabled_at", UTCDateTime),
     Column("deleted_at", UTCDateTime),
+    # migration 0010: the single sign-on identity (issuer, subject) of a user provisioned by OIDC
+    Column("sso_issuer", String(512)),
+    Column("sso_subject", String(255)),
     Index("ix_users_tenant", "tenant_id"),
+    UniqueConstraint("sso_issuer", "sso_subject", name="uq_users_sso"),
 )
 
 api_keys = Table(

@@ -59,7 +59,12 @@ usage_records = Table(
     Column("guardrail_action", String(16)),
     Column("unit", String(16), nullable=False, server_default="tokens"),
     Column("quantity", Numeric(20, 6), nullable=False, server_default="0"),
+    # migration 0010
+    Column("experiment", String(64)),
+    Column("variant", String(64)),
     Index("ix_usage_records_created_at", "created_at"),
+    Index("ix_usage_records_tenant_created", "tenant_id", "created_at"),
+    Index("ix_usage_records_experiment", "experiment", "created_at"),
 )
 
 ledger_dead_letters = Table(
@@ -77,6 +82,11 @@ ledger_dead_letters = Table(
 # Usage aggregates, hourly (migration 0002) and daily (0004): one row per bucket and combination of dimensions,
 # kept when the raw records are pruned. A missing dimension is '' (not NULL) so the unique bucket key upserts on
 # every dialect.
+LATENCY_BOUNDS_MS = (100, 250, 500, 1000, 2500, 5000, 10000, 30000)
+"""The latency histogram's upper bounds (ms) in the aggregates (migration 0010): a record counts in the first
+bucket whose bound it does not exceed, or in `lat_gt_30000`."""
+LATENCY_COLUMNS = (*(f"lat_le_{b}" for b in LATENCY_BOUNDS_MS), f"lat_gt_{LATENCY_BOUNDS_MS[-1]}")
+
 AGGREGATE_DIMENSIONS = (
     "key_id",
     "user_id",
@@ -109,6 +119,9 @@ def _aggregate_table(name: str, bucket: str) -> Table:
         Column("saved_usd", MONEY, nullable=False, server_default="0"),
         Column("guardrail_blocked", Integer, nullable=False, server_default="0"),
         Column("guardrail_redacted", Integer, nullable=False, server_default="0"),
+        # migration 0010
+        Column("latency_ms_sum", Float, nullable=False, server_default="0"),
+        *(Column(c, Integer, nullable=False, server_default="0") for c in LATENCY_COLUMNS),
         UniqueConstraint(bucket, *AGGREGATE_DIMENSIONS, name=f"uq_{name}_bucket"),
         Index(f"ix_{name}_{bucket}", bucket),
         Index(f"ix_{name}_key", "key_id", bucket),
@@ -237,3 +250,33 @@ tenant_guardrails = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 """The guardrail policies every call of a tenant carries (`names`: a JSON list), set through the admin API."""
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("tenant_id", String(64)),
+    Column("key_id", String(64)),
+    Column("score", Float, nullable=False),
+    Column("comment", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+"""A client's score for one call (migration 0010, `POST /api/v1/feedback`); a second post replaces the first."""
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant_id", String(64), nullable=False, server_default=""),
+    Column("name", String(128), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("variants", Text, nullable=False),
+    Column("sticky", Boolean, nullable=False, server_default=false()),
+    Column("status", String(16), nullable=False, server_default="running"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    UniqueConstraint("tenant_id", "name", name="uq_experiments_name"),
+)
+"""A/B experiments (migration 0010): a public `model`'s traffic split between `variants` (JSON: name, target
+model, weight); `tenant_id` '' is the superuser's, for every tenant."""
