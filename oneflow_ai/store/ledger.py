@@ -70,6 +70,10 @@ class UsageRecord:
     """What the call is priced by: `tokens`, `images`, `characters` or `seconds`."""
     quantity: Decimal = Decimal(0)
     """How many of `unit` it used, for the units other than tokens (images, characters of speech, seconds)."""
+    experiment: str | None = None
+    """The A/B experiment (its id) that chose the call's model, if one did (`oneflow_ai.experiments`)."""
+    variant: str | None = None
+    """The experiment's variant (its name) the call was sent to."""
 
 
 class Ledger:

@@ -55,6 +55,8 @@ COLUMNS = (
     "guardrail_action",
     "unit",
     "quantity",
+    "experiment",
+    "variant",
 )
 """The columns the rows below fill, in their order: `UsageRecord`'s fields (checked when an insert is built)."""
 
@@ -182,4 +184,6 @@ class UsageInsert:
             r.guardrail_action,
             r.unit,
             float(r.quantity),
+            r.experiment,
+            r.variant,
         )

@@ -54,6 +54,8 @@ RECORDS = [
         guardrail_action="redact",
         unit="images",
         quantity=Decimal("2.5"),
+        experiment="exp_1",
+        variant="b",
     ),
     UsageRecord(  # the optional fields missing, another time zone, a large amount
         request_id=f"chatcmpl-2-{RUN}",
