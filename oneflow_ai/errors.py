@@ -63,6 +63,20 @@ class PermissionDenied(GatewayError):
     code = "permission_denied"
 
 
+class SignOnFailed(AuthenticationFailed):
+    """Single sign-on did not complete: the provider's answer failed a check (state, nonce, signature, issuer,
+    audience, expiry, PKCE) or the provider could not be reached. The message says which, never a token."""
+
+    code = "sso_failed"
+
+
+class SignOnRefused(PermissionDenied):
+    """The provider signed the user in, but this gateway does not let them in (no claim rule matches, the
+    account is disabled or belongs to another tenant)."""
+
+    code = "sso_refused"
+
+
 class NotFound(GatewayError):
     status = 404
     type = "invalid_request_error"
