@@ -8,6 +8,9 @@ passes only the records its insert actually wrote (`RETURNING request_id`), so a
 Tables are written in a fixed order (hourly, then daily) and buckets in key order: two replicas upserting the
 same buckets lock them in the same order.
 
+Latency is kept as a sum (`latency_ms_sum`, for the mean) and a histogram (`LATENCY_COLUMNS`, one count per
+bucket of `LATENCY_BOUNDS_MS`), so a percentile over any range is read from the aggregates to within a bucket.
+
 On SQLite, NUMERIC is stored as a 64-bit float, which holds any decimal of up to 15 significant digits: money
 read back goes through `sqlite_money` (rounded to those 15 digits, at most the column's 12 decimals), so it
 prints as the decimal it stands for (`15934.9`, not `15934.900000000001`): exact to 1e-12 USD up to $1,000 and
@@ -17,6 +20,7 @@ small buckets gather no float error however many batches they take. PostgreSQL's
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oneflow_ai.pricing.engine import exact, exact_context
-from oneflow_ai.store.tables import AGGREGATE_DIMENSIONS, usage_daily, usage_hourly
+from oneflow_ai.store.tables import AGGREGATE_DIMENSIONS, LATENCY_BOUNDS_MS, LATENCY_COLUMNS, usage_daily, usage_hourly
 
 if TYPE_CHECKING:
     from oneflow_ai.store.ledger import UsageRecord
@@ -45,10 +49,16 @@ SUMS = (
     "saved_usd",
     "guardrail_blocked",
     "guardrail_redacted",
+    "latency_ms_sum",
+    *LATENCY_COLUMNS,
 )
 """The summed columns of a bucket, in the order of a bucket's sums (`_empty`)."""
 MONEY_SUMS = ("cost_usd", "credits", "saved_usd")
-COUNT_INDEXES = (0, 1, 2, 3, 6, 7, 9, 10)
+LATENCY_SUM = SUMS.index("latency_ms_sum")
+LATENCY_FIRST = LATENCY_SUM + 1
+"""Where the latency histogram's counts start in a bucket's sums (one per `LATENCY_COLUMNS`, in that order)."""
+COUNT_INDEXES = (0, 1, 2, 3, 6, 7, 9, 10, LATENCY_SUM, *range(LATENCY_FIRST, len(SUMS)))
+"""The sums added with `+` (counts, and the latency sum, a float); the others are money (`MONEY_INDEXES`)."""
 MONEY_INDEXES = (4, 5, 8)
 REDACTING = frozenset({"redact", "mask"})
 SQLITE_DIGITS = 15
@@ -120,7 +130,22 @@ def dimensions(r: UsageRecord) -> tuple[str, ...]:
 
 def _empty() -> list[Any]:
     """A bucket's sums before any record: zero of each of `SUMS`."""
-    return [0, 0, 0, 0, Decimal(0), Decimal(0), 0, 0, Decimal(0), 0, 0]
+    return [0, 0, 0, 0, Decimal(0), Decimal(0), 0, 0, Decimal(0), 0, 0, 0.0, *(0 for _ in LATENCY_COLUMNS)]
+
+
+def latency_bucket(latency_ms: float) -> int:
+    """The index in `LATENCY_COLUMNS` of the histogram bucket a latency counts in: the first bound it does not
+    exceed (`lat_le_100` holds 100 ms itself), or the last bucket (`lat_gt_30000`) past every bound."""
+    return bisect_left(LATENCY_BOUNDS_MS, latency_ms)
+
+
+def _add_latency(s: list[Any], latency_ms: float | None) -> None:
+    """A record's latency into a bucket's sums: its milliseconds to the sum and 1 to its histogram bucket. A
+    record without one (refused before any call) adds to neither, so the mean and percentiles are over the
+    records that have one."""
+    if latency_ms is not None:
+        s[LATENCY_SUM] += latency_ms
+        s[LATENCY_FIRST + latency_bucket(latency_ms)] += 1
 
 
 def _rows(grain: Grain, sums: dict[tuple[Any, ...], list[Any]]) -> list[dict[str, Any]]:
@@ -156,6 +181,7 @@ def rollup(records: Iterable[UsageRecord], grain: Grain = HOURLY) -> list[dict[s
             s[8] += r.saved_usd
             s[9] += r.guardrail_action == "block"
             s[10] += r.guardrail_action in REDACTING
+            _add_latency(s, r.latency_ms)
     return _rows(grain, sums)
 
 
@@ -190,6 +216,7 @@ class Tally:
             if r.guardrail_action is not None:
                 s[9] += r.guardrail_action == "block"
                 s[10] += r.guardrail_action in REDACTING
+            _add_latency(s, r.latency_ms)
 
     def absorb(self, other: Tally) -> None:
         """Add another tally's sums into this one (a batch that failed goes back in front of newer records)."""

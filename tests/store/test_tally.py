@@ -16,7 +16,7 @@ START = datetime(2026, 11, 29, 22, 0, tzinfo=UTC)
 
 records = st.lists(
     st.builds(
-        lambda i, minutes, key, status, tokens, cost, hit, action: UsageRecord(
+        lambda i, minutes, key, status, tokens, cost, hit, action, latency: UsageRecord(
             f"r{i}",
             START + timedelta(minutes=minutes),
             "chat",
@@ -33,6 +33,7 @@ records = st.lists(
             cache_hit=hit,
             saved_usd=Decimal(cost).scaleb(-8) if hit else Decimal(0),
             guardrail_action=action,
+            latency_ms=latency,
         ),
         st.integers(0, 10**6),
         st.integers(0, 60 * 30),  # over a midnight: hourly and daily buckets both split
@@ -42,6 +43,7 @@ records = st.lists(
         st.integers(0, 10**9),
         st.booleans(),
         st.sampled_from([None, "block", "redact", "mask", "warn"]),
+        st.one_of(st.none(), st.integers(0, 200_000).map(lambda q: q / 4)),  # quarters: float sums stay exact
     ),
     max_size=40,
 )
