@@ -40,6 +40,7 @@ from oneflow_ai.api.webhook_routes import router as webhook_router
 from oneflow_ai.api.wire import ErrorResponse
 from oneflow_ai.auth.master import ensure_master_key
 from oneflow_ai.config import load_config
+from oneflow_ai.console import build_console
 from oneflow_ai.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
 from oneflow_ai.events.service import Events
 from oneflow_ai.gateway.compose import build_gateway
@@ -221,6 +222,7 @@ def create_app(
     app.include_router(observability_routes.metrics_router)
     app.include_router(ops_routes.docs_router)
     app.mount("/_docs", ops_routes.docs_assets, name="docs-assets")
+    app.mount("/ui", build_console(), name="console")
     _install_error_handlers(app)
     configure_logging(settings.log_level, settings.log_format)
     return _edge(app, settings)

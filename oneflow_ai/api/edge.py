@@ -37,6 +37,12 @@ DOCS_CSP = (
 DOCS_HEADERS = [*SECURITY_HEADERS, (b"content-security-policy", DOCS_CSP)]
 """Swagger UI and ReDoc (served from packaged assets) need their inline bootstrap script and styles."""
 DOCS_PATHS = ("/docs", "/redoc", "/_docs/")
+UI_CSP = (
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+UI_HEADERS = [*SECURITY_HEADERS, (b"content-security-policy", UI_CSP)]
+"""The console (`/ui`): its own scripts and styles only, never inline ones; forms post only to itself."""
 MAX_REQUEST_ID = 128
 
 log = logging.getLogger("oneflow")
@@ -75,7 +81,10 @@ class Edge:
                 declared = value
         request_id = self.new_request_id()
         state["request_id"] = request_id
-        security = DOCS_HEADERS if scope["path"].startswith(DOCS_PATHS) else API_HEADERS
+        path = scope["path"]
+        security = (
+            UI_HEADERS if path.startswith("/ui") else DOCS_HEADERS if path.startswith(DOCS_PATHS) else API_HEADERS
+        )
         if client_id and len(client_id) <= MAX_REQUEST_ID:
             state["client_request_id"] = client_id.decode("latin-1")
             added = [(b"x-request-id", client_id), (b"x-oneflow-request-id", request_id.encode()), *security]
