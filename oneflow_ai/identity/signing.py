@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import jwt
 import orjson
 
 from oneflow_ai.errors import AuthenticationFailed
@@ -138,10 +137,14 @@ class AccessTokens:
             "exp": int(now) + self.ttl_s,
             "jti": secrets.token_hex(8),
         }
+        import jwt  # on first use (see `looks_like_jwt`)
+
         return jwt.encode(claims, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid})
 
     def verify(self, token: str, now: float) -> AccessClaims:
         rejected = AuthenticationFailed("The access token is invalid or has expired.", code="invalid_token")
+        import jwt  # on first use (see `looks_like_jwt`)
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -171,4 +174,7 @@ class AccessTokens:
 
 
 def looks_like_jwt(token: str) -> bool:
+    """PyJWT is imported when the first token is issued or verified, not with this module: it loads
+    `cryptography`'s bindings for algorithms we refuse (~11 MiB of a worker's memory), which a gateway serving
+    only API keys never needs."""
     return token.startswith("eyJ") and token.count(".") == 2
