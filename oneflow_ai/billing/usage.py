@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.pricing.engine import decimal_str, exact
 from oneflow_ai.store.aggregates import DAILY, HOURLY, Grain, day_of, hour_of, sqlite_money
+from oneflow_ai.store.tables import LATENCY_COLUMNS
 
 DIMENSIONS: Mapping[str, str] = {
     "key": "key_id",
@@ -45,6 +46,8 @@ COUNTS = (
     "guardrail_redacted",
 )
 MONEY = ("cost_usd", "credits", "saved_usd")
+LATENCY = ("latency_ms_sum", *LATENCY_COLUMNS)
+"""The latency sum and histogram, summed when a query asks for them (`UsageQuery.latency`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,8 @@ class UsageQuery:
     start: datetime | None = None
     end: datetime | None = None
     group_by: tuple[str, ...] = ()
+    latency: bool = False
+    """Also sum `LATENCY` (the console's mean and p95 latency; `/api/v1/usage` leaves them out)."""
 
     def __post_init__(self) -> None:
         for name in (*self.filters, *self.group_by):
@@ -121,14 +126,27 @@ def _totals(row: Mapping[str, Any], inr_per_usd: Decimal, dialect: str) -> dict[
         for c in MONEY:  # SQLite's money is a float: read as the decimal it stands for (`aggregates.py`)
             out[c] = sqlite_money(row[c]) if dialect == "sqlite" else Decimal(row[c] or 0)
         out["cost_inr"] = out["cost_usd"] * inr_per_usd
+    if "latency_ms_sum" in row:
+        out["latency_ms_sum"] = float(row["latency_ms_sum"] or 0)
+        out.update((c, int(row[c] or 0)) for c in LATENCY_COLUMNS)
     return out
 
 
-def _json(totals: dict[str, Any]) -> dict[str, Any]:
+def zero(query: UsageQuery) -> dict[str, Any]:
+    """The sums of no rows, with the keys a group of `query` has."""
+    out: dict[str, Any] = {c: 0 for c in COUNTS} | {c: Decimal(0) for c in (*MONEY, "cost_inr")}
+    if query.latency:
+        out |= {"latency_ms_sum": 0.0} | {c: 0 for c in LATENCY_COLUMNS}
+    return out
+
+
+def as_json(totals: Mapping[str, Any]) -> dict[str, Any]:
+    """Sums for JSON: money as decimal strings."""
     return {k: decimal_str(v) if isinstance(v, Decimal) else v for k, v in totals.items()}
 
 
-def _add(into: dict[str, Any], more: dict[str, Any]) -> None:
+def add_sums(into: dict[str, Any], more: Mapping[str, Any]) -> None:
+    """Add one group's sums into another's (money exactly)."""
     with exact():
         for k, v in more.items():
             into[k] = into.get(k, 0) + v
@@ -140,7 +158,7 @@ def _statement(query: UsageQuery, span: Span, dialect: str) -> Any:
     keys: Sequence[tuple[str, ColumnElement[Any]]] = [
         (g, _time_key(g, grain, dialect) if g in TIME_GROUPS else table.c[DIMENSIONS[g]]) for g in query.group_by
     ]
-    sums = [func.sum(table.c[c]).label(c) for c in (*COUNTS, *MONEY)]
+    sums = [func.sum(table.c[c]).label(c) for c in (*COUNTS, *MONEY, *(LATENCY if query.latency else ()))]
     stmt = select(*(k.label(f"g_{name}") for name, k in keys), *sums)
     for name, value in query.filters.items():
         stmt = stmt.where(table.c[DIMENSIONS[name]] == value)
@@ -153,22 +171,31 @@ def _statement(query: UsageQuery, span: Span, dialect: str) -> Any:
     return stmt
 
 
-async def usage(engine: AsyncEngine, query: UsageQuery, inr_per_usd: Decimal) -> dict[str, Any]:
-    """`{"totals": {...}, "groups": [{<dimension values>, <the same sums>}, ...]}`; money as decimal strings."""
+async def grouped(
+    engine: AsyncEngine, query: UsageQuery, inr_per_usd: Decimal
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The sums of each group (keyed by its values of `query.group_by`, in that order; money as `Decimal`); a
+    query without `group_by` has one group, `()`, unless no bucket matched."""
     dialect = engine.dialect.name
     by_group: dict[tuple[Any, ...], dict[str, Any]] = {}
     async with engine.connect() as conn:
         for span in spans(query):
             for r in await conn.execute(_statement(query, span, dialect)):
                 row = r._mapping
-                if query.group_by and row["requests"] is None:
+                if row["requests"] is None:  # no bucket in this span
                     continue
                 key = tuple(_label(name, row[f"g_{name}"]) for name in query.group_by)
-                _add(by_group.setdefault(key, {}), _totals(dict(row), inr_per_usd, dialect))
-    totals: dict[str, Any] = {c: 0 for c in COUNTS} | {c: Decimal(0) for c in (*MONEY, "cost_inr")}
+                add_sums(by_group.setdefault(key, {}), _totals(dict(row), inr_per_usd, dialect))
+    return by_group
+
+
+async def usage(engine: AsyncEngine, query: UsageQuery, inr_per_usd: Decimal) -> dict[str, Any]:
+    """`{"totals": {...}, "groups": [{<dimension values>, <the same sums>}, ...]}`; money as decimal strings."""
+    by_group = await grouped(engine, query, inr_per_usd)
+    totals = zero(query)
     groups = []
     for key in sorted(by_group, key=lambda k: tuple((v is None, str(v)) for v in k)):
-        _add(totals, by_group[key])
+        add_sums(totals, by_group[key])
         if query.group_by:
-            groups.append(dict(zip(query.group_by, key, strict=True)) | _json(by_group[key]))
-    return {"totals": _json(totals), "groups": groups}
+            groups.append(dict(zip(query.group_by, key, strict=True)) | as_json(by_group[key]))
+    return {"totals": as_json(totals), "groups": groups}
