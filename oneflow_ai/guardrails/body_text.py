@@ -55,10 +55,17 @@ def _walk(value: Any, path: Path, is_text: bool, out: list[tuple[Path, str]]) ->
             out.append((path, value))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _walk(item, (*path, i), is_text, out)
+            if type(item) is str:  # inline: most items of a chat are strings or small dicts (no call per string)
+                if is_text and item:
+                    out.append(((*path, i), item))
+            else:
+                _walk(item, (*path, i), is_text, out)
     elif isinstance(value, dict):
         for key, item in value.items():
-            if key not in SKIPPED:
+            if type(item) is str:  # a key of SKIPPED is never in TEXT_KEYS
+                if item and key in TEXT_KEYS:
+                    out.append(((*path, key), item))
+            elif key not in SKIPPED:
                 _walk(item, (*path, key), key in TEXT_KEYS, out)
 
 

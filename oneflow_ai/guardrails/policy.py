@@ -10,7 +10,7 @@ call merge into one `Rules` per side: per entity type the strongest action wins 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -23,7 +23,10 @@ ACTIONS: tuple[Action, ...] = ("block", "redact", "mask", "warn", "log")
 STRENGTH: dict[str, int] = {a: len(ACTIONS) - i for i, a in enumerate(ACTIONS)}
 REWRITES = frozenset({"redact", "mask"})
 INJECTION = "PROMPT_INJECTION"
-NAME_PATTERN = r"^[A-Za-z0-9][\w.-]{0,63}$"
+NAME_PATTERN = r"^[A-Za-z0-9][\w.-]*$"
+NAME_MAX = 64
+"""A name's length is checked apart from its pattern: a bounded repeat of Unicode `\w` (`{0,63}`) compiles into
+~6 MiB of regex in every process (pydantic-core's regex engine), the unbounded one into a few KiB."""
 TYPE_PATTERN = r"^[A-Z][A-Z0-9_]{1,47}$"
 
 
@@ -32,7 +35,7 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX)
     description: str = Field("", max_length=2000)
     entities: dict[str, Action] = Field(default_factory=dict, max_length=64)
     """Entity type -> action, on every side the policy applies to."""
@@ -79,10 +82,11 @@ class Rules:
 
     by_type: Mapping[str, Rule]
     injection_threshold: float | None = None
+    types: frozenset[str] = field(init=False)
+    """The entity types of `by_type` (computed once: every scan asks)."""
 
-    @property
-    def types(self) -> frozenset[str]:
-        return frozenset(self.by_type)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "types", frozenset(self.by_type))
 
     def __bool__(self) -> bool:
         return bool(self.by_type)

@@ -23,6 +23,8 @@ once and handed to the types their shape allows. The libraries of the `guardrail
 
 from __future__ import annotations
 
+import re
+
 from oneflow_ai.guardrails.detectors.email import EmailDetector
 from oneflow_ai.guardrails.detectors.extras import MissingExtra, check_extra
 from oneflow_ai.guardrails.detectors.iban import IBANDetector
@@ -58,6 +60,8 @@ _DETECTORS: tuple[Detector, ...] = (
     IPv6Detector(),
     InjectionDetector(),
 )
+_DIGIT = re.compile(r"\d")
+"""A detector whose class says `needs_digit` finds nothing in a text without a digit: it is not run on one."""
 WHOLE_TEXT_TYPES = frozenset({"PROMPT_INJECTION"})
 """Judgements about the text rather than values in it: they never hide, nor are hidden by, an overlapping span."""
 ALL_TYPES: frozenset[str] = frozenset().union(*(d.types for d in _DETECTORS))
@@ -94,7 +98,13 @@ def detect(
     PROMPT_INJECTION stands beside the others), sorted by offset. `detectors` defaults to the built-in ones covering
     `types`."""
     found: list[Finding] = []
+    digit: bool | None = None
     for detector in detectors if detectors is not None else detectors_for(types):
+        if getattr(detector, "needs_digit", False):
+            if digit is None:
+                digit = _DIGIT.search(text) is not None
+            if not digit:
+                continue
         found.extend(detector.find(text))
     if types is not None:
         found = [f for f in found if f.type in types]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from oneflow_ai.guardrails.detectors.extras import require
 from oneflow_ai.guardrails.spans import Finding
@@ -25,6 +26,8 @@ def _longest_valid(candidate: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class IBANDetector:
+    needs_digit: ClassVar[bool] = True
+    """Every candidate it looks for holds a digit (`detect` skips it on a text without one)."""
     name: str = "iban_code"
     types: frozenset[str] = field(default=frozenset({"IBAN_CODE"}))
     extra: str | None = "guardrails"

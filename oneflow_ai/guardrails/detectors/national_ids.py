@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from oneflow_ai.guardrails.detectors.context import MIN_SCORE, near, scored, words
 from oneflow_ai.guardrails.spans import Finding
@@ -30,6 +31,8 @@ def _starts_word(text: str, start: int) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class PANDetector:
+    needs_digit: ClassVar[bool] = True
+    """Every candidate it looks for holds a digit (`detect` skips it on a text without one)."""
     name: str = "in_pan"
     types: frozenset[str] = field(default=frozenset({"IN_PAN"}))
     extra: str | None = None
@@ -46,6 +49,8 @@ class PANDetector:
 
 @dataclass(frozen=True, slots=True)
 class NINODetector:
+    needs_digit: ClassVar[bool] = True
+    """Every candidate it looks for holds a digit (`detect` skips it on a text without one)."""
     name: str = "uk_nino"
     types: frozenset[str] = field(default=frozenset({"UK_NINO"}))
     extra: str | None = None
@@ -62,6 +67,8 @@ class NINODetector:
 
 @dataclass(frozen=True, slots=True)
 class USPassportDetector:
+    needs_digit: ClassVar[bool] = True
+    """Every candidate it looks for holds a digit (`detect` skips it on a text without one)."""
     name: str = "us_passport"
     types: frozenset[str] = field(default=frozenset({"US_PASSPORT"}))
     extra: str | None = None

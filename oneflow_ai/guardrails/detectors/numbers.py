@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from oneflow_ai.guardrails.detectors import aadhaar, cards, network, phone, ssn
 from oneflow_ai.guardrails.spans import Finding
@@ -28,6 +29,8 @@ and checks its own boundaries against the text around it."""
 
 @dataclass(frozen=True, slots=True)
 class NumberDetector:
+    needs_digit: ClassVar[bool] = True
+    """Every candidate it looks for holds a digit (`detect` skips it on a text without one)."""
     name: str = "numbers"
     types: frozenset[str] = field(default=NUMBER_TYPES)
     extra: str | None = "guardrails"
