@@ -59,8 +59,11 @@ Limit = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Models = Annotated[list[Annotated[str, Field(min_length=1, max_length=128)]], Field(max_length=1000)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
 Role = Annotated[str, Field(pattern="^(owner|admin|member|viewer)$")]
-GuardrailNames = Annotated[list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.-]{0,63}$")]], Field(max_length=32)]
-"""Guardrail policy names (presets, the YAML's, the tenant's), applied to every call of the key."""
+GuardrailNames = Annotated[
+    list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.-]*$", max_length=64)]], Field(max_length=32)
+]
+"""Guardrail policy names (presets, the YAML's, the tenant's), applied to every call of the key (the length apart
+from the pattern: see `guardrails.policy.NAME_MAX`)."""
 
 
 class In(BaseModel):
