@@ -62,12 +62,12 @@ class AiohttpServer:
 class UvicornServer:
     """The gateway itself, served by uvicorn over real HTTP with the protocol `oneflow serve` uses."""
 
-    def __init__(self, app_factory: Callable[[], Any]) -> None:
+    def __init__(self, app_factory: Callable[[], Any], port: int | None = None) -> None:
         import uvicorn
 
         from oneflow_ai.api.http_protocol import GatewayProtocol
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             app_factory(),

@@ -48,7 +48,9 @@ def safe_next(value: str | None) -> str:
 def _form(request: Request, next_url: str, *, error: str | None = None, email: str = "", status: int = 200) -> Response:
     pre = request.cookies.get(csrf.PRE_COOKIE) or csrf.new_pre_secret()
     request.state.console_csrf = csrf.token_for(pre)
-    response = render(request, "login.html", {"error": error, "email": email, "next": next_url}, status=status)
+    sso = getattr(request.state, "sso", None)  # `sso:` configured: a "Sign in with <label>" link (`pages.sso`)
+    context = {"error": error, "email": email, "next": next_url, "sso_label": sso.settings.label if sso else None}
+    response = render(request, "login.html", context, status=status)
     response.set_cookie(csrf.PRE_COOKIE, pre, path=PRE_PATH, secure=over_tls(request), httponly=True, samesite="strict")
     return response
 
