@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,18 +148,20 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def http_as(gw: ConsoleGateway, name: str) -> httpx.Client:
-    """A client signed in to the console as the seeded user `name` (through the sign-in form)."""
+@contextmanager
+def http_as(gw: ConsoleGateway, name: str) -> Iterator[httpx.Client]:
+    """`with http_as(gw, "viewer") as c:` a client signed in to the console as the seeded user `name` (through
+    the sign-in form; its cookies kept)."""
     user = gw.users[name]
-    client = httpx.Client(base_url=gw.url, timeout=30)
-    form = client.get("/ui/login")
-    assert form.status_code == 200, form.text
-    r = client.post(
-        "/ui/login",
-        data={"email": user.email, "password": user.password, "csrf_token": csrf_of(form.text), "next": "/ui/keys"},
-    )
-    assert r.status_code == 303, r.text
-    return client
+    with httpx.Client(base_url=gw.url, timeout=30) as client:
+        form = client.get("/ui/login")
+        assert form.status_code == 200, form.text
+        r = client.post(
+            "/ui/login",
+            data={"email": user.email, "password": user.password, "csrf_token": csrf_of(form.text), "next": "/ui/keys"},
+        )
+        assert r.status_code == 303, r.text
+        yield client
 
 
 # --- the browser -------------------------------------------------------------------------------------------------
