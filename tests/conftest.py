@@ -26,6 +26,13 @@ SHARED_REDIS_URL = os.environ.get("ONEFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", None}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "cluster: three replicas behind nginx on PostgreSQL and Redis (tests/cluster; run alone with -m cluster)",
+    )
+
+
 @pytest.fixture(autouse=True, scope="session")
 def no_internet() -> Iterator[None]:
     """Fail any test that tries to resolve a host other than this machine."""
