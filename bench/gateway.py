@@ -66,10 +66,18 @@ def oneflow_binary() -> Path:
 
 
 def start_oneflow(
-    work: Path, upstream: Upstream, mode: Mode, *, port: int, cpu: str | None, binary: Path | None = None
+    work: Path,
+    upstream: Upstream,
+    mode: Mode,
+    *,
+    port: int,
+    cpu: str | None,
+    binary: Path | None = None,
+    workers: int = 1,
 ) -> Gateway:
-    """`binary`: another version's `oneflow` command (`bench.run --baseline`), named `oneflow <mode> (baseline)`."""
-    tag = mode.name + ("-baseline" if binary is not None else "")
+    """`binary`: another version's `oneflow` command (`bench.run --baseline`), named `oneflow <mode> (baseline)`.
+    `workers`: `oneflow serve --workers N` (named `oneflow <mode> (N workers)`)."""
+    tag = mode.name + ("-baseline" if binary is not None else "") + (f"-{workers}w" if workers != 1 else "")
     config = work / f"oneflow-{tag}.yaml"
     config.write_text(yaml.safe_dump(oneflow_config(upstream, mode), sort_keys=False))
     data_dir = work / f"data-{tag}"
@@ -82,12 +90,17 @@ def start_oneflow(
     }
     env.pop("ONEFLOW_CONFIG", None)
     command = [str(binary or oneflow_binary()), "serve", "--config", str(config), "--port", str(port)]
+    if workers != 1:
+        command += ["--workers", str(workers)]
     pinned = ["taskset", "-c", cpu, *command] if cpu is not None else command
     # A baseline runs outside the checkout: a `python -m oneflow_ai` it starts must not import this version's package
     where = work if binary is not None else None
     log = work / f"oneflow-{tag}.log"
-    server = start_server(f"oneflow ({tag})", pinned, f"http://127.0.0.1:{port}/health", log=log, env=env, cwd=where)
+    ready = f"http://127.0.0.1:{port}/health"
+    limit = 30.0 * workers  # workers start side by side on the same cores
+    server = start_server(f"oneflow ({tag})", pinned, ready, log=log, env=env, cwd=where, timeout=limit)
     name = f"oneflow {mode.name}" + (" (baseline)" if binary is not None else "")
+    name += f" ({workers} workers)" if workers != 1 else ""
     return Gateway(name, server, f"http://127.0.0.1:{port}/v1", pinned)
 
 

@@ -279,11 +279,12 @@ def section(
     return "\n".join(parts)
 
 
-def write_docs(path: Path, new_section: str) -> None:
-    """Replace the marked section of `path` (or create the file around it)."""
+def write_docs(path: Path, new_section: str, markers: tuple[str, str] = (START, END)) -> None:
+    """Replace the section of `path` between `markers` (`new_section` starts and ends with them), or append it (or
+    create the file around it)."""
     if path.exists():
         text = path.read_text()
-        pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+        pattern = re.compile(re.escape(markers[0]) + ".*?" + re.escape(markers[1]), re.S)
         text = (
             pattern.sub(lambda _: new_section, text) if pattern.search(text) else text.rstrip() + "\n\n" + new_section
         )
