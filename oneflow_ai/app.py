@@ -55,6 +55,7 @@ from oneflow_ai.observability.runtime import Observability
 from oneflow_ai.pricing import PriceCatalog, PricingEngine
 from oneflow_ai.settings import Settings
 from oneflow_ai.store.db import create_engine, migrate
+from oneflow_ai.store.journal import Journal
 from oneflow_ai.store.ledger import Ledger
 from oneflow_ai.store.redis_pool import shared_redis
 from oneflow_ai.store.retention import Retention
@@ -114,7 +115,10 @@ def create_app(
             shared_view_s=settings.shared_view_s,
         )
         await identity.start()
-        ledger = Ledger(engine, batch_size=settings.ledger_batch_size, interval_s=settings.ledger_interval_s)
+        journal = Journal(settings.journal_dir, sync=settings.ledger_journal_sync) if settings.ledger_journal else None
+        ledger = Ledger(
+            engine, batch_size=settings.ledger_batch_size, interval_s=settings.ledger_interval_s, journal=journal
+        )
         ledger.start()
         transport = HTTPTransport(
             max_connections=settings.upstream_max_connections,

@@ -27,6 +27,14 @@ class Settings:
     ledger_batch_size: int = 500
     ledger_interval_s: float = 0.25
     ledger_retention_days: int = 90
+    ledger_journal: bool = True
+    """Journal each usage record to a local file before its answer completes (`store.journal`): a killed process
+    loses none. `ONEFLOW_LEDGER_JOURNAL=off` turns it off."""
+    ledger_journal_dir: Path | None = None
+    """Where the journals are (one directory per host, shared by its replicas); None: `<data_dir>/ledger-journal`."""
+    ledger_journal_sync: bool = False
+    """Each journal line waits for the disk (`O_DSYNC`): records survive the machine's crash too, at a disk flush
+    per call."""
     shared_view_s: float = 0.1
     """With Redis: how recent this replica's view of a shared counter must be to admit a call without asking."""
     credits_per_usd: str = "100"
@@ -73,6 +81,9 @@ class Settings:
             ledger_batch_size=int(get("ONEFLOW_LEDGER_BATCH_SIZE") or 500),
             ledger_interval_s=float(get("ONEFLOW_LEDGER_INTERVAL_S") or 0.25),
             ledger_retention_days=int(get("ONEFLOW_LEDGER_RETENTION_DAYS") or 90),
+            ledger_journal=(get("ONEFLOW_LEDGER_JOURNAL") or "on").lower() not in ("0", "off", "false", "no"),
+            ledger_journal_dir=Path(journal_dir) if (journal_dir := get("ONEFLOW_LEDGER_JOURNAL_DIR")) else None,
+            ledger_journal_sync=(get("ONEFLOW_LEDGER_JOURNAL_SYNC") or "").lower() in ("1", "true", "yes", "on"),
             shared_view_s=float(get("ONEFLOW_SHARED_VIEW_S") or 0.1),
             credits_per_usd=get("ONEFLOW_CREDITS_PER_USD") or "100",
             inr_per_usd=get("ONEFLOW_INR_PER_USD") or "83",
@@ -92,6 +103,10 @@ class Settings:
             shutdown_grace_s=int(get("ONEFLOW_SHUTDOWN_GRACE_S") or 30),
             guardrails_refresh_s=float(get("ONEFLOW_GUARDRAILS_REFRESH_S") or 5.0),
         )
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.ledger_journal_dir or self.data_dir / "ledger-journal"
 
     @property
     def db_url(self) -> str:

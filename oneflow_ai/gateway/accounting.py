@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from oneflow_ai.gateway.call import Call
 from oneflow_ai.pricing import DeploymentPrices, PricingEngine
 from oneflow_ai.pricing.media import Metered, media_usd
 from oneflow_ai.providers.base import Usage
+from oneflow_ai.store.journal import INTERRUPTED, INTERRUPTED_HTTP_STATUS
 from oneflow_ai.store.ledger import UsageRecord
 
 if TYPE_CHECKING:
@@ -48,6 +50,25 @@ def finish(gw: Gateway, call: Call, outcome: Outcome) -> UsageRecord:
     gw.ledger.record(rec)
     gw.observers.recorded(call, rec)
     return rec
+
+
+def finish_behind(gw: Gateway, call: Call, outcome: Outcome) -> None:
+    """`finish` for a served call whose reply is about to be sent: the record is made and journaled now, before the
+    reply's bytes leave (a process killed once the client has its answer keeps the record, `store.journal`); the
+    observers hear of it on the next turn of the event loop, costing the client no latency."""
+    rec = record(call, outcome, gw.pricing, gw.prices)
+    gw.ledger.record(rec)
+    asyncio.get_running_loop().call_soon(gw.observers.recorded, call, rec)
+
+
+def intend(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> None:
+    """Before an upstream attempt: journal the record the call gets if the process dies before it has its own
+    (`interrupted`: what is known of the call, no tokens, no cost; see `store.journal` for why nothing is charged)."""
+    if gw.ledger.journaled:
+        outcome = Outcome(INTERRUPTED, INTERRUPTED_HTTP_STATUS, dep, attempts=attempt)
+        rec = record(call, outcome, gw.pricing, gw.prices)
+        rec.latency_ms = None
+        gw.ledger.intend(rec)
 
 
 def record(call: Call, outcome: Outcome, pricing: PricingEngine, prices: DeploymentPrices) -> UsageRecord:

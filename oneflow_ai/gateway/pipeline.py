@@ -25,7 +25,7 @@ from oneflow_ai.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from oneflow_ai.gateway.accounting import Outcome, finish
+from oneflow_ai.gateway.accounting import Outcome, finish, finish_behind, intend
 from oneflow_ai.gateway.answered import answered
 from oneflow_ai.gateway.auto import resolve
 from oneflow_ai.gateway.call import MEDIA_ENDPOINTS, Call, JSONReply, StreamReply
@@ -92,7 +92,7 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
             attempt += 1
             last = dep
             try:
-                reply = await _attempt(gw, call, dep, attempt)
+                reply, behind = await _attempt(gw, call, dep, attempt)
             except UpstreamError as e:
                 errors.append(e)
                 if not e.retryable:
@@ -111,7 +111,11 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
                 raise _cut(gw, call, dep, attempt) from None
             if call.response_headers:
                 reply.headers = {**reply.headers, **call.response_headers}
-            return _inspected(gw, call, reply) if stages.reply_inspectors else reply
+            try:
+                return _inspected(gw, call, reply) if stages.reply_inspectors else reply
+            finally:  # after the inspectors (what they found is in the record), before the reply is sent
+                if behind is not None:
+                    finish_behind(gw, call, behind)
         if worth_retrying == 0 or attempt == settings.max_attempts:
             break
     if not errors:
@@ -179,20 +183,25 @@ def _cut(gw: Gateway, call: Call, dep: Deployment | None, attempts: int) -> Shut
     return ShuttingDown("The gateway is shutting down and this call did not finish in time; send it again.")
 
 
-async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JSONReply | StreamReply:
+async def _attempt(
+    gw: Gateway, call: Call, dep: Deployment, attempt: int
+) -> tuple[JSONReply | StreamReply, Outcome | None]:
     """One upstream call, reported to the observers (health, breakers, metrics) however it ends. A stream's
-    attempt ends with the stream: once its first chunk arrived (`stream_opened`), the relay reports its end."""
+    attempt ends with the stream: once its first chunk arrived (`stream_opened`), the relay reports its end. With
+    the reply, the outcome the caller records once the reply inspectors have seen it (`record_behind`; None: the
+    call is recorded already, or will be when its stream ends)."""
     native = call.native is not None and serves_natively(call, dep)  # the caller's protocol is the deployment's
     if native and gw.stages.inspects and call.native is not None and call.native.untranslatable is None:
         native = False  # translated, so that the inspectors read the answer in OpenAI's format
     gw.observers.attempt_started(call, dep)
+    intend(gw, call, dep, attempt)
     started = time.perf_counter()
     try:
         if call.stream:
             opener = open_speech if call.endpoint == "speech" else open_native_stream if native else open_stream
             reply = await opener(gw, call, dep, attempt, started)
             gw.observers.stream_opened(call, dep)
-            return reply
+            return reply, None
         if call.endpoint in MEDIA_ENDPOINTS:
             result = await media_request(gw, call, dep)
         else:
@@ -208,11 +217,7 @@ async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JS
     if usage is None and call.endpoint == "embeddings":  # an upstream that reports none (Gemini's embeddings)
         usage, usage_source = Usage(_input_tokens(gw, call.body.get("input"))), "counted"
     outcome = Outcome("ok", 200, dep, usage, usage_source, result.model, attempts=attempt, metered=result.metered)
-    if gw.record_behind:
-        # Recorded right after the reply is on its way (the next turn of the event loop), not before: pricing, the
-        # ledger and the observers cost the client no latency. Nothing awaits in between, so nothing is lost.
-        asyncio.get_running_loop().call_soon(finish, gw, call, outcome)
-    else:
+    if not gw.record_behind:
         finish(gw, call, outcome)
     wire = call.native.wire if native and call.native is not None else "openai"
     headers = served_headers(dep, attempt)
@@ -220,7 +225,7 @@ async def _attempt(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> JS
         wire = f"openai.{call.endpoint}"
         if result.content_type is not None:
             headers["content-type"] = result.content_type
-    return JSONReply(result.body, headers, wire=wire, _parsed=result.parsed)
+    return JSONReply(result.body, headers, wire=wire, _parsed=result.parsed), outcome if gw.record_behind else None
 
 
 async def _request(gw: Gateway, call: Call, dep: Deployment) -> ProviderResult:

@@ -12,6 +12,10 @@ in halves, each written on its own, until the refused record is alone: it is set
 record costs about 2 x log2(batch) small transactions once, never the ledger. A failure to answer (the
 database down) keeps every record for the next try, and `unwritable` says why until a write succeeds
 (`/ready` answers 503 meanwhile).
+
+With a `journal` (`store.journal`, on by default) every record is also appended to a local file as it is recorded,
+and the journals of dead processes on this host are replayed at start and every `takeover_s`: a process killed with
+SIGKILL loses none of the records it had not written yet.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.store import dead_letters
 from oneflow_ai.store.dead_letters import describe, refused
+from oneflow_ai.store.journal import Journal
 from oneflow_ai.store.ledger_writer import writer_for
 
 log = logging.getLogger("oneflow.ledger")
@@ -82,9 +87,19 @@ class Ledger:
     ever longer queue of records in memory (and losing more of them in a crash)."""
 
     def __init__(
-        self, engine: AsyncEngine, *, batch_size: int = 500, interval_s: float = 0.25, high_water: int | None = None
+        self,
+        engine: AsyncEngine,
+        *,
+        batch_size: int = 500,
+        interval_s: float = 0.25,
+        high_water: int | None = None,
+        journal: Journal | None = None,
+        takeover_s: float = 5.0,
     ) -> None:
         self._engine = engine
+        self._journal = journal
+        self._takeover_s = takeover_s
+        self._flushing = asyncio.Lock()
         self._batch_size = batch_size
         self._interval_s = interval_s
         self.high_water = high_water if high_water is not None else 20 * batch_size
@@ -118,13 +133,27 @@ class Ledger:
         if self._room is not None and not self._room.done() and self.depth <= self.high_water // 2:
             self._room.set_result(None)
 
+    @property
+    def journaled(self) -> bool:
+        return self._journal is not None
+
     def record(self, rec: UsageRecord) -> None:
         self._pending.append(rec)
         self._writer.note(rec)
+        if self._journal is not None:
+            self._journal.record(rec)
         if len(self._pending) >= self._batch_size:
             self._wake.set()
 
+    def intend(self, rec: UsageRecord) -> None:
+        """Before an upstream attempt: the record (`interrupted`) a replay makes if the call's own never comes."""
+        if self._journal is not None:
+            self._journal.intend(rec)
+
     def start(self) -> None:
+        if self._journal is not None:
+            self._journal.open()
+            self._journal.take_over(self.record)
         self._task = asyncio.create_task(self._run(), name="oneflow-ledger")
 
     async def close(self) -> None:
@@ -132,19 +161,29 @@ class Ledger:
         self._wake.set()
         if self._task is not None:
             await self._task
+        written = False
         try:
             await self.flush()
+            written = not self._pending
         finally:
             await self._writer.close()
+            if self._journal is not None:
+                self._journal.close(written=written)
 
     async def flush(self) -> int:
         """Insert what is pending now; on failure the records stay pending (ahead of newer ones) and the error is
         raised (a retry skips what was written). Records that arrive meanwhile wait for the next flush: under
         steady load a flush that chased them would never end, writing a few rows per transaction. Records the
         database refuses are set aside (see the module), not raised."""
+        async with self._flushing:
+            return await self._flush()
+
+    async def _flush(self) -> int:
         taken, self._pending = self._pending, []
         if not taken:
             return 0
+        if self._journal is not None:
+            self._journal.seal()  # what `taken` holds is in the sealed segments (and in those of failed flushes)
         self._writing = len(taken)
         aside: list[UsageRecord] = []
         try:
@@ -168,6 +207,8 @@ class Ledger:
             self._writing = 0
             self._released()
         self.unwritable = None
+        if self._journal is not None:
+            self._journal.committed()
         return len(taken) - len(aside)
 
     async def _apart(self, records: list[UsageRecord], error: Exception, aside: list[UsageRecord]) -> None:
@@ -205,12 +246,20 @@ class Ledger:
 
     async def _run(self) -> None:
         failures = 0
+        loop = asyncio.get_running_loop()
+        takeover_at = loop.time() + self._takeover_s
         while not self._closing:
             try:
                 await asyncio.wait_for(self._wake.wait(), self._interval_s)
             except TimeoutError:
                 pass
             self._wake.clear()
+            if self._journal is not None and loop.time() >= takeover_at:
+                takeover_at = loop.time() + self._takeover_s
+                try:
+                    self._journal.take_over(self.record)  # a replica that died on this host and was not restarted
+                except OSError:
+                    log.exception("ledger journal: taking over dead processes' journals failed")
             try:
                 await self.flush()
                 failures = 0
