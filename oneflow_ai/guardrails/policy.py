@@ -25,8 +25,8 @@ REWRITES = frozenset({"redact", "mask"})
 INJECTION = "PROMPT_INJECTION"
 NAME_PATTERN = r"^[A-Za-z0-9][\w.-]*$"
 NAME_MAX = 64
-"""A name's length is checked apart from its pattern: a bounded repeat of a Unicode word character (`{0,63}`) compiles into
-~6 MiB of regex in every process (pydantic-core's regex engine), the unbounded one into a few KiB."""
+"""A name's length is checked apart from its pattern: a bounded repeat of a Unicode word character (`{0,63}`)
+compiles into ~6 MiB of regex in every process (pydantic-core's regex engine), the unbounded one into a few KiB."""
 TYPE_PATTERN = r"^[A-Z][A-Z0-9_]{1,47}$"
 
 
