@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import asyncio
+import uuid
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
+from sqlalchemy import insert, select
 
+from oneflow_ai.app import create_app
+from oneflow_ai.identity.tables import audit_log, now_utc, tenants, users
+from oneflow_ai.settings import Settings
+from oneflow_ai.store.db import create_engine, migrate
+from tests.conftest import MASTER_KEY
 from tests.fakes.oidc_provider import FakeOIDCProvider
-from tests.fakes.runner import AiohttpServer, free_port
+from tests.fakes.runner import AiohttpServer, UvicornServer, free_port
 
+T = TypeVar("T")
 CLIENT_ID = "oneflow-console"
 CLIENT_SECRET = "client-secret-" + "s" * 24
 USER: dict[str, Any] = {
@@ -42,8 +54,103 @@ def provider(gateway_port: int) -> Iterator[FakeOIDCProvider]:
     server.stop()
 
 
+def blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end from a test, on a thread of its own (a browser test's thread runs
+    Playwright's loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def authorize(url: str) -> dict[str, str]:
     """Follow the browser's trip to the provider: the query its redirect back carries."""
     reply = httpx.get(url, follow_redirects=False, timeout=10)
     assert reply.status_code == 302, reply.text
     return dict(httpx.URL(reply.headers["location"]).params)
+
+
+def config(provider: FakeOIDCProvider, port: int, suffix: str) -> str:
+    return f"""
+sso:
+  issuer: {provider.url}
+  client_id: {CLIENT_ID}
+  client_secret: env:SSO_SECRET
+  public_url: http://127.0.0.1:{port}
+  label: Test IdP
+  rules:
+    - {{claim: groups, contains: platform-admins, tenant: acme-{suffix}, role: admin}}
+    - {{claim: groups, contains: researchers, tenant: lab-{suffix}, role: member}}
+    - {{claim: email_domain, equals: acme.com, tenant: acme-{suffix}, role: viewer}}
+  default: deny
+"""
+
+
+async def seed_tenants(database_url: str, suffix: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine)
+        async with engine.begin() as conn:
+            for name in ("acme", "lab"):
+                await conn.execute(insert(tenants).values(id=f"{name}-{suffix}", name=name, created_at=now_utc()))
+    finally:
+        await engine.dispose()
+
+
+async def read(database_url: str, query: Any) -> list[dict[str, Any]]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(query)).mappings().all()]
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class SSOGateway:
+    url: str
+    database_url: str
+    provider: FakeOIDCProvider
+    suffix: str
+
+    def users_of(self, subject: str) -> list[dict[str, Any]]:
+        query = select(users).where(users.c.sso_issuer == self.provider.url, users.c.sso_subject == subject)
+        return blocking(read(self.database_url, query))
+
+    def audit(self, action: str) -> list[dict[str, Any]]:
+        return blocking(read(self.database_url, select(audit_log).where(audit_log.c.action == action)))
+
+    def sign_in(self, client: httpx.Client | None = None) -> tuple[httpx.Client, httpx.Response]:
+        """A browser's sign-in: the login route, the provider, the callback, the console; every redirect followed."""
+        client = client or httpx.Client(base_url=self.url, timeout=30, follow_redirects=True)
+        return client, client.get("/ui/sso/login?next=/ui/keys")
+
+
+def start_sso_gateway(
+    provider: FakeOIDCProvider, gateway_port: int, database_url: str, tmp_path: Path
+) -> Iterator[SSOGateway]:
+    """A gateway configured for single sign-on through `provider`, listening on `gateway_port` (registered at the
+    provider), its tenants `acme-<suffix>` and `lab-<suffix>` made beforehand (rules name tenants by id)."""
+    suffix = uuid.uuid4().hex[:8]  # PostgreSQL's database is shared by the session's tests
+    provider.user = {**USER, "sub": f"sub-{suffix}", "email": f"ana-{suffix}@acme.com"}
+    blocking(seed_tenants(database_url, suffix))
+    path = tmp_path / "config.yaml"
+    path.write_text(config(provider, gateway_port, suffix))
+    settings = Settings(
+        config_path=str(path), data_dir=tmp_path / "data", master_key=MASTER_KEY, database_url=database_url
+    )
+    environ = {"SSO_SECRET": CLIENT_SECRET}
+    server = UvicornServer(lambda: create_app(settings, environ), port=gateway_port)
+    yield SSOGateway(server.url, database_url, provider, suffix)
+    server.stop()
+
+
+@pytest.fixture
+def sso_gateway(
+    provider: FakeOIDCProvider, gateway_port: int, database_url: str, tmp_path: Path
+) -> Iterator[SSOGateway]:
+    yield from start_sso_gateway(provider, gateway_port, database_url, tmp_path)
+
+
+@pytest.fixture
+def sqlite_sso_gateway(provider: FakeOIDCProvider, gateway_port: int, tmp_path: Path) -> Iterator[SSOGateway]:
+    """The same on SQLite only: for the checks that do not depend on the database."""
+    yield from start_sso_gateway(provider, gateway_port, f"sqlite:///{tmp_path / 'oneflow.db'}", tmp_path)

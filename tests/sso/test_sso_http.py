@@ -3,99 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 import pytest
-from sqlalchemy import insert, select
 
-from oneflow_ai.app import create_app
-from oneflow_ai.identity.tables import audit_log, now_utc, tenants, users
-from oneflow_ai.settings import Settings
-from oneflow_ai.store.db import create_engine, migrate
-from tests.conftest import MASTER_KEY
 from tests.fakes.oidc_provider import FakeOIDCProvider
-from tests.fakes.runner import UvicornServer
-from tests.sso.conftest import CLIENT_ID, CLIENT_SECRET, USER
-
-
-def config(provider: FakeOIDCProvider, port: int, suffix: str) -> str:
-    return f"""
-sso:
-  issuer: {provider.url}
-  client_id: {CLIENT_ID}
-  client_secret: env:SSO_SECRET
-  public_url: http://127.0.0.1:{port}
-  label: Test IdP
-  rules:
-    - {{claim: groups, contains: platform-admins, tenant: acme-{suffix}, role: admin}}
-    - {{claim: groups, contains: researchers, tenant: lab-{suffix}, role: member}}
-    - {{claim: email_domain, equals: acme.com, tenant: acme-{suffix}, role: viewer}}
-  default: deny
-"""
-
-
-async def seed_tenants(database_url: str, suffix: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        await migrate(engine)
-        async with engine.begin() as conn:
-            for name in ("acme", "lab"):
-                await conn.execute(insert(tenants).values(id=f"{name}-{suffix}", name=name, created_at=now_utc()))
-    finally:
-        await engine.dispose()
-
-
-async def read(database_url: str, query: Any) -> list[dict[str, Any]]:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            return [dict(r) for r in (await conn.execute(query)).mappings().all()]
-    finally:
-        await engine.dispose()
-
-
-@dataclass
-class SSOGateway:
-    url: str
-    database_url: str
-    provider: FakeOIDCProvider
-    suffix: str
-
-    def users_of(self, subject: str) -> list[dict[str, Any]]:
-        query = select(users).where(users.c.sso_issuer == self.provider.url, users.c.sso_subject == subject)
-        return asyncio.run(read(self.database_url, query))
-
-    def audit(self, action: str) -> list[dict[str, Any]]:
-        return asyncio.run(read(self.database_url, select(audit_log).where(audit_log.c.action == action)))
-
-    def sign_in(self, client: httpx.Client | None = None) -> tuple[httpx.Client, httpx.Response]:
-        """A browser's sign-in: the login route, the provider, the callback, the console; every redirect followed."""
-        client = client or httpx.Client(base_url=self.url, timeout=30, follow_redirects=True)
-        return client, client.get("/ui/sso/login?next=/ui/keys")
-
-
-@pytest.fixture
-def sso_gateway(
-    provider: FakeOIDCProvider, gateway_port: int, database_url: str, tmp_path: Path
-) -> Iterator[SSOGateway]:
-    suffix = uuid.uuid4().hex[:8]  # PostgreSQL's database is shared by the session's tests
-    provider.user = {**USER, "sub": f"sub-{suffix}", "email": f"ana-{suffix}@acme.com"}
-    asyncio.run(seed_tenants(database_url, suffix))
-    path = tmp_path / "config.yaml"
-    path.write_text(config(provider, gateway_port, suffix))
-    settings = Settings(
-        config_path=str(path), data_dir=tmp_path / "data", master_key=MASTER_KEY, database_url=database_url
-    )
-    environ = {"SSO_SECRET": CLIENT_SECRET}
-    server = UvicornServer(lambda: create_app(settings, environ), port=gateway_port)
-    yield SSOGateway(server.url, database_url, provider, suffix)
-    server.stop()
+from tests.sso.conftest import SSOGateway
 
 
 def test_sign_in_creates_the_user_with_the_role_from_the_claims(sso_gateway: SSOGateway) -> None:
@@ -119,8 +33,8 @@ def test_sign_in_creates_the_user_with_the_role_from_the_claims(sso_gateway: SSO
     assert client.get("/ui/keys").status_code == 200
 
 
-def test_no_password_signs_in_an_sso_account(sso_gateway: SSOGateway) -> None:
-    gw = sso_gateway
+def test_no_password_signs_in_an_sso_account(sqlite_sso_gateway: SSOGateway) -> None:
+    gw = sqlite_sso_gateway
     gw.sign_in()
     for password in ("", "!sso", "sso"):
         r = httpx.post(
@@ -174,9 +88,9 @@ def test_a_user_is_never_moved_to_another_tenant(sso_gateway: SSOGateway) -> Non
     ids=["state", "nonce", "signature", "expired"],
 )
 def test_a_spoiled_answer_is_refused_and_nobody_signed_in(
-    sso_gateway: SSOGateway, spoil: Callable[[FakeOIDCProvider], None], status: int, text: str
+    sqlite_sso_gateway: SSOGateway, spoil: Callable[[FakeOIDCProvider], None], status: int, text: str
 ) -> None:
-    gw = sso_gateway
+    gw = sqlite_sso_gateway
     spoil(gw.provider)
     client, page = gw.sign_in()
     assert page.status_code == status, page.text
@@ -185,9 +99,9 @@ def test_a_spoiled_answer_is_refused_and_nobody_signed_in(
     assert gw.users_of(f"sub-{gw.suffix}") == []
 
 
-def test_a_callback_without_the_browsers_pending_cookie_is_refused(sso_gateway: SSOGateway) -> None:
+def test_a_callback_without_the_browsers_pending_cookie_is_refused(sqlite_sso_gateway: SSOGateway) -> None:
     """Login CSRF: a callback URL made in another browser (its code and state) does not sign this one in."""
-    gw = sso_gateway
+    gw = sqlite_sso_gateway
     attacker = httpx.Client(base_url=gw.url, timeout=30)
     start = attacker.get("/ui/sso/login")
     back = httpx.get(start.headers["location"], follow_redirects=False, timeout=10).headers["location"]
@@ -198,9 +112,9 @@ def test_a_callback_without_the_browsers_pending_cookie_is_refused(sso_gateway: 
     assert "oneflow_console" not in victim.cookies
 
 
-def test_a_pkce_mismatch_is_refused(sso_gateway: SSOGateway) -> None:
+def test_a_pkce_mismatch_is_refused(sqlite_sso_gateway: SSOGateway) -> None:
     """A code taken to another sign-in of the same browser (its cookie holds another verifier) is not redeemed."""
-    gw = sso_gateway
+    gw = sqlite_sso_gateway
     client = httpx.Client(base_url=gw.url, timeout=30)
     first = client.get("/ui/sso/login")  # this sign-in's code will be stolen
     stolen = httpx.URL(
@@ -213,14 +127,14 @@ def test_a_pkce_mismatch_is_refused(sso_gateway: SSOGateway) -> None:
     assert gw.users_of(f"sub-{gw.suffix}") == []
 
 
-def test_the_sign_in_page_offers_sso(sso_gateway: SSOGateway) -> None:
-    page = httpx.get(sso_gateway.url + "/ui/login?next=/ui/keys", timeout=30)
+def test_the_sign_in_page_offers_sso(sqlite_sso_gateway: SSOGateway) -> None:
+    page = httpx.get(sqlite_sso_gateway.url + "/ui/login?next=/ui/keys", timeout=30)
     assert 'href="/ui/sso/login?next=/ui/keys"' in page.text and "Sign in with Test IdP" in page.text
 
 
-def test_the_pending_cookie_is_http_only_lax_and_scoped(sso_gateway: SSOGateway) -> None:
-    r = httpx.get(sso_gateway.url + "/ui/sso/login", timeout=30)
-    assert r.status_code == 303 and r.headers["location"].startswith(sso_gateway.provider.url + "/authorize?")
+def test_the_pending_cookie_is_http_only_lax_and_scoped(sqlite_sso_gateway: SSOGateway) -> None:
+    r = httpx.get(sqlite_sso_gateway.url + "/ui/sso/login", timeout=30)
+    assert r.status_code == 303 and r.headers["location"].startswith(sqlite_sso_gateway.provider.url + "/authorize?")
     cookie = r.headers["set-cookie"].lower()
     assert "oneflow_sso=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
     assert "path=/ui/sso" in cookie and "max-age=600" in cookie
