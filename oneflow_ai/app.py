@@ -54,6 +54,7 @@ from oneflow_ai.logs import configure_logging, flush_logs
 from oneflow_ai.observability.runtime import Observability
 from oneflow_ai.pricing import PriceCatalog, PricingEngine
 from oneflow_ai.settings import Settings
+from oneflow_ai.sso.service import build_sso
 from oneflow_ai.store.db import create_engine, migrate
 from oneflow_ai.store.journal import Journal
 from oneflow_ai.store.ledger import Ledger
@@ -177,6 +178,7 @@ def create_app(
         state = {
             "gateway": gateway,
             "identity": identity,
+            "sso": build_sso(config.sso, environ, engine),  # None without `sso:` in the config
             "budgets": budgets,
             "events": events,
             "guardrail_store": stored_guardrails,

@@ -183,6 +183,10 @@ def resolve_secrets(
         at = ("master_key",)
         if config.master_key is not None:  # a reference read, or a literal kept as it is
             config.keep_master_key(resolver.resolve(config.master_key))
+        at = ("sso", "client_secret")
+        if config.sso is not None and config.sso.client_secret is not None:
+            if _to_read(config.sso.client_secret, require_env):
+                config.sso.keep_secret(resolver.resolve(config.sso.client_secret))
     except SecretError as e:
         raise ConfigError(f"{path}:{_line(lines, at)}: {'.'.join(map(str, at))}: secret not read: {e}") from None
 

@@ -15,6 +15,7 @@ from oneflow_ai.config.secrets import parse as parse_reference
 from oneflow_ai.config.secrets import resolve as resolve_secret
 from oneflow_ai.events.config import DeliverySettings, WebhookConfig
 from oneflow_ai.guardrails.settings import GuardrailsSettings, check_guardrails
+from oneflow_ai.sso.settings import SSOSettings
 
 
 def _check_strategy(name: str) -> str:
@@ -296,6 +297,8 @@ class GatewayConfig(Frozen):
     webhooks: tuple[WebhookConfig, ...] = ()
     """The `webhooks:` section: where events are delivered (`oneflow_ai.events`)."""
     webhook_delivery: DeliverySettings = DeliverySettings()
+    sso: SSOSettings | None = None
+    """The `sso:` section: single sign-on to the console through an OpenID Connect provider (`oneflow_ai.sso`)."""
     master_key: str | None = None
     """The master key as a secret reference (`env:`, `file:`, `vault:`, `aws-sm:`); ONEFLOW_MASTER_KEY wins."""
     _master_key: str | None = PrivateAttr(None)
@@ -351,6 +354,7 @@ class GatewayConfig(Frozen):
             guardrails=self.guardrails,
             webhooks=self.webhooks,
             webhook_delivery=self.webhook_delivery,
+            sso=self.sso,
             master_key=self.master_key,
         )
         merged._master_key = self._master_key
