@@ -26,7 +26,7 @@ def test_sign_in_create_a_key_see_it_once_and_use_it(page: Any, console_gateway:
     sign_in(page, gw, "owner", then="/ui/keys")
     assert page.url == gw.url + "/ui/keys"
     page.fill("#create-key-form input[name=name]", "browser-key")
-    page.fill("#create-key-form input[name=allowed_models]", "mini")
+    page.select_option("#allowed-models", ["mini"])  # the gateway's models, listed
     page.fill("#create-key-form input[name=rpm_limit]", "120")
     page.fill("#create-key-form input[name=tpm_limit]", "50000")
     screenshot(page, "keys-create-form")

@@ -142,6 +142,34 @@ def test_a_key_is_created_shown_once_and_works(console_gateway: ConsoleGateway) 
             pass
 
 
+def test_key_form_fields_reach_the_key(console_gateway: ConsoleGateway) -> None:
+    gw = console_gateway
+    dep = gw.admin_api("POST", "/departments", json={"name": "Key Dept", "tenant_id": gw.tenant_a}).json()["id"]
+    with http_as(gw, "owner") as c:
+        page = c.get("/ui/keys").text
+        assert "<option>mini</option>" in page and f'<option value="{dep}">Key Dept</option>' in page
+        r = c.post(
+            "/ui/keys",
+            data={
+                "csrf_token": csrf_of(page),
+                "name": "fields",
+                "role": "viewer",
+                "user_id": gw.users["viewer"].id,
+                "department_id": dep,
+                "allowed_models": ["mini", "gpt-4o, mini"],
+                "budget_id": "",
+                "expires_on": "2031-05-17",
+            },
+        )
+        assert r.status_code == 201, r.text
+        key_id = re.search(r"<dt>Id</dt><dd>(key_[0-9a-f]+)</dd>", r.text)
+        assert key_id
+    key = gw.admin_api("GET", f"/api-keys/{key_id.group(1)}").json()
+    assert key["allowed_models"] == ["mini", "gpt-4o"] and key["department_id"] == dep
+    assert (key["role"], key["user_id"], key["budget_id"]) == ("viewer", gw.users["viewer"].id, None)
+    assert key["expires_at"].startswith("2031-05-17T23:59:59")
+
+
 def test_rotate_shows_the_new_secret_once(console_gateway: ConsoleGateway) -> None:
     with http_as(console_gateway, "owner") as c:
         key_id, old = create_key(c, name="to-rotate")

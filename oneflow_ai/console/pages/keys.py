@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
-from oneflow_ai.api.deps import IdentityDep
+from oneflow_ai.api.deps import IdentityDep, gateway
 from oneflow_ai.api.identity_routes import source_ip
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.console.deps import Form, SignedIn
@@ -73,9 +73,10 @@ async def _list_page(
     found = await identity.keys.list(p, user_id=None, limit=PER_PAGE + 1, offset=offset)
     now = now_utc()
     rows = [{"key": k, "status": status_of(k, now), "manage": may_manage(p, k)} for k in found[:PER_PAGE]]
-    users = []
+    users, departments = [], []
     if can(p, Can.MANAGE_TENANT):
         users = await identity.directory.list_users(p, limit=1000, offset=0)
+        departments = await identity.directory.list_departments(p)
     context = {
         "rows": rows,
         "offset": offset,
@@ -84,6 +85,8 @@ async def _list_page(
         "may_create": may_create(p),
         "roles": grantable(p),
         "users": users,
+        "departments": departments,
+        "models": sorted(gateway(request).models),
         "grace_choices": GRACE_CHOICES,
         "form": {},
         "error": None,
@@ -104,13 +107,13 @@ def key_create(form: FormData) -> KeyCreate:
         value = form.optional(field)
         if value is not None:
             body[field] = value
-    for field in ("user_id", "budget_id"):
+    for field in ("user_id", "department_id", "budget_id"):
         value = form.optional(field)
         if value is not None:
             body[field] = value
-    models = [m.strip() for m in form.get("allowed_models").replace("\n", ",").split(",") if m.strip()]
-    if models:
-        body["allowed_models"] = models
+    models = [m.strip() for value in form.all("allowed_models") for m in value.replace("\n", ",").split(",")]
+    if any(models):  # the list of the gateway's models and the free field both feed it
+        body["allowed_models"] = list(dict.fromkeys(m for m in models if m))
     expires = form.optional("expires_on")
     if expires is not None:
         try:
