@@ -11,10 +11,12 @@ from fastapi import APIRouter, Body, Query, Request
 
 from oneflow_ai.api.deps import ConsoleDep, IdentityDep
 from oneflow_ai.api.identity_routes import RESPONSES, Limit, Offset, source_ip
+from oneflow_ai.api.paging import Cursor, by_time, time_page
 from oneflow_ai.identity import audit
 from oneflow_ai.identity.audit import Actor
 from oneflow_ai.identity.roles import Can, require, scope
 from oneflow_ai.identity.schemas import AuditEntry, KeyCreate, KeyCreated, KeyPublic, KeyRotate, KeyUpdate, Page
+from oneflow_ai.store.cursor import decode, encode
 
 router = APIRouter(prefix="/admin", tags=["Identity"], responses=RESPONSES)
 
@@ -24,16 +26,17 @@ async def create_key(body: KeyCreate, p: ConsoleDep, request: Request, identity:
     return await identity.keys.create(p, body, Actor(p, source_ip(request)))
 
 
-@router.get("/api-keys", summary="The keys you may see")
+@router.get("/api-keys", summary="The keys you may see, oldest first (`?cursor=`, or `?offset=`)")
 async def list_keys(
     p: ConsoleDep,
     identity: IdentityDep,
     user_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 100,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> Page[KeyPublic]:
-    found = await identity.keys.list(p, user_id=user_id, limit=limit + 1, offset=offset)
-    return Page(data=found[:limit], has_more=len(found) > limit)
+    found = await identity.keys.list(p, user_id=user_id, limit=limit + 1, offset=offset, after=by_time(cursor))
+    return time_page(found, limit)
 
 
 @router.get("/api-keys/{key_id}", summary="One key")
@@ -67,14 +70,18 @@ async def rotate_key(
     return await identity.keys.rotate(p, key_id, grace, Actor(p, source_ip(request)))
 
 
-@router.get("/audit", summary="The tenant's audit log, newest first (owners and admins)")
+@router.get("/audit", summary="The tenant's audit log, newest first (owners and admins; `?cursor=` or `?before=`)")
 async def audit_log(
     p: ConsoleDep,
     identity: IdentityDep,
     limit: Limit = 100,
     before: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="an entry id (32-bit)")] = None,
     action: Annotated[str | None, Query(max_length=64, pattern=r"^[\w.]+$")] = None,
+    cursor: Cursor = None,
 ) -> Page[AuditEntry]:
     require(p, Can.READ_AUDIT)
+    if cursor is not None:
+        (before,) = decode(cursor, ("int",))
     entries, more = await audit.entries(identity.engine, scope(p), limit=limit, before=before, action=action)
-    return Page(data=entries, has_more=more)
+    next_cursor = encode([entries[-1].id]) if more and entries else None
+    return Page(data=entries, has_more=more, next_cursor=next_cursor)

@@ -1,4 +1,8 @@
-"""Usage reports (`GET /api/v1/usage`, admin) and cost estimates (`POST /api/v1/estimate`)."""
+"""Usage reports (`GET /api/v1/usage`) and cost estimates (`POST /api/v1/estimate`).
+
+A usage report is confined to the caller's tenant (owners, admins and viewers see all of its calls, a member
+its own calls only, `identity.roles`); the master key sees every tenant, or one with `?tenant=`. Naming another
+tenant answers 404, as a tenant that does not exist does."""
 
 from __future__ import annotations
 
@@ -10,12 +14,13 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from oneflow_ai.api.deps import AdminDep, CallerDep, GatewayDep
+from oneflow_ai.api.deps import CallerDep, ConsoleDep, GatewayDep
 from oneflow_ai.api.responses import JSONBytes
 from oneflow_ai.api.routing_routes import route_decision
 from oneflow_ai.api.schemas import ERRORS, Tokens
 from oneflow_ai.billing.usage import UsageQuery, usage
-from oneflow_ai.errors import InvalidRequest, ModelNotFound
+from oneflow_ai.errors import InvalidRequest, ModelNotFound, PermissionDenied
+from oneflow_ai.identity.roles import confine, own_calls
 from oneflow_ai.pricing import decimal_str
 
 router = APIRouter(tags=["Billing"], responses=ERRORS)
@@ -23,7 +28,7 @@ router = APIRouter(tags=["Billing"], responses=ERRORS)
 FILTERS = ("key", "user", "end_user", "department", "tenant", "model", "provider")
 
 
-def _time(value: str | None, name: str) -> datetime | None:
+def iso_time(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
     try:
@@ -36,7 +41,7 @@ def _time(value: str | None, name: str) -> datetime | None:
 @router.get("/usage", summary="Usage and cost, totalled and grouped (from the daily or hourly aggregates)")
 async def get_usage(
     gw: GatewayDep,
-    _: AdminDep,
+    p: ConsoleDep,
     key: str | None = None,
     user: str | None = None,
     end_user: str | None = None,
@@ -50,12 +55,15 @@ async def get_usage(
         list[str] | None, Query(description="dimensions and/or hour|day; repeat or comma-separate")
     ] = None,
 ) -> Response:
+    mine = own_calls(p)
+    if mine is not None and user is not None and user != mine:
+        raise PermissionDenied("Your role (member) may read the usage of your own calls only.")
     values = {
         "key": key,
-        "user": user,
+        "user": mine or user,
         "end_user": end_user,
         "department": department,
-        "tenant": tenant,
+        "tenant": confine(p, tenant),
         "model": model,
         "provider": provider,
     }
@@ -65,7 +73,7 @@ async def get_usage(
     groups = tuple(g.strip() for item in group_by or () for g in item.split(",") if g.strip())
     try:
         query = UsageQuery(
-            {k: v for k, v in values.items() if v is not None}, _time(start, "start"), _time(end, "end"), groups
+            {k: v for k, v in values.items() if v is not None}, iso_time(start, "start"), iso_time(end, "end"), groups
         )
     except ValueError as e:
         raise InvalidRequest(str(e), param="group_by") from None

@@ -1,6 +1,7 @@
 """The response cache's admin API: `/api/v1/admin/cache/stats` and `DELETE /api/v1/admin/cache`.
 
-A tenant's owners and admins see and clear their own tenant's entries only; the master key sees every tenant
+A tenant's owners, admins and viewers see its own entries' stats, its owners and admins clear its own entries
+only (the store keeps each entry under its tenant: `cache.key`); the master key sees every tenant
 (each listed, and their sum) and clears all of them, or one (`?tenant=`). `?model=` narrows a clear to one model
 (a group's name or alias). Callers with no tenant (the master key's own calls) are the tenant `~`. With no cache
 configured the stats are zeros and a clear removes nothing. A clear is written to the audit log (`cache.clear`).
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from oneflow_ai.api.deps import GatewayDep, IdentityDep, TenantAdminDep
+from oneflow_ai.api.deps import ConsoleDep, GatewayDep, IdentityDep, TenantAdminDep
 from oneflow_ai.api.identity_routes import source_ip
 from oneflow_ai.api.schemas import ERRORS
 from oneflow_ai.cache.stage import ResponseCache
@@ -20,7 +21,7 @@ from oneflow_ai.cache.store import Stats
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.identity import audit
 from oneflow_ai.identity.audit import Actor
-from oneflow_ai.identity.roles import NotFoundInTenant, scope
+from oneflow_ai.identity.roles import Can, confine, require
 
 router = APIRouter(prefix="/admin/cache", tags=["Cache"], responses=ERRORS)
 
@@ -32,18 +33,14 @@ def response_cache(gw: Gateway) -> ResponseCache | None:
     return next((r for r in gw.stages.responders if isinstance(r, ResponseCache)), None)
 
 
-def target(principal: Any, tenant: str | None) -> str | None:
-    """The tenant the call may see: the caller's own; the master key's choice (None: every tenant)."""
-    own = scope(principal)
-    if own is not None and tenant is not None and tenant != own:
-        raise NotFoundInTenant("tenant", tenant)
-    return own or tenant
-
-
 @router.get("/stats", summary="Entries, bytes, hits, misses and the money hits saved (your tenant's)")
-async def cache_stats(p: TenantAdminDep, gw: GatewayDep, tenant: Tenant = None) -> dict[str, Any]:
-    cache = response_cache(gw)
-    seen = target(p, tenant)
+async def cache_stats(p: ConsoleDep, gw: GatewayDep, tenant: Tenant = None) -> dict[str, Any]:
+    require(p, Can.READ_TENANT)
+    return await stats_of(response_cache(gw), confine(p, tenant))
+
+
+async def stats_of(cache: ResponseCache | None, seen: str | None) -> dict[str, Any]:
+    """The stats of one tenant's entries (None: every tenant, each listed too), as the API and console show."""
     per = await cache.stats(seen) if cache is not None else {}
     total = Stats()
     for stats in per.values():
@@ -68,7 +65,7 @@ async def clear_cache(
     tenant: Tenant = None,
 ) -> dict[str, Any]:
     cache = response_cache(gw)
-    seen = target(p, tenant)
+    seen = confine(p, tenant)
     deleted = await cache.clear(seen, model) if cache is not None else 0
     async with identity.engine.begin() as conn:  # in the audit log, as every admin action
         actor = Actor(p, source_ip(request))

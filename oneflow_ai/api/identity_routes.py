@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 
 from oneflow_ai.api.deps import AdminDep, ConsoleDep, IdentityDep, console
+from oneflow_ai.api.paging import Cursor, by_time, time_page
 from oneflow_ai.api.schemas import ERRORS, ErrorBody
 from oneflow_ai.identity.audit import Actor
 from oneflow_ai.identity.roles import is_superuser
@@ -45,7 +46,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/admin", tags=["Identity"], responses=RESPONSES)
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="kept for older clients; prefer `cursor`")]
 
 
 def source_ip(request: Request) -> str | None:
@@ -96,10 +97,12 @@ async def rotate_signing_key(_: AdminDep, identity: IdentityDep) -> dict[str, st
     return {"kid": identity.rotate_signing_key()}
 
 
-@router.get("/users", summary="The tenant's users")
-async def list_users(p: ConsoleDep, identity: IdentityDep, limit: Limit = 100, offset: Offset = 0) -> Page[UserPublic]:
-    found = await identity.directory.list_users(p, limit=limit + 1, offset=offset)
-    return Page(data=found[:limit], has_more=len(found) > limit)
+@router.get("/users", summary="The tenant's users, oldest first (`?cursor=`, or `?offset=`)")
+async def list_users(
+    p: ConsoleDep, identity: IdentityDep, limit: Limit = 100, offset: Offset = 0, cursor: Cursor = None
+) -> Page[UserPublic]:
+    found = await identity.directory.list_users(p, limit=limit + 1, offset=offset, after=by_time(cursor))
+    return time_page(found, limit)
 
 
 @router.get("/users/{user_id}", summary="One user")

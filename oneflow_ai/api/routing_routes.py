@@ -1,10 +1,11 @@
 """OneFlow's routing API under `/api/v1`: which model for a request and what it would cost (`/route`, and
 `/estimate` without a `model`, which billing serves through `route_decision`), a prompt served by
-`model: "auto"` (`/request`), and (admins) each deployment's health and circuit breaker. Handlers are thin."""
+`model: "auto"` (`/request`), and each deployment's health and circuit breaker (`/admin/routing/health`: the
+master key, and every tenant's owners, admins and viewers; the deployments serve every tenant, so each sees the
+same report). Handlers are thin."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Literal
 
 import orjson
@@ -12,16 +13,18 @@ from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.responses import Response
 
-from oneflow_ai.api.deps import AdminDep, CallerDep, GatewayDep
+from oneflow_ai.api.deps import CallerDep, ConsoleDep, GatewayDep
 from oneflow_ai.api.responses import JSONBytes
 from oneflow_ai.api.schemas import ERRORS, CompletionLimit, Tokens
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import InvalidRequest
 from oneflow_ai.gateway.auto import AUTO
 from oneflow_ai.gateway.call import JSONReply, chat_call
+from oneflow_ai.gateway.health_view import routing_health
 from oneflow_ai.gateway.pipeline import complete
-from oneflow_ai.gateway.routing_report import completion_json, decision_json, health_report
+from oneflow_ai.gateway.routing_report import completion_json, decision_json
 from oneflow_ai.gateway.runtime import Gateway
+from oneflow_ai.identity.roles import Can, require
 from oneflow_ai.routing.intelligent import IntelligentRouter, parse_strategy
 from oneflow_ai.routing.profile import Modality, parse_modality
 from oneflow_ai.routing.strategy import RoutingStrategy
@@ -92,20 +95,10 @@ async def prompt(body: PromptRequest, request: Request, gw: GatewayDep, principa
     )
 
 
-@router.get("/admin/routing/health", summary="Each deployment's observed health and circuit breaker (admin)")
-async def routing_health(gw: GatewayDep, _: AdminDep) -> Response:
-    r = gw.routing
-    # breakers under event reports (`events.breakers`) say whether the store beneath them is shared
-    shared = bool(getattr(gw.breakers, "shared", gw.breakers is not None))
-    deployments = health_report(
-        list({g.name: g for g in gw.models.values()}.values()),
-        r.health.view(),
-        r.breakers.view(),
-        r.policy,
-        r.clock(),
-        time.time(),
-    )
-    return JSONBytes(orjson.dumps({"shared": shared, "strategy": r.settings.strategy, "deployments": deployments}))
+@router.get("/admin/routing/health", summary="Each deployment's observed health and circuit breaker")
+async def get_routing_health(gw: GatewayDep, p: ConsoleDep) -> Response:
+    require(p, Can.READ_TENANT)
+    return JSONBytes(orjson.dumps(routing_health(gw)))
 
 
 def route_decision(

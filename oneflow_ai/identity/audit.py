@@ -61,7 +61,8 @@ async def record(
 async def entries(
     engine: AsyncEngine, tenant_id: str | None, *, limit: int, before: int | None, action: str | None
 ) -> tuple[list[AuditEntry], bool]:
-    """Newest first; `tenant_id` None (the superuser) reads every tenant's entries."""
+    """Newest first (by id); `tenant_id` None (the superuser) reads every tenant's entries; `before` is an entry
+    id: the page starts after it (a cursor holds the last id of the previous page, `store.cursor`)."""
     query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit + 1)
     if tenant_id is not None:
         query = query.where(audit_log.c.tenant_id == tenant_id)

@@ -10,6 +10,7 @@ active owner (409 `last_owner`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import RowMapping, and_, func, insert, or_, select, update
@@ -44,6 +45,7 @@ from oneflow_ai.identity.schemas import (
 )
 from oneflow_ai.identity.sessions import Sessions
 from oneflow_ai.identity.tables import DEFAULT_TENANT, api_keys, departments, now_utc, tenants, users
+from oneflow_ai.store import cursor
 
 
 def user_public(row: RowMapping) -> UserPublic:
@@ -200,7 +202,10 @@ class Directory:
             rows = (await conn.execute(query)).mappings().all()
         return [DepartmentPublic.model_validate(dict(r)) for r in rows]
 
-    async def list_users(self, p: Principal, *, limit: int, offset: int) -> list[UserPublic]:
+    async def list_users(
+        self, p: Principal, *, limit: int, offset: int, after: tuple[datetime, str] | None = None
+    ) -> list[UserPublic]:
+        """Oldest first, by (created_at, id); `after` is the last user of the previous page (`store.cursor`)."""
         require(p, Can.READ_TENANT)
         query = (
             select(users)
@@ -209,6 +214,8 @@ class Directory:
             .limit(limit)
             .offset(offset)
         )
+        if after is not None:
+            query = query.where(cursor.after([users.c.created_at, users.c.id], after))
         own = scope(p)
         if own is not None:
             query = query.where(users.c.tenant_id == own)

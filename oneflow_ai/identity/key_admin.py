@@ -10,7 +10,7 @@ replica's cache (`invalidation`) after it is committed together with its audit r
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import RowMapping, false, insert, select, update
@@ -38,6 +38,7 @@ from oneflow_ai.identity.roles import (
 )
 from oneflow_ai.identity.schemas import KeyCreate, KeyCreated, KeyPublic, KeyUpdate
 from oneflow_ai.identity.tables import DEFAULT_TENANT, api_keys, now_utc
+from oneflow_ai.store import cursor
 
 COPIED_ON_ROTATION = (
     "name",
@@ -114,8 +115,19 @@ class KeyAdmin:
         await self._invalidations.publish([secret.hash])  # forget a cached "no such key"
         return KeyCreated(key=secret.key, **key_public(row).model_dump())
 
-    async def list(self, p: Principal, *, user_id: str | None, limit: int, offset: int) -> list[KeyPublic]:
+    async def list(
+        self,
+        p: Principal,
+        *,
+        user_id: str | None,
+        limit: int,
+        offset: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[KeyPublic]:
+        """Oldest first, by (created_at, id); `after` is the last key of the previous page (`store.cursor`)."""
         query = self._visible(p, select(api_keys)).order_by(api_keys.c.created_at, api_keys.c.id)
+        if after is not None:
+            query = query.where(cursor.after([api_keys.c.created_at, api_keys.c.id], after))
         if user_id is not None:
             if not ID.fullmatch(user_id):
                 return []

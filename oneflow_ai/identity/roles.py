@@ -7,6 +7,11 @@
 | manage own keys | yes | yes | yes | no |
 | read the audit log | yes | yes | no | no |
 | grant or change the owner role | yes | no | no | no |
+| read usage, request log, budgets and events, cache stats, provider health | yes | yes | own calls | yes |
+| manage budgets, clear the cache, change guardrail policies | yes | yes | no | no |
+
+"Own calls": a member reads the usage and request log of its own calls (those its user made, through any
+of its keys), and nothing else of the tenant's (no budgets, cache or provider health).
 
 The superuser (the master key: `is_admin` and no tenant) may do everything in every tenant. Nobody else
 sees another tenant: a foreign id answers 404, exactly like an id that does not exist.
@@ -31,12 +36,13 @@ class Can(Enum):
     MANAGE_TENANT = "manage the tenant"
     MANAGE_OWN_KEYS = "manage API keys"
     READ_AUDIT = "read the audit log"
+    READ_OWN_USAGE = "read the usage of your own calls"
 
 
 GRANTS: dict[str, frozenset[Can]] = {
     "owner": frozenset(Can),
     "admin": frozenset(Can),
-    "member": frozenset({Can.MANAGE_OWN_KEYS}),
+    "member": frozenset({Can.MANAGE_OWN_KEYS, Can.READ_OWN_USAGE}),
     "viewer": frozenset({Can.READ_TENANT}),
 }
 
@@ -73,6 +79,29 @@ def target_tenant(p: Principal, requested: str | None, default: str) -> str:
     own = scope(p)
     if own is None:
         return requested or default
+    if requested is not None and requested != own:
+        raise NotFoundInTenant("tenant", requested)
+    return own
+
+
+def own_calls(p: Principal) -> str | None:
+    """Whose calls a usage or request-log query of `p` is confined to, within `scope(p)`: None for those who
+    read the tenant (every user's calls), the caller's own user id for a member; 403 for anyone else."""
+    if can(p, Can.READ_TENANT):
+        return None
+    if can(p, Can.READ_OWN_USAGE):
+        if p.user_id is None:
+            raise PermissionDenied("This key belongs to no user, so it has no calls of its own to read.")
+        return p.user_id
+    raise PermissionDenied(f"Your role ({p.role or 'none'}) may not {Can.READ_TENANT.value}.")
+
+
+def confine(p: Principal, requested: str | None) -> str | None:
+    """The tenant a read is confined to: the caller's own (naming another answers 404, as a missing one does);
+    the superuser's choice, None meaning every tenant."""
+    own = scope(p)
+    if own is None:
+        return requested
     if requested is not None and requested != own:
         raise NotFoundInTenant("tenant", requested)
     return own

@@ -281,3 +281,5 @@ class Page(BaseModel, Generic[T]):
     object: str = "list"
     data: list[T]
     has_more: bool = False
+    next_cursor: str | None = None
+    """Pass it back as `?cursor=` for the next page (None: this is the last); see `store.cursor`."""

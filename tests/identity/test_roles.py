@@ -6,7 +6,7 @@ import pytest
 
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import NotFound, PermissionDenied
-from oneflow_ai.identity.roles import Can, can, may_grant, scope, target_tenant, weaker
+from oneflow_ai.identity.roles import Can, can, confine, may_grant, own_calls, scope, target_tenant, weaker
 
 SUPER = Principal(key_id="master", is_admin=True)
 
@@ -20,7 +20,7 @@ def user(role: str, tenant: str = "t1") -> Principal:
     [
         ("owner", set(Can)),
         ("admin", set(Can)),
-        ("member", {Can.MANAGE_OWN_KEYS}),
+        ("member", {Can.MANAGE_OWN_KEYS, Can.READ_OWN_USAGE}),
         ("viewer", {Can.READ_TENANT}),
     ],
 )
@@ -54,3 +54,18 @@ def test_nobody_grants_more_than_they_hold() -> None:
 def test_a_key_never_holds_more_than_its_user() -> None:
     assert weaker("owner", "member") == "member" and weaker("viewer", "admin") == "viewer"
     assert weaker("admin", None) == "admin"
+
+
+def test_reads_of_usage_are_confined_to_the_tenant_and_a_members_own_calls() -> None:
+    assert confine(SUPER, None) is None and confine(SUPER, "t2") == "t2"
+    for role in ("owner", "admin", "viewer", "member"):
+        assert confine(user(role), None) == "t1" and confine(user(role), "t1") == "t1"
+        with pytest.raises(NotFound):
+            confine(user(role), "t2")
+    assert own_calls(SUPER) is None
+    assert [own_calls(user(r)) for r in ("owner", "admin", "viewer")] == [None, None, None]
+    assert own_calls(user("member")) == "u"
+    with pytest.raises(PermissionDenied):
+        own_calls(Principal(key_id="k", tenant_id="t1", role="member"))  # a member key of no user
+    with pytest.raises(PermissionDenied):
+        own_calls(Principal(key_id="k", user_id="u", tenant_id="t1", role=None))
