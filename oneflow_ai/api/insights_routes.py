@@ -17,7 +17,7 @@ from oneflow_ai.api.identity_routes import RESPONSES
 from oneflow_ai.api.responses import JSONBytes
 from oneflow_ai.billing.insights_report import SCOPES, Range, cost_insights, last_days
 from oneflow_ai.errors import InvalidRequest
-from oneflow_ai.identity.roles import ID, Can, require, scope, target_tenant
+from oneflow_ai.identity.roles import ID, Can, require, target_tenant
 from oneflow_ai.store.aggregates import hour_of
 
 router = APIRouter(prefix="/admin", tags=["Insights"], responses=RESPONSES)
@@ -37,8 +37,7 @@ async def get_insights(
     tenant: Annotated[str | None, Query(max_length=64, description="the master key only")] = None,
 ) -> Response:
     require(p, Can.READ_TENANT)
-    own = scope(p)
-    confined = own if own is not None else (target_tenant(p, tenant, "") or None)
+    confined = target_tenant(p, tenant, "") or None  # the caller's own; the master key's choice (none: all)
     if compare not in SCOPES:
         raise InvalidRequest(f"'scope' must be one of {', '.join(SCOPES)}", param="scope")
     if key is not None and not ID.fullmatch(key):

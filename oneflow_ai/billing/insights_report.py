@@ -33,7 +33,7 @@ from oneflow_ai.billing.insights import (
     routable,
     sentence,
 )
-from oneflow_ai.billing.usage import UsageQuery, usage
+from oneflow_ai.billing.usage import UsageQuery, grouped
 from oneflow_ai.config.schema import ModelGroup
 from oneflow_ai.identity.tables import api_keys
 from oneflow_ai.pricing import Cost, DeploymentPrices, PricingEngine, decimal_str
@@ -58,21 +58,20 @@ async def read_traffic(engine: AsyncEngine, tenant: str | None, key: str | None,
     """The aggregates' sums per (key, requested model, served model) over `span`, cache hits left out."""
     filters = {k: v for k, v in (("tenant", tenant), ("key", key)) if v is not None}
     query = UsageQuery(filters, span.start, span.end, ("key", "model", "served_model", "provider"))
-    report = await usage(engine, query, Decimal(0))
     out = []
-    for g in report["groups"]:
-        if g["provider"] in SKIPPED_PROVIDERS or not g["requests"]:
+    for (key_id, requested, served, provider), sums in (await grouped(engine, query, Decimal(0))).items():
+        if provider in SKIPPED_PROVIDERS or not sums["requests"]:
             continue
         out.append(
             Traffic(
-                key_id=g["key"],
-                requested_model=g["model"] or "",
-                served_model=g["served_model"] or g["model"] or "",
-                requests=g["requests"],
-                input_tokens=g["input_tokens"],
-                output_tokens=g["output_tokens"],
-                cached_tokens=g["cached_tokens"],
-                cost=Cost(Decimal(g["cost_usd"]), Decimal(g["credits"])),
+                key_id=key_id,
+                requested_model=requested or "",
+                served_model=served or requested or "",
+                requests=sums["requests"],
+                input_tokens=sums["input_tokens"],
+                output_tokens=sums["output_tokens"],
+                cached_tokens=sums["cached_tokens"],
+                cost=Cost(sums["cost_usd"], sums["credits"]),
             )
         )
     return out
@@ -156,7 +155,7 @@ def report(found: Insights, span: Range, scope: Scope, tenant: str | None, names
 
 def _who(i: Insight, per_key: bool, names: Mapping[str, str]) -> str:
     if not per_key:
-        return "all its traffic"
+        return "all traffic"
     if i.key_id is None:
         return "the calls made without a virtual key"
     return f"key `{names.get(i.key_id, i.key_id)}`"

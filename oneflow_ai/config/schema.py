@@ -14,6 +14,7 @@ from oneflow_ai.config.presets import PROVIDERS, preset_of, wire_of
 from oneflow_ai.config.secrets import parse as parse_reference
 from oneflow_ai.config.secrets import resolve as resolve_secret
 from oneflow_ai.events.config import DeliverySettings, WebhookConfig
+from oneflow_ai.experiments.config import ExperimentConfig, check_experiments
 from oneflow_ai.guardrails.settings import GuardrailsSettings, check_guardrails
 from oneflow_ai.sso.settings import SSOSettings
 
@@ -297,6 +298,8 @@ class GatewayConfig(Frozen):
     webhooks: tuple[WebhookConfig, ...] = ()
     """The `webhooks:` section: where events are delivered (`oneflow_ai.events`)."""
     webhook_delivery: DeliverySettings = DeliverySettings()
+    experiments: tuple[ExperimentConfig, ...] = ()
+    """The `experiments:` section: A/B splits of public models' traffic (`oneflow_ai.experiments`)."""
     sso: SSOSettings | None = None
     """The `sso:` section: single sign-on to the console through an OpenID Connect provider (`oneflow_ai.sso`)."""
     master_key: str | None = None
@@ -333,6 +336,7 @@ class GatewayConfig(Frozen):
         _one_setting_per_origin([d for g in self.models for d in g.deployments])
         check_guardrails(self.guardrails, {g.name: g.guardrails for g in self.models})
         check_cache(self.cache, {n: (g.cache, g.mode) for n, g in self.by_name().items()})
+        check_experiments(self.experiments, {n: g.mode for n, g in self.by_name().items()})
         return self
 
     def by_name(self) -> dict[str, ModelGroup]:
@@ -354,6 +358,7 @@ class GatewayConfig(Frozen):
             guardrails=self.guardrails,
             webhooks=self.webhooks,
             webhook_delivery=self.webhook_delivery,
+            experiments=self.experiments,
             sso=self.sso,
             master_key=self.master_key,
         )

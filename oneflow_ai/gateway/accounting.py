@@ -121,4 +121,6 @@ def record(call: Call, outcome: Outcome, pricing: PricingEngine, prices: Deploym
         guardrail_action=call.guardrail_action,
         unit=metered.unit if metered is not None else "tokens",
         quantity=metered.quantity if metered is not None else ZERO,
+        experiment=call.experiment,
+        variant=call.variant,
     )

@@ -72,6 +72,10 @@ class Call:
     """The body's `cache` field (`cache.directives`), taken out of the body at the edge so no upstream sees it."""
     cache_control: str | None = None
     """The request's `Cache-Control` header, for the response cache."""
+    experiment: str | None = None
+    """The A/B experiment that chose this call's model group (its id, for the ledger), if one did."""
+    variant: str | None = None
+    """That experiment's variant (its name)."""
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from oneflow_ai.auth.principal import Authenticator
 from oneflow_ai.config.presets import DEMO_WIRE
 from oneflow_ai.config.schema import Deployment, GatewayConfig, ModelGroup
 from oneflow_ai.errors import ModelNotFound
+from oneflow_ai.experiments.registry import Experiments
 from oneflow_ai.gateway.auto import AutoModel
 from oneflow_ai.gateway.drain import Drain
 from oneflow_ai.gateway.routing import Routing
@@ -65,6 +66,8 @@ class Gateway:
     """The routing's own observer (health, breakers, `least_busy`) first, then the stages'."""
     routing: Routing = field(init=False)
     auto: AutoModel = field(init=False)
+    experiments: Experiments = field(init=False)
+    """The A/B experiments: the config's, and the admin API's (`experiments.sync` swaps those in)."""
     models: dict[str, ModelGroup] = field(init=False)
     providers: dict[str, ChatProvider] = field(init=False)
     """By wire protocol; `embedders`: those that have embeddings too."""
@@ -84,6 +87,7 @@ class Gateway:
             self.config.routing, self.models, self.pricing, self.tokens, breakers=self.breakers, prices=self.prices
         )
         self.auto = AutoModel(self.models, self.pricing)
+        self.experiments = Experiments((e.experiment() for e in self.config.experiments), self.models)
         self.admission = self.stages.admissions
         self.observers = Observers([self.routing, *self.stages.observers])
         self.providers = providers()
