@@ -91,6 +91,11 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
+    if args.workers > 1 and not settings.redis_url:
+        _warn(
+            f"--workers {args.workers} without REDIS_URL: each worker keeps its own rate limits, budget counters, "
+            "response cache and idempotency keys (the metrics are shared); set REDIS_URL to make them one gateway"
+        )
     address = f"http://[{args.host}]:{args.port}" if ":" in args.host else f"http://{args.host}:{args.port}"
     try:
         sock = bind(args.host, args.port)  # first: a taken port is a clear error now, not after the start-up

@@ -169,3 +169,13 @@ def test_any_worker_s_metrics_count_both_workers_calls(served: Served, root: Pat
             if line.startswith("http_requests_total{") and 'route="/v1/chat/completions"' in line
         ]
         assert sum(float(line.rsplit(" ", 1)[1]) for line in chat) == counted
+
+
+def test_without_redis_serve_warns_that_each_worker_counts_alone(served: Served, tmp_path: Path) -> None:
+    gateways = SubprocessGateways(tmp_path)
+    try:
+        alone = gateways.start(workers=2)
+    finally:
+        gateways.stop_all()
+    assert "--workers 2 without REDIS_URL: each worker keeps its own rate limits" in alone.output()
+    assert "without REDIS_URL" not in served.output()
