@@ -4,11 +4,12 @@ exposing `PAGE = Page(...)` (`console.page.Page`), import it here and add it to 
 from __future__ import annotations
 
 from oneflow_ai.console.page import Page
-from oneflow_ai.console.pages import audit, keys, sign_in, sso, users
+from oneflow_ai.console.pages import audit, keys, overview, sign_in, sso, users
 
 PAGES: tuple[Page, ...] = (
     sign_in.PAGE,
     sso.PAGE,
+    overview.PAGE,
     keys.PAGE,
     users.PAGE,
     audit.PAGE,
