@@ -6,7 +6,8 @@
 
 `SignedIn` on a GET without a session redirects to the sign-in page (and back afterwards); on any other method
 it answers 401. `Form` answers 403 `csrf_failed` unless the form's `csrf_token` field (or an `X-CSRF-Token`
-header, for scripts) matches the session's token; every state-changing route takes it.
+header, for scripts: a JSON POST is not parsed as a form, the route reads its body) matches the session's token;
+every state-changing route takes it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from fastapi import Depends, Request
 from oneflow_ai.api.deps import identity
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.console import csrf
-from oneflow_ai.console.forms import FormData, read_form
+from oneflow_ai.console.forms import URLENCODED, FormData, read_form
 from oneflow_ai.console.session import COOKIE, principal_of
 from oneflow_ai.errors import PermissionDenied
 
@@ -52,7 +53,10 @@ async def signed_in(request: Request) -> Principal:
 
 
 async def checked_form(request: Request, _: Annotated[Principal, Depends(signed_in)]) -> FormData:
-    form = await read_form(request)
+    """A posted form's fields; a script's POST of another type (JSON) carries the token in `X-CSRF-Token`, gets
+    an empty `FormData` here and reads its body itself (`await request.json()`)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    form = await read_form(request) if kind in (URLENCODED, "") else FormData(())
     presented = form.get(csrf.FIELD) or request.headers.get(csrf.HEADER)
     if not csrf.valid(request.state.console_session, presented):
         raise CsrfFailed()

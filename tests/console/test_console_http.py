@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
 
-from tests.console.conftest import PASSWORD, ConsoleGateway, csrf_of, http_as
+from tests.console.conftest import PASSWORD, ConsoleGateway, csrf_of, http_as, start_console_gateway
 
 LEAKS = ("Traceback", "sqlalchemy", 'File "', "key_hash", "password_hash")
 
@@ -343,3 +345,36 @@ def test_signed_out_requests(console_gateway: ConsoleGateway) -> None:
             )
             assert r.status_code == 303 and r.headers["location"] == "/ui/", evil
             c.cookies.delete("oneflow_console", path="/ui")
+
+
+def test_a_script_sends_the_token_in_a_header(console_gateway: ConsoleGateway) -> None:
+    """A JSON POST (a page's script) is not read as a form: its token comes in X-CSRF-Token, or it is refused."""
+    gw = console_gateway
+    gw.add_user("scripted", gw.tenant_a, "viewer")
+    with http_as(gw, "scripted") as c:
+        token = csrf_of(c.get("/ui/keys").text)
+        for headers in ({}, {"x-csrf-token": "forged"}):
+            r = c.post("/ui/logout", json={"csrf_token": token}, headers=headers)  # a token in JSON does not count
+            assert r.status_code == 403, r.text
+        assert c.get("/ui/keys").status_code == 200
+        r = c.post("/ui/logout", json={}, headers={"x-csrf-token": token})
+        assert r.status_code == 303
+        assert c.get("/ui/keys").status_code == 303  # signed out
+
+
+def test_sign_in_attempts_per_address_are_throttled(tmp_path: Path, console_upstream: Any) -> None:
+    gw, server = start_console_gateway(tmp_path, console_upstream[1].url, env={"ONEFLOW_LOGIN_IP_RPM": "3"})
+    try:
+        with httpx.Client(base_url=gw.url, timeout=30) as c:
+            token = csrf_of(c.get("/ui/login").text)
+            for name in ("owner", "admin", "viewer"):  # three accounts: no lock-out, but one address
+                r = c.post(
+                    "/ui/login", data={"email": gw.users[name].email, "password": "not it!", "csrf_token": token}
+                )
+                assert r.status_code == 401, r.text
+            user = gw.users["member"]
+            r = c.post("/ui/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+            assert r.status_code == 429 and "Too many login attempts from your address" in r.text
+            assert "oneflow_console=" not in r.headers.get("set-cookie", "") and int(r.headers["retry-after"]) >= 1
+    finally:
+        server.stop()
