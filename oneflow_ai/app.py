@@ -20,16 +20,20 @@ from starlette.types import ASGIApp
 from oneflow_ai import __version__
 from oneflow_ai.api import (
     admin_routes,
+    analytics_routes,
     billing_routes,
     budget_routes,
     cache_routes,
+    experiment_routes,
     guardrail_routes,
     identity_routes,
+    insights_routes,
     observability_routes,
     openai_routes,
     operations,
     ops_routes,
     pricing_routes,
+    request_routes,
     routing_routes,
     secret_routes,
 )
@@ -43,6 +47,7 @@ from oneflow_ai.config import load_config
 from oneflow_ai.console import build_console
 from oneflow_ai.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
 from oneflow_ai.events.service import Events
+from oneflow_ai.experiments.sync import StoredExperiments
 from oneflow_ai.gateway.compose import build_gateway
 from oneflow_ai.gateway.shared_breakers import SharedBreakers
 from oneflow_ai.gateway.stages import Stages
@@ -169,6 +174,8 @@ def create_app(
         if guardrails is not None:  # the admin API's policies and tenants' lists (README: "Guardrails")
             stored_guardrails = StoredGuardrails(guardrails, engine, refresh_s=settings.guardrails_refresh_s)
             await stored_guardrails.start()
+        stored_experiments = StoredExperiments(gateway.experiments, engine, refresh_s=settings.guardrails_refresh_s)
+        await stored_experiments.start()
         if breakers is not None:
             await breakers.start()
         await budgets.start()
@@ -182,6 +189,7 @@ def create_app(
             "budgets": budgets,
             "events": events,
             "guardrail_store": stored_guardrails,
+            "experiment_store": stored_experiments,
             **observability.start(gateway),
         }
         gateway.tokens.count_text("warm")  # load the tokenizer now, not on the first request
@@ -197,6 +205,7 @@ def create_app(
             await events.close()
             if stored_guardrails is not None:
                 await stored_guardrails.close()
+            await stored_experiments.close()
             if breakers is not None:
                 await breakers.close()
             await ledger.close()
@@ -215,6 +224,7 @@ def create_app(
         app.include_router(openai_routes.router, prefix=prefix)
     app.include_router(billing_routes.router, prefix="/api/v1")
     app.include_router(budget_routes.router, prefix="/api/v1")
+    app.include_router(request_routes.router, prefix="/api/v1")
     app.include_router(cache_routes.router, prefix="/api/v1")
     app.include_router(pricing_routes.router, prefix="/api/v1")
     app.include_router(secret_routes.router, prefix="/api/v1")
@@ -224,6 +234,10 @@ def create_app(
     app.include_router(admin_routes.router, prefix="/api/v1")
     app.include_router(guardrail_routes.router, prefix="/api/v1")
     app.include_router(webhook_router, prefix="/api/v1")
+    app.include_router(insights_routes.router, prefix="/api/v1")
+    app.include_router(analytics_routes.router, prefix="/api/v1")
+    app.include_router(experiment_routes.router, prefix="/api/v1")
+    app.include_router(experiment_routes.feedback_router, prefix="/api/v1")
     app.include_router(ops_routes.router)
     app.include_router(observability_routes.metrics_router)
     app.include_router(ops_routes.docs_router)
