@@ -91,13 +91,20 @@ models:
 
 
 def start_console_gateway(
-    directory: Path, upstream_url: str, *, env: dict[str, str] | None = None, yaml: str | None = None, **settings: Any
+    directory: Path,
+    upstream_url: str,
+    *,
+    env: dict[str, str] | None = None,
+    yaml: str | None = None,
+    database_url: str | None = None,
+    **settings: Any,
 ) -> tuple[ConsoleGateway, UvicornServer]:
-    """A gateway on SQLite in `directory`, its tenants and users seeded; stop the server when done."""
+    """A gateway (on SQLite in `directory` unless `database_url` is given), its tenants and users seeded; stop the
+    server when done."""
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config.yaml"
     config.write_text(yaml if yaml is not None else config_yaml(upstream_url))
-    database_url = f"sqlite:///{directory / 'oneflow.db'}"
+    database_url = database_url or f"sqlite:///{directory / 'oneflow.db'}"
     s = Settings(
         config_path=str(config),
         data_dir=directory / "data",

@@ -378,3 +378,16 @@ def test_sign_in_attempts_per_address_are_throttled(tmp_path: Path, console_upst
             assert "oneflow_console=" not in r.headers.get("set-cookie", "") and int(r.headers["retry-after"]) >= 1
     finally:
         server.stop()
+
+
+def test_sessions_on_postgres(tmp_path: Path, console_upstream: Any, postgres_url: str) -> None:
+    """The session's look-up (times compared in the database) on PostgreSQL: sign in, act, sign out."""
+    gw, server = start_console_gateway(tmp_path, console_upstream[1].url, database_url=postgres_url)
+    try:
+        with http_as(gw, "admin") as c:
+            _, secret = create_key(c, name="on-postgres")
+            assert secret not in c.get("/ui/keys").text and "on-postgres" in c.get("/ui/keys").text
+            assert c.post("/ui/logout", data={"csrf_token": csrf_of(c.get("/ui/keys").text)}).status_code == 303
+            assert c.get("/ui/keys").status_code == 303
+    finally:
+        server.stop()
