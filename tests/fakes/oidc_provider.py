@@ -14,7 +14,8 @@
 
 Knobs for the refusal tests, applied to the next ID tokens: `id_token_overrides` (claims replaced, e.g. a wrong
 `nonce` or a past `exp`), `sign_with_other_key` (a signature by a key that is not in the JWKS, same `kid`),
-`redirect_state` (the state sent back instead of the one received). `requests` counts the calls by path.
+`redirect_state` (the state sent back instead of the one received); `userinfo_overrides` (claims userinfo
+answers differently). `requests` counts the calls by path.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class FakeOIDCProvider:
         self.id_token_overrides: dict[str, Any] = {}
         self.sign_with_other_key = False
         self.redirect_state: str | None = None
+        self.userinfo_overrides: dict[str, Any] = {}
         self.codes: dict[str, Issued] = {}
         self.access_tokens: dict[str, dict[str, Any]] = {}
         self.requests: Counter[str] = Counter()
@@ -170,7 +172,7 @@ class FakeOIDCProvider:
         claims = self.access_tokens.get(token)
         if claims is None:
             return web.json_response({"error": "invalid_token"}, status=401)
-        return web.json_response(claims)
+        return web.json_response({**claims, **self.userinfo_overrides})
 
     def _client_authenticated(self, request: web.Request, form: dict[str, str]) -> bool:
         basic = request.headers.get("Authorization", "")

@@ -61,6 +61,14 @@ async def test_userinfo_adds_claims_the_id_token_lacks(provider: FakeOIDCProvide
     assert provider.requests["/userinfo"] == 1
 
 
+async def test_userinfo_for_another_subject_is_refused(provider: FakeOIDCProvider, gateway_port: int) -> None:
+    client = client_for(provider, gateway_port)
+    url, pending = await client.start()
+    provider.userinfo_overrides = {"sub": "someone-else", "groups": ["platform-admins"]}
+    with pytest.raises(SignOnFailed, match="another subject"):
+        await client.finish(pending, authorize(url), time.time())
+
+
 async def test_a_wrong_state_is_refused_before_the_code_is_spent(provider: FakeOIDCProvider, gateway_port: int) -> None:
     client = client_for(provider, gateway_port)
     url, pending = await client.start()
