@@ -41,6 +41,7 @@ ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 LEEWAY_S = 60
 METADATA_TTL_S = 3600.0
 JWKS_REFETCH_S = 10.0
+MAX_SUBJECT = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,8 @@ class OIDCClient:
                 {"nonce": nonce, "client_id": self.settings.client_id, "access_token": access_token or None},
             )
             claims.validate(now=int(now), leeway=LEEWAY_S)
+        if not isinstance(claims["sub"], str) or not 0 < len(claims["sub"]) <= MAX_SUBJECT:
+            raise SignOnFailed(f"The ID token's subject must be 1 to {MAX_SUBJECT} characters (OpenID Connect Core 2).")
         return dict(claims)
 
     async def _key_set(self, meta: Mapping[str, Any], *, refresh: bool) -> KeySet:

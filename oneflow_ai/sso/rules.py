@@ -14,6 +14,8 @@ from typing import Any
 from oneflow_ai.sso.settings import ClaimRule, Grant, SSOSettings
 
 EMAIL_DOMAIN = "email_domain"
+MAX_EMAIL = 320
+"""`users.email`'s size (RFC 5321's limit): a longer address is no address."""
 _MISSING = object()
 
 
@@ -51,7 +53,7 @@ def claim_value(claims: Mapping[str, Any], name: str) -> Any:
 def verified_email(claims: Mapping[str, Any], *, trust_unverified_email: bool) -> str | None:
     """The user's e-mail address, lower-cased, when there is one the provider vouches for."""
     email = claims.get("email")
-    if not isinstance(email, str) or email.count("@") != 1 or not email.partition("@")[2]:
+    if not isinstance(email, str) or len(email) > MAX_EMAIL or email.count("@") != 1 or not email.partition("@")[2]:
         return None
     if claims.get("email_verified") is not True and not trust_unverified_email:
         return None

@@ -67,7 +67,7 @@ class ClaimRule(Grant):
 
 
 class SSOSettings(_Frozen):
-    issuer: str = Field(description="the provider's issuer URL, exactly as its ID tokens name it")
+    issuer: str = Field(max_length=512, description="the provider's issuer URL, exactly as its ID tokens name it")
     client_id: str = Field(min_length=1)
     client_secret: str | None = Field(
         None, description="a reference (env:VAR, file:/path, vault:..., aws-sm:...); none for a public client"

@@ -107,7 +107,11 @@ async def test_an_expired_id_token_is_refused(provider: FakeOIDCProvider, gatewa
 
 @pytest.mark.parametrize(
     ("claims", "name"),
-    [({"aud": "another-client"}, "aud"), ({"iss": "https://evil.example.com"}, "iss")],
+    [
+        ({"aud": "another-client"}, "aud"),
+        ({"iss": "https://evil.example.com"}, "iss"),
+        ({"sub": "s" * 256}, "subject must be 1 to 255"),
+    ],
 )
 async def test_another_audience_or_issuer_is_refused(
     provider: FakeOIDCProvider, gateway_port: int, claims: dict[str, Any], name: str

@@ -103,3 +103,4 @@ def test_verified_email_is_lower_cased_and_well_formed() -> None:
     assert verified_email(email("no-at-sign"), trust_unverified_email=False) is None
     assert verified_email(email("ana@"), trust_unverified_email=False) is None
     assert verified_email({"email": 7, "email_verified": True}, trust_unverified_email=False) is None
+    assert verified_email(email("a" * 312 + "@acme.com"), trust_unverified_email=False) is None  # past 320
