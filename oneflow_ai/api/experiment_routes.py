@@ -14,7 +14,6 @@ Experiments from the config file (`experiments:`) are listed with `source: confi
 from __future__ import annotations
 
 import math
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,14 +23,13 @@ from pydantic import Field, field_validator
 from oneflow_ai.api.deps import ConsoleDep, GatewayDep
 from oneflow_ai.api.identity_routes import RESPONSES
 from oneflow_ai.auth.principal import Principal
-from oneflow_ai.errors import GatewayError, InvalidRequest, NotFound
-from oneflow_ai.experiments import feedback
-from oneflow_ai.experiments.config import NAME_PATTERN, as_dict, check_targets
+from oneflow_ai.errors import NotFound
+from oneflow_ai.experiments import feedback, service
+from oneflow_ai.experiments.config import NAME_PATTERN, as_dict
 from oneflow_ai.experiments.results import results
-from oneflow_ai.experiments.split import MAX_VARIANTS, Experiment, Variant, check
+from oneflow_ai.experiments.split import MAX_VARIANTS, Variant
 from oneflow_ai.experiments.sync import StoredExperiments
-from oneflow_ai.gateway.runtime import Gateway
-from oneflow_ai.identity.roles import Can, NotFoundInTenant, can, is_superuser, require, scope, target_tenant
+from oneflow_ai.identity.roles import Can, can, is_superuser, scope
 from oneflow_ai.identity.schemas import In
 
 router = APIRouter(prefix="/admin/experiments", tags=["Experiments"], responses=RESPONSES)
@@ -68,81 +66,44 @@ class FeedbackIn(In):
         return v
 
 
-class ExperimentsOff(GatewayError):
-    status = 409
-    type = "invalid_request_error"
-    code = "experiment_read_only"
-
-
 def _store(request: Request) -> StoredExperiments:
     found: StoredExperiments = request.state.experiment_store
     return found
 
 
-def _visible(p: Principal, gw: Gateway, experiment_id: str) -> Experiment:
-    """The experiment if the caller's tenant sees it, else 404 (as one that does not exist)."""
-    e = gw.experiments.get(experiment_id)
-    own = scope(p)
-    if e is None or (own is not None and e.tenant_id not in ("", own)):
-        raise NotFoundInTenant("experiment", experiment_id)
-    return e
-
-
 @router.get("", summary="The A/B experiments your tenant sees")
 async def list_experiments(p: ConsoleDep, gw: GatewayDep) -> dict[str, Any]:
-    require(p, Can.READ_TENANT)
-    own = scope(p)
-    data = [as_dict(e) for e in gw.experiments.all() if own is None or e.tenant_id in ("", own)]
-    return {"object": "list", "data": data}
+    return {"object": "list", "data": [as_dict(e) for e in service.listed(p, gw.experiments)]}
 
 
 @router.post("", status_code=201, summary="Start an A/B experiment on a public model")
 async def create_experiment(body: ExperimentIn, p: ConsoleDep, gw: GatewayDep, request: Request) -> dict[str, Any]:
-    require(p, Can.MANAGE_TENANT)
-    tenant = target_tenant(p, body.tenant_id, "")
-    variants = tuple(Variant(v.name, v.model, v.weight) for v in body.variants)
-    modes = {name: g.mode for name, g in gw.models.items()}
-    problem = check(variants) or check_targets(body.model, variants, modes)
-    if problem is not None:
-        raise InvalidRequest(f"This experiment cannot run: {problem}.", param="variants", code="invalid_experiment")
-    if any(e.name == body.name and e.tenant_id == tenant for e in gw.experiments.configured):
-        raise InvalidRequest(f"The experiment '{body.name}' exists.", code="experiment_exists", status=409)
-    e = Experiment(
-        f"exp_{secrets.token_hex(8)}",
-        body.name,
-        body.model,
-        variants,
-        body.sticky,
-        tenant,
-        created_at=datetime.now(UTC),
+    e = await service.create(
+        p,
+        _store(request),
+        gw.models,
+        name=body.name,
+        model=body.model,
+        variants=[Variant(v.name, v.model, v.weight) for v in body.variants],
+        sticky=body.sticky,
+        tenant_id=body.tenant_id,
     )
-    if not await _store(request).create(e):
-        raise InvalidRequest(f"The experiment '{body.name}' exists.", code="experiment_exists", status=409)
     return as_dict(e)
 
 
 @router.get("/{experiment_id}", summary="One experiment")
 async def get_experiment(experiment_id: str, p: ConsoleDep, gw: GatewayDep) -> dict[str, Any]:
-    require(p, Can.READ_TENANT)
-    return as_dict(_visible(p, gw, experiment_id))
+    return as_dict(service.visible(p, gw.experiments, experiment_id))
 
 
 @router.post("/{experiment_id}/end", summary="End an experiment: its model's calls are no longer split")
-async def end_experiment(experiment_id: str, p: ConsoleDep, gw: GatewayDep, request: Request) -> dict[str, Any]:
-    require(p, Can.MANAGE_TENANT)
-    e = _visible(p, gw, experiment_id)
-    if e.source == "config":
-        raise ExperimentsOff("This experiment is defined in the config file: remove it there to end it.")
-    if not is_superuser(p) and e.tenant_id == "":
-        raise NotFoundInTenant("experiment", experiment_id)  # every tenant's: only the master key ends it
-    await _store(request).end(e.id, datetime.now(UTC))
-    return as_dict(gw.experiments.get(e.id) or e)
+async def end_experiment(experiment_id: str, p: ConsoleDep, request: Request) -> dict[str, Any]:
+    return as_dict(await service.end(p, _store(request), experiment_id))
 
 
 @router.get("/{experiment_id}/results", summary="Per variant: calls, cost, latency, errors and feedback")
 async def experiment_results(experiment_id: str, p: ConsoleDep, gw: GatewayDep) -> dict[str, Any]:
-    require(p, Can.READ_TENANT)
-    e = _visible(p, gw, experiment_id)
+    e = service.visible(p, gw.experiments, experiment_id)
     return {"name": e.name, "model": e.model, **await results(gw.engine, e, scope(p), gw.pricing.inr_per_usd)}
 
 
