@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -109,7 +109,10 @@ class SSOGateway:
     url: str
     database_url: str
     provider: FakeOIDCProvider
+    tenant_suffix: str
+    """The rules' tenants are `acme-<tenant_suffix>` and `lab-<tenant_suffix>`."""
     suffix: str
+    """The test's own user at the provider: subject `sub-<suffix>`, e-mail `ana-<suffix>@acme.com`."""
 
     def users_of(self, subject: str) -> list[dict[str, Any]]:
         query = select(users).where(users.c.sso_issuer == self.provider.url, users.c.sso_subject == subject)
@@ -124,13 +127,23 @@ class SSOGateway:
         return client, client.get("/ui/sso/login?next=/ui/keys")
 
 
+def with_new_user(gw: SSOGateway) -> SSOGateway:
+    """The gateway for one more test: a user of its own at the provider, the provider's knobs back to normal."""
+    provider, suffix = gw.provider, uuid.uuid4().hex[:8]
+    provider.user = {**USER, "sub": f"sub-{suffix}", "email": f"ana-{suffix}@acme.com"}
+    provider.id_token_overrides, provider.userinfo_overrides = {}, {}
+    provider.sign_with_other_key, provider.redirect_state = False, None
+    provider.requests.clear()
+    provider.token_requests.clear()
+    return replace(gw, suffix=suffix)
+
+
 def start_sso_gateway(
     provider: FakeOIDCProvider, gateway_port: int, database_url: str, tmp_path: Path
 ) -> Iterator[SSOGateway]:
     """A gateway configured for single sign-on through `provider`, listening on `gateway_port` (registered at the
     provider), its tenants `acme-<suffix>` and `lab-<suffix>` made beforehand (rules name tenants by id)."""
     suffix = uuid.uuid4().hex[:8]  # PostgreSQL's database is shared by the session's tests
-    provider.user = {**USER, "sub": f"sub-{suffix}", "email": f"ana-{suffix}@acme.com"}
     blocking(seed_tenants(database_url, suffix))
     path = tmp_path / "config.yaml"
     path.write_text(config(provider, gateway_port, suffix))
@@ -139,18 +152,55 @@ def start_sso_gateway(
     )
     environ = {"SSO_SECRET": CLIENT_SECRET}
     server = UvicornServer(lambda: create_app(settings, environ), port=gateway_port)
-    yield SSOGateway(server.url, database_url, provider, suffix)
-    server.stop()
+    try:
+        yield with_new_user(SSOGateway(server.url, database_url, provider, suffix, suffix))
+    finally:
+        server.stop()
 
 
-@pytest.fixture
-def sso_gateway(
-    provider: FakeOIDCProvider, gateway_port: int, database_url: str, tmp_path: Path
+def serve_sso_gateway(database_url: str, directory: Path) -> Iterator[SSOGateway]:
+    """A provider and a gateway of their own (for a module's tests to share)."""
+    port = free_port()
+    provider = FakeOIDCProvider(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uri=f"http://127.0.0.1:{port}/ui/sso/callback",
+        user=dict(USER),
+    )
+    server = AiohttpServer(provider.app)
+    provider.url = server.url
+    try:
+        yield from start_sso_gateway(provider, port, database_url, directory)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def shared_sso_gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SSOGateway]:
-    yield from start_sso_gateway(provider, gateway_port, database_url, tmp_path)
+    directory = tmp_path_factory.mktemp("sso")
+    url = (
+        f"sqlite:///{directory / 'oneflow.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    yield from serve_sso_gateway(str(url), directory)
+
+
+@pytest.fixture(scope="module")
+def shared_sqlite_sso_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSOGateway]:
+    directory = tmp_path_factory.mktemp("sso-sqlite")
+    yield from serve_sso_gateway(f"sqlite:///{directory / 'oneflow.db'}", directory)
 
 
 @pytest.fixture
-def sqlite_sso_gateway(provider: FakeOIDCProvider, gateway_port: int, tmp_path: Path) -> Iterator[SSOGateway]:
+def sso_gateway(shared_sso_gateway: SSOGateway) -> SSOGateway:
+    """A gateway shared by the module's tests (on SQLite, then PostgreSQL), with a provider user of this test's own."""
+    return with_new_user(shared_sso_gateway)
+
+
+@pytest.fixture
+def sqlite_sso_gateway(shared_sqlite_sso_gateway: SSOGateway) -> SSOGateway:
     """The same on SQLite only: for the checks that do not depend on the database."""
-    yield from start_sso_gateway(provider, gateway_port, f"sqlite:///{tmp_path / 'oneflow.db'}", tmp_path)
+    return with_new_user(shared_sqlite_sso_gateway)

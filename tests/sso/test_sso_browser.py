@@ -50,7 +50,7 @@ def test_sign_in_with_sso_in_the_browser(browser_gateway: SSOGateway, page: Any)
     assert page.locator(".who .role").inner_text() == "admin"
     screenshot(page, "sso-signed-in")
     (user,) = gw.users_of(f"sub-{gw.suffix}")
-    assert (user["role"], user["tenant_id"]) == ("admin", f"acme-{gw.suffix}")
+    assert (user["role"], user["tenant_id"]) == ("admin", f"acme-{gw.tenant_suffix}")
 
 
 def test_a_refused_user_sees_why(browser_gateway: SSOGateway, page: Any) -> None:
