@@ -25,8 +25,10 @@ import pytest
 import redis
 
 from oneflow_ai.billing.budget import config_budget_id
+from oneflow_ai.pricing import TokenCounter
 from tests.billing.conftest import expected_cost
 from tests.cluster.balancer import Balancer, nginx_path, start_balancer
+from tests.cluster.load import HI, MAX_TOKENS
 from tests.cluster.replicas import Replica, replicas
 from tests.conftest import MASTER_KEY, POSTGRES_ADMIN_URL, SHARED_REDIS_URL, UPSTREAM_KEY
 from tests.fakes import openai_upstream as fake
@@ -36,6 +38,8 @@ from tests.fakes.runner import AiohttpServer
 MASTER = {"authorization": f"Bearer {MASTER_KEY}"}
 ONE_CALL = expected_cost("gpt-4o-mini", fake.PROMPT_TOKENS, fake.COMPLETION_TOKENS, 3)
 """What one call to the fake upstream costs (its usage is the same for every call, streamed or not)."""
+ESTIMATE = expected_cost("gpt-4o-mini", TokenCounter().count_messages(HI), MAX_TOKENS)
+"""What the gateway holds on a budget for one call before it is made (its prompt and `max_tokens`)."""
 BUDGET_CALLS = 12
 BUDGET_USD = BUDGET_CALLS * ONE_CALL
 SHARED_BREAKERS = "oneflow:breakers"

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 HI = [{"role": "user", "content": "hi"}]
+MAX_TOKENS = 8
 
 
 @dataclass
@@ -41,7 +42,13 @@ class Call:
         return self.status == 200 and self.complete
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "messages": HI, "user": self.marker, "max_tokens": 8, **self.extra}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": HI,
+            "user": self.marker,
+            "max_tokens": MAX_TOKENS,
+            **self.extra,
+        }
         if self.stream:
             body |= {"stream": True, "stream_options": {"include_usage": True}}
         return body

@@ -38,8 +38,9 @@ class Replica:
     def alive(self) -> bool:
         return self.served is not None and self.served.process.poll() is None
 
-    def launch(self) -> None:
-        """Start the process (not waiting for it: `wait_up()`); its output goes to files numbered by start."""
+    def launch(self, **extra_env: str) -> None:
+        """Start the process (not waiting for it: `wait_up()`), with `extra_env` over the replicas' environment for
+        this start only; its output goes to files numbered by start."""
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("ONEFLOW_", "PROMETHEUS_", "OTEL_"))}
         for name in PASSED_ONLY_IF_GIVEN:
             environ.pop(name, None)
@@ -49,6 +50,7 @@ class Replica:
                 "ONEFLOW_DATA_DIR": str(self.data_dir),
                 "UPSTREAM_KEY": UPSTREAM_KEY,
                 **self.env,
+                **extra_env,
             }
         )
         args = [sys.executable, "-m", "oneflow_ai", "serve", "--port", str(self.port), "--config", str(self.config)]

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cluster.conftest import BUDGET_USD, MASTER, ONE_CALL, Cluster, bearer, decimal_sum
+from tests.cluster.conftest import BUDGET_USD, ESTIMATE, MASTER, ONE_CALL, Cluster, bearer, decimal_sum
 from tests.cluster.load import Call, Loop, perform, run
 from tests.cluster.replicas import Replica
 
@@ -82,7 +82,8 @@ def test_one_rate_limit_and_one_budget_hold_across_the_three(cluster: Cluster, f
     )
     assert spent == len(served) * ONE_CALL
     assert spent <= BUDGET_USD + ONE_CALL
-    assert len(served) >= BUDGET_USD // ONE_CALL - 1  # used, not refused early
+    # and it is used, not refused early (a call in flight holds its estimate, more than it costs, until it settles)
+    assert len(served) >= BUDGET_USD // max(ESTIMATE, ONE_CALL)
     for r in cluster.replicas:
         assert any(answered_by(c, r) for c in out), f"{r.name} refused no budget call"
 
@@ -270,7 +271,8 @@ def test_a_replica_killed_mid_load_loses_no_call_another_could_serve_and_no_reco
     figures["SIGKILL"] = (
         f"{KILL_CALLS} calls ({KILL_CALLS // 3} streamed, {KILL_CLIENTS} clients), {victim.name} killed after"
         f" {sum(c.ended <= kill for c in calls)} had ended: {len(ok)} served, {len(failed)} failed (in flight on the"
-        f" killed replica); upstream: {len(arrived)} reached it, {len(served)} served to their last byte; ledger:"
+        f" killed replica, {sum(c.marker not in arrived for c in failed)} of them before reaching the upstream);"
+        f" upstream: {len(arrived)} reached it, {len(served)} served to their last byte; ledger:"
         f" {sum(len(rs) for rs in rows.values())} rows ({dict(statuses)}) {settled - kill:.1f}s after the kill;"
         f" answered 200 but not recorded {len(lost)}, reached the upstream but not recorded {len(unrecorded)},"
         f" recorded twice {len(twice)}; passed on by nginx to another replica"
@@ -303,6 +305,12 @@ def test_sigterm_drains_calls_in_flight_and_records_them_before_exiting(
 ) -> None:
     cluster.revive()
     victim = cluster.replicas[1]
+    # The victim restarts writing nothing behind while it runs (a batch a minute): what it records, it records on its
+    # way out.
+    victim.terminate()
+    assert victim.served is not None and victim.served.process.wait(60) in (0, -15), victim.output()[-2000:]
+    victim.launch(ONEFLOW_LEDGER_INTERVAL_S="60")
+    victim.wait_up()
     slow = {"fake_chunks": 40, "fake_interval_s": 0.05}  # 2 s each
     streams = [
         Call(cluster.marker("drain", n), cluster.model("plain"), True, extra=slow, url=victim.url)
