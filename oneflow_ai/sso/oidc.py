@@ -207,12 +207,15 @@ async def _mapped(doing: str) -> AsyncIterator[None]:
         raise
     except httpx2.HTTPStatusError as e:
         raise SignOnFailed(
-            f"The identity provider answered HTTP {e.response.status_code} when {doing}.", code="sso_provider_error"
+            f"The identity provider answered HTTP {e.response.status_code} when {doing}.",
+            code="sso_provider_error",
+            status=502,
         ) from None
     except httpx2.HTTPError as e:
         raise SignOnFailed(
             f"The identity provider could not be reached when {doing} ({type(e).__name__}).",
             code="sso_provider_unreachable",
+            status=502,
         ) from None
     except AuthlibBaseError as e:
         raise SignOnFailed(

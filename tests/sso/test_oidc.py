@@ -170,4 +170,4 @@ async def test_an_unreachable_provider_is_a_clear_error(gateway_port: int) -> No
     )
     with pytest.raises(SignOnFailed, match="could not be reached") as info:
         await OIDCClient(settings, None).start()
-    assert info.value.code == "sso_provider_unreachable"
+    assert (info.value.code, info.value.status) == ("sso_provider_unreachable", 502)
