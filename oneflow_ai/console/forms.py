@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from pydantic import ValidationError
 from starlette.requests import Request
 
 from oneflow_ai.errors import InvalidRequest
@@ -49,3 +50,11 @@ async def read_form(request: Request) -> FormData:
     if any("\x00" in k or "\x00" in v for k, v in pairs):
         raise InvalidRequest("The form must not contain NUL characters.")
     return FormData(tuple(pairs))
+
+
+def first_error(e: ValidationError) -> str:
+    """The first problem pydantic found, as a sentence for the page ("email: not a valid e-mail address")."""
+    first = e.errors()[0]
+    where = ".".join(str(x) for x in first.get("loc", ()))
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message

@@ -10,8 +10,9 @@ Fixtures and helpers for every console test (pages added by other modules use th
 - `http_as(gateway, name)`: an `httpx.Client` signed in through the sign-in form (cookies kept), for the quick
   plain-HTTP tests; `csrf_of(html)` reads a page's CSRF token.
 - `browser` (session) and `page` (a fresh context per test: no cookies); `sign_in(page, gateway, name)`;
-  `screenshot(page, name)` writes `<name>.png` under `$ONEFLOW_TEST_ARTIFACTS` (default `artifacts/console/`
-  in the repository). Browser tests skip, saying why, only when `/usr/bin/chromium` is missing.
+  `wait_ready(page)` waits until the page's script has run (wait on that, never on time); `screenshot(page,
+  name)` writes `<name>.png` under `$ONEFLOW_TEST_ARTIFACTS` (default `artifacts/console/` in the repository).
+  Browser tests skip, saying why, only when `/usr/bin/chromium` is missing.
 """
 
 from __future__ import annotations
@@ -210,6 +211,11 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+def wait_ready(page: Any) -> None:
+    """Until the page's scripts have set it up (`console.js` marks `<html data-console-ready>`)."""
+    page.wait_for_selector("html[data-console-ready]", state="attached")
+
+
 def sign_in(page: Any, gw: ConsoleGateway, name: str, *, then: str = "/ui/") -> None:
     user = gw.users[name]
     page.goto(gw.url + "/ui/login?next=" + then)
@@ -217,6 +223,7 @@ def sign_in(page: Any, gw: ConsoleGateway, name: str, *, then: str = "/ui/") -> 
     page.fill("input[name=password]", user.password)
     page.click("#login-form button[type=submit]")
     page.wait_for_selector("#sign-out")
+    wait_ready(page)
 
 
 SignIn = Callable[[Any, ConsoleGateway, str], None]

@@ -19,12 +19,13 @@ from oneflow_ai.api.deps import IdentityDep, gateway
 from oneflow_ai.api.identity_routes import source_ip
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.console.deps import Form, SignedIn
-from oneflow_ai.console.forms import FormData
+from oneflow_ai.console.forms import FormData, first_error
+from oneflow_ai.console.grants import grantable, may_create_keys, may_manage_key
 from oneflow_ai.console.page import Page
 from oneflow_ai.console.render import render
-from oneflow_ai.errors import GatewayError, InvalidRequest
+from oneflow_ai.errors import InvalidRequest
 from oneflow_ai.identity.audit import Actor
-from oneflow_ai.identity.roles import ROLES, Can, can, may_grant
+from oneflow_ai.identity.roles import Can, can
 from oneflow_ai.identity.schemas import KeyCreate, KeyPublic
 from oneflow_ai.identity.tables import now_utc
 
@@ -32,29 +33,6 @@ router = APIRouter()
 PAGE = Page(router=router, title="API keys", path="/keys")
 PER_PAGE = 50
 GRACE_CHOICES = ((0, "none: the old secret stops now"), (3600, "1 hour"), (86400, "24 hours"), (7 * 86400, "7 days"))
-
-
-def may_create(p: Principal) -> bool:
-    return can(p, Can.MANAGE_TENANT) or can(p, Can.MANAGE_OWN_KEYS)
-
-
-def grantable(p: Principal) -> list[str]:
-    out = []
-    for role in reversed(ROLES):
-        try:
-            may_grant(p, role)
-        except GatewayError:
-            continue
-        out.append(role)
-    return out
-
-
-def may_manage(p: Principal, key: KeyPublic) -> bool:
-    """What `KeyAdmin` allows: the tenant's managers any key up to their role; a member their own keys."""
-    own = p.user_id is not None and key.user_id == p.user_id
-    if not (can(p, Can.MANAGE_TENANT) or (own and can(p, Can.MANAGE_OWN_KEYS))):
-        return False
-    return key.role in grantable(p)
 
 
 def status_of(key: KeyPublic, now: datetime) -> str:
@@ -72,7 +50,7 @@ async def _list_page(
 ) -> Response:
     found = await identity.keys.list(p, user_id=None, limit=PER_PAGE + 1, offset=offset)
     now = now_utc()
-    rows = [{"key": k, "status": status_of(k, now), "manage": may_manage(p, k)} for k in found[:PER_PAGE]]
+    rows = [{"key": k, "status": status_of(k, now), "manage": may_manage_key(p, k)} for k in found[:PER_PAGE]]
     users, departments = [], []
     if can(p, Can.MANAGE_TENANT):
         users = await identity.directory.list_users(p, limit=1000, offset=0)
@@ -82,7 +60,7 @@ async def _list_page(
         "offset": offset,
         "next_offset": offset + PER_PAGE if len(found) > PER_PAGE else None,
         "prev_offset": max(0, offset - PER_PAGE) if offset else None,
-        "may_create": may_create(p),
+        "may_create": may_create_keys(p),
         "roles": grantable(p),
         "users": users,
         "departments": departments,
@@ -124,18 +102,12 @@ def key_create(form: FormData) -> KeyCreate:
     return KeyCreate.model_validate(body)
 
 
-def _invalid(e: ValidationError) -> str:
-    first = e.errors()[0]
-    where = ".".join(str(x) for x in first.get("loc", ()))
-    return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
-
-
 @router.post("/keys")
 async def create_key(request: Request, p: SignedIn, form: Form, identity: IdentityDep) -> Response:
     try:
         body = key_create(form)
     except ValidationError as e:
-        return await _list_page(request, p, identity, 0, error=_invalid(e), form=dict(form.fields), status=400)
+        return await _list_page(request, p, identity, 0, error=first_error(e), form=dict(form.fields), status=400)
     created = await identity.keys.create(p, body, Actor(p, source_ip(request)))
     return render(request, "key_created.html", {"key": created, "action": "created"}, status=201)
 

@@ -13,30 +13,19 @@ from starlette.responses import RedirectResponse, Response
 
 from oneflow_ai.api.deps import IdentityDep
 from oneflow_ai.api.identity_routes import source_ip
-from oneflow_ai.auth.principal import Principal
 from oneflow_ai.console.deps import Form, SignedIn
+from oneflow_ai.console.forms import first_error
+from oneflow_ai.console.grants import grantable, may_change_user
 from oneflow_ai.console.page import Page
-from oneflow_ai.console.pages.keys import grantable
 from oneflow_ai.console.render import render
 from oneflow_ai.errors import InvalidRequest
 from oneflow_ai.identity.audit import Actor
 from oneflow_ai.identity.roles import GRANTS, RANK, ROLES, Can, can, require
-from oneflow_ai.identity.schemas import DepartmentCreate, Register, UserPublic, UserUpdate
+from oneflow_ai.identity.schemas import DepartmentCreate, Register, UserUpdate
 
 router = APIRouter()
 PAGE = Page(router=router, title="Users", path="/users", visible=lambda p: can(p, Can.READ_TENANT))
 PER_PAGE = 100
-
-
-def may_change(p: Principal, user: UserPublic) -> bool:
-    """The directory's rule: managers change users whose role they could grant."""
-    return can(p, Can.MANAGE_TENANT) and user.role in grantable(p)
-
-
-def _invalid(e: ValidationError) -> str:
-    first = e.errors()[0]
-    where = ".".join(str(x) for x in first.get("loc", ()))
-    return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
 
 
 @router.get("/users")
@@ -48,7 +37,7 @@ async def users_page(request: Request, p: SignedIn, identity: IdentityDep, offse
     names = {d.id: d.name for d in departments}
     context = {
         "rows": [
-            {"user": u, "change": may_change(p, u), "department": names.get(u.department_id or "")}
+            {"user": u, "change": may_change_user(p, u), "department": names.get(u.department_id or "")}
             for u in found[:PER_PAGE]
         ],
         "departments": departments,
@@ -77,7 +66,7 @@ async def create_user(request: Request, p: SignedIn, form: Form, identity: Ident
             }
         )
     except ValidationError as e:
-        raise InvalidRequest(_invalid(e)) from None
+        raise InvalidRequest(first_error(e)) from None
     await identity.accounts.register(body, Actor(p, source_ip(request)))
     return RedirectResponse("/ui/users", status_code=303)
 
@@ -87,7 +76,7 @@ async def change_role(request: Request, user_id: str, p: SignedIn, form: Form, i
     try:
         body = UserUpdate.model_validate({"role": form.get("role")})
     except ValidationError as e:
-        raise InvalidRequest(_invalid(e)) from None
+        raise InvalidRequest(first_error(e)) from None
     await identity.directory.update_user(p, user_id, body, Actor(p, source_ip(request)))
     return RedirectResponse("/ui/users", status_code=303)
 
@@ -109,6 +98,6 @@ async def create_department(request: Request, p: SignedIn, form: Form, identity:
     try:
         body = DepartmentCreate.model_validate({"name": form.get("name").strip()})
     except ValidationError as e:
-        raise InvalidRequest(_invalid(e)) from None
+        raise InvalidRequest(first_error(e)) from None
     await identity.directory.create_department(p, body, Actor(p, source_ip(request)))
     return RedirectResponse("/ui/users", status_code=303)

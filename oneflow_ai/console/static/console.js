@@ -23,4 +23,6 @@ document.addEventListener("DOMContentLoaded", function () {
       }
     });
   });
+  // Set up: tests (and anything else) can wait on this instead of on time.
+  document.documentElement.setAttribute("data-console-ready", "1");
 });
