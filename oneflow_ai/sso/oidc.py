@@ -75,15 +75,17 @@ class OIDCClient:
         return str(url), pending
 
     async def finish(self, pending: Pending, params: Mapping[str, str], now: float) -> SignedIn:
-        """The callback's query `params` checked against `pending`, the code exchanged, the ID token verified."""
-        if "error" in params:
-            why = params.get("error_description") or params["error"]
-            raise SignOnFailed(f"The identity provider did not sign you in: {why[:200]}.", code="sso_provider_error")
+        """The callback's query `params` checked against `pending`, the code exchanged, the ID token verified.
+        The state is checked first, so a provider's error is shown only when it answers this browser's sign-in
+        (never text from a link someone else made)."""
         if not hmac.compare_digest(params.get("state", "").encode(), pending.state.encode()):
             raise SignOnFailed(
                 "This sign-in's state does not match the one this browser started; start again from the sign-in page.",
                 code="sso_state_mismatch",
             )
+        if "error" in params:
+            why = params.get("error_description") or params["error"]
+            raise SignOnFailed(f"The identity provider did not sign you in: {why[:200]}.", code="sso_provider_error")
         code = params.get("code")
         if not code:
             raise SignOnFailed("The identity provider sent no authorization code.")

@@ -149,6 +149,9 @@ async def test_a_provider_error_is_shown(provider: FakeOIDCProvider, gateway_por
     with pytest.raises(SignOnFailed, match="The user declined") as info:
         await client.finish(pending, params, time.time())
     assert info.value.code == "sso_provider_error"
+    with pytest.raises(SignOnFailed) as info:  # someone else's link: their text is not shown
+        await client.finish(pending, {**params, "state": "made-up"}, time.time())
+    assert info.value.code == "sso_state_mismatch" and "declined" not in info.value.message
 
 
 async def test_a_discovery_document_for_another_issuer_is_refused(
