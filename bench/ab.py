@@ -27,7 +27,7 @@ import orjson
 
 from bench import canned
 from bench.gateway import CHAT_MODEL, Gateway, start_oneflow
-from bench.modes import MASTER_KEY, modes
+from bench.modes import MASTER_KEY, modes, variants
 from bench.upstream import start_upstream
 from bench.wrk import run_wrk, write_script
 
@@ -49,8 +49,9 @@ def compare(
 ) -> dict[str, object]:
     """`baseline`: the other version's command, both in `mode_name`; or, with `versus`, this version in `mode_name`
     (the baseline side) against `versus`."""
-    mode = modes()[mode_name]
-    sides = [(mode, baseline), (modes()[versus] if versus else mode, None)]
+    table = {**modes(), **variants()}
+    mode = table[mode_name]
+    sides = [(mode, baseline), (table[versus] if versus else mode, None)]
     with tempfile.TemporaryDirectory(prefix="oneflow-ab-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         upstream = start_upstream(work / "nginx", UPSTREAM_PORT, cpu="1")

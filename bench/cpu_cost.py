@@ -25,7 +25,7 @@ import orjson
 
 from bench import canned
 from bench.gateway import CHAT_MODEL, start_oneflow
-from bench.modes import MASTER_KEY, modes
+from bench.modes import MASTER_KEY, modes, variants
 from bench.procs import worker_pids
 from bench.upstream import start_upstream
 from bench.wrk import run_wrk, write_script
@@ -47,7 +47,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(mode_name: str, seconds: float, rounds: int) -> dict[str, object]:
-    mode = modes()[mode_name]
+    mode = {**modes(), **variants()}[mode_name]
     with tempfile.TemporaryDirectory(prefix="oneflow-cpu-") as tmp, mode.resources() as extra:
         work = Path(tmp)
         mode = replace(mode, env={**mode.env, **extra})

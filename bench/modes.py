@@ -14,7 +14,7 @@ import os
 import uuid
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -133,5 +133,18 @@ def modes(environ: Mapping[str, str] = os.environ) -> dict[str, Mode]:
             client_key=virtual_key,
             resources=fresh_postgres(database),
             services=(_port(database, 5432), _port(redis, 6379)),
+        ),
+    }
+
+
+def variants(environ: Mapping[str, str] = os.environ) -> dict[str, Mode]:
+    """Modes for `bench.ab --versus` only (not measured by `bench.run`): a production mode with one thing changed."""
+    full = modes(environ)["full-sqlite"]
+    return {
+        "full-sqlite-nojournal": replace(
+            full,
+            name="full-sqlite-nojournal",
+            description="as full-sqlite, without the ledger's journal (ONEFLOW_LEDGER_JOURNAL=off): what it costs",
+            env={**full.env, "ONEFLOW_LEDGER_JOURNAL": "off"},
         ),
     }

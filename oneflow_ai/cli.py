@@ -23,7 +23,7 @@ from oneflow_ai.config import ConfigError, load_config
 from oneflow_ai.ops.commands import add_parsers as add_ops_parsers
 from oneflow_ai.ops.commands import run as run_ops
 from oneflow_ai.settings import Settings
-from oneflow_ai.store.db import create_engine, migrate
+from oneflow_ai.store.db import SchemaTooNew, create_engine, migrate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return import_litellm(args.config, args.output, os.environ)
     if args.command == "migrate":
-        asyncio.run(_migrate(Settings.from_env(os.environ)))
+        try:
+            asyncio.run(_migrate(Settings.from_env(os.environ)))
+        except SchemaTooNew as e:
+            print(f"oneflow: {e}", file=sys.stderr)
+            return 1
         return 0
     return _serve(args)
 

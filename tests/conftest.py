@@ -31,6 +31,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "cluster: three replicas behind nginx on PostgreSQL and Redis (tests/cluster; run alone with -m cluster)",
     )
+    config.addinivalue_line(
+        "markers",
+        "upgrade: the previous release and this one on one database, migrated up and down (run alone with -m upgrade)",
+    )
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,17 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+COMPATIBLE_AHEAD = 1
+"""How many revisions newer than this code's newest a database may be for this code to run on it. Every migration
+keeps the previous release's code working (nullable columns, columns with server defaults, new tables; a column is
+dropped only a release after the code stopped reading it), so during a rolling upgrade the replicas not yet replaced
+run on the schema the new release migrated (README: "Upgrading")."""
+
+log = logging.getLogger("oneflow")
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated further than this release can run on."""
 
 
 def async_url(url: str) -> str:
@@ -48,11 +60,46 @@ def head_revision() -> str:
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision (a no-op when it is there already). A database already at the
     newest revision is recognised without Alembic, so a server whose database was migrated beforehand (`oneflow
-    serve` runs `oneflow migrate` in a child process) never loads Alembic (~11 MiB of memory)."""
+    serve` runs `oneflow migrate` in a child process) never loads Alembic (~11 MiB of memory). A database up to
+    `COMPATIBLE_AHEAD` revisions newer (a newer release migrated it: a rolling upgrade under way) is used as it is;
+    further ahead, `SchemaTooNew` is raised."""
     async with engine.begin() as conn:
-        if await conn.run_sync(_current_revision) == head_revision():
+        at, head = await conn.run_sync(_current_revision), head_revision()
+        if at == head:
+            return
+        if ahead_by(at, head):
+            check_ahead(at, head)
             return
         await conn.run_sync(_upgrade)
+
+
+def ahead_by(at: str | None, head: str) -> int:
+    """How many revisions `at` is past `head` (0 when it is not: older, equal, or none)."""
+    if at is None or not at.isdigit() or _known(at):
+        return 0
+    return max(0, int(at) - int(head))
+
+
+def _known(revision: str) -> bool:
+    return any((MIGRATIONS / "versions").glob(f"{revision}_*.py"))
+
+
+def check_ahead(at: str | None, head: str) -> None:
+    """Log that this release runs on a newer schema, or raise `SchemaTooNew` when it is too far ahead."""
+    distance = ahead_by(at, head)
+    if distance > COMPATIBLE_AHEAD:
+        raise SchemaTooNew(
+            f"the database is at schema revision {at}, {distance} revisions newer than this release knows ({head}); "
+            f"a release runs on a schema at most {COMPATIBLE_AHEAD} revision newer than its own: upgrade this "
+            "release (or run `oneflow db downgrade` with the newer release first)"
+        )
+    if distance:
+        log.warning(
+            "the database is at schema revision %s, newer than this release's %s: running on it (a rolling upgrade: "
+            "migrations keep the previous release working)",
+            at,
+            head,
+        )
 
 
 def _current_revision(connection: Connection) -> str | None:

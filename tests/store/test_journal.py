@@ -211,3 +211,9 @@ def test_settings_default_the_journal_on_under_the_data_dir(tmp_path: Path) -> N
     assert on.ledger_journal and on.journal_dir == tmp_path / "ledger-journal" and not on.ledger_journal_sync
     off = Settings.from_env({"ONEFLOW_LEDGER_JOURNAL": "off", "ONEFLOW_LEDGER_JOURNAL_DIR": "/j"})
     assert not off.ledger_journal and off.journal_dir == Path("/j")
+
+
+def test_a_record_is_never_replaced_by_an_intent_whatever_their_order(tmp_path: Path) -> None:
+    segment = tmp_path / "1-1.00000001.jsonl"
+    segment.write_bytes(line(rec("a")) + line(rec("a", INTERRUPTED)) + line(rec("b", INTERRUPTED)))
+    assert [(r.request_id, r.status) for r in replayed([segment])] == [("a", "ok"), ("b", INTERRUPTED)]
