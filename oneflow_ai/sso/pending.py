@@ -33,10 +33,12 @@ class Pending:
     """The console page to open once signed in."""
 
 
-EXPIRED = SignOnFailed(
-    "This sign-in was not started in this browser, or took longer than 10 minutes; start again from the sign-in page.",
-    code="sso_state_mismatch",
-)
+def _expired() -> SignOnFailed:
+    return SignOnFailed(
+        "This sign-in was not started in this browser, or took longer than 10 minutes; start again from the sign-in "
+        "page.",
+        code="sso_state_mismatch",
+    )
 
 
 def seal(pending: Pending, keyring: Keyring, now: float) -> str:
@@ -59,14 +61,14 @@ def unseal(cookie: str | None, keyring: Keyring, now: float) -> Pending:
     import jwt
 
     if not cookie:
-        raise EXPIRED
+        raise _expired()
     try:
         kid = jwt.get_unverified_header(cookie).get("kid")
     except jwt.InvalidTokenError:
-        raise EXPIRED from None
+        raise _expired() from None
     key = keyring.verifying(kid, now, TTL_S) if isinstance(kid, str) else None
     if key is None:
-        raise EXPIRED
+        raise _expired()
     try:
         claims: dict[str, Any] = jwt.decode(
             cookie,
@@ -76,7 +78,7 @@ def unseal(cookie: str | None, keyring: Keyring, now: float) -> Pending:
             options={"require": ["exp", "state", "nonce", "cv"]},
         )
     except jwt.InvalidTokenError:
-        raise EXPIRED from None
+        raise _expired() from None
     return Pending(
         state=str(claims["state"]),
         nonce=str(claims["nonce"]),
