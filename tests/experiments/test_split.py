@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from oneflow_ai.auth.principal import Principal
+from oneflow_ai.config import ConfigError, load_config
 from oneflow_ai.config.schema import ModelGroup
 from oneflow_ai.experiments.config import ExperimentConfig, check_experiments
 from oneflow_ai.experiments.registry import Experiments
@@ -129,3 +131,20 @@ def test_a_variant_whose_model_left_the_configuration_is_not_assigned() -> None:
     gone = Experiment("exp_g", "g", "chat", (Variant("x", "gone", 1), Variant("y", "chat", 0)))
     c = call()
     assert Experiments([gone], MODELS).assign(c) is None and c.experiment is None
+
+
+def test_the_config_file_is_refused_at_load_with_a_bad_experiment(tmp_path: Any) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "models:\n"
+        "  - {name: chat, deployments: [{provider: openai, model: gpt-4o-mini, api_key: env:K}]}\n"
+        "experiments:\n"
+        "  - {name: x, model: chat, variants: [{name: a, model: chat}, {name: b, model: nope}]}\n"
+    )
+    with pytest.raises(ConfigError, match="experiment 'x': variant 'b' sends calls to unknown model 'nope'"):
+        load_config(str(path), {"K": "k"})
+    path.write_text(path.read_text().replace("model: nope", "model: chat"))
+    (e,) = load_config(str(path), {"K": "k"}).experiments
+    assert e.experiment() == Experiment(
+        "x", "x", "chat", (Variant("a", "chat", 1), Variant("b", "chat", 1)), source="config"
+    )
