@@ -121,6 +121,9 @@ def create_app(
             shared_view_s=settings.shared_view_s,
         )
         await identity.start()
+        sso = build_sso(config.sso, environ, engine)  # None without `sso:` in the config
+        if sso is not None:
+            await sso.check_tenants()
         journal = Journal(settings.journal_dir, sync=settings.ledger_journal_sync) if settings.ledger_journal else None
         ledger = Ledger(
             engine, batch_size=settings.ledger_batch_size, interval_s=settings.ledger_interval_s, journal=journal
@@ -185,7 +188,7 @@ def create_app(
         state = {
             "gateway": gateway,
             "identity": identity,
-            "sso": build_sso(config.sso, environ, engine),  # None without `sso:` in the config
+            "sso": sso,
             "budgets": budgets,
             "events": events,
             "guardrail_store": stored_guardrails,

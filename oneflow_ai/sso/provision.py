@@ -186,6 +186,13 @@ async def _updated(conn: AsyncConnection, row: RowMapping, grant: Grant, actor: 
     return Account(row["id"], row["tenant_id"], grant.role, row["email"], created=False)
 
 
+async def missing_tenants(engine: AsyncEngine, named: list[str]) -> list[str]:
+    """Those of `named` that are no tenant's id, in their order."""
+    async with engine.connect() as conn:
+        found = set((await conn.execute(select(tenants.c.id).where(tenants.c.id.in_(set(named))))).scalars())
+    return [t for t in dict.fromkeys(named) if t not in found]
+
+
 def display_name(claims: Mapping[str, Any], email: str | None) -> str:
     for field in ("name", "preferred_username", "given_name"):
         value = claims.get(field)

@@ -3,6 +3,7 @@ lifespan when the config has an `sso:` section (`build_sso`); the console's `/ui
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -10,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.identity.signing import Keyring
 from oneflow_ai.sso import pending as pending_cookie
-from oneflow_ai.sso.provision import Account, Provisioner, display_name
+from oneflow_ai.sso.provision import Account, Provisioner, display_name, missing_tenants
 from oneflow_ai.sso.rules import grant_for, verified_email
 from oneflow_ai.sso.settings import SSOSettings
+
+log = logging.getLogger("oneflow.sso")
 
 
 class SingleSignOn:
@@ -22,6 +25,18 @@ class SingleSignOn:
         self.settings = settings
         self.client = OIDCClient(settings, settings.resolve_secret(environ))
         self.provisioner = Provisioner(engine)
+        self._engine = engine
+
+    async def check_tenants(self) -> list[str]:
+        """The tenants the rules name that do not exist, each logged as a warning (not an error: an administrator
+        may create them after the start; until then a user those rules admit is refused, with a page naming it)."""
+        named = [r.tenant for r in self.settings.rules]
+        if self.settings.default != "deny":
+            named.append(self.settings.default.tenant)
+        missing = await missing_tenants(self._engine, named)
+        for tenant in missing:
+            log.warning("sso: the claim rules name tenant %r, which does not exist (yet)", tenant)
+        return missing
 
     async def begin(self, keyring: Keyring, now: float, next_url: str) -> tuple[str, str]:
         """(the provider's authorization URL, the pending sign-in's cookie value)."""
