@@ -12,12 +12,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from oneflow_ai.api.deps import ConsoleDep, GatewayDep, IdentityDep, TenantAdminDep
+from oneflow_ai.api.deps import ConsoleDep, GatewayDep, IdentityDep
 from oneflow_ai.api.identity_routes import source_ip
 from oneflow_ai.api.schemas import ERRORS
 from oneflow_ai.cache.stage import ResponseCache
 from oneflow_ai.cache.store import Stats
+from oneflow_ai.errors import PermissionDenied
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.identity import audit
 from oneflow_ai.identity.audit import Actor
@@ -57,18 +59,28 @@ async def stats_of(cache: ResponseCache | None, seen: str | None) -> dict[str, A
 
 @router.delete("", summary="Remove your tenant's entries (?model= narrows; the master key: all, or ?tenant=)")
 async def clear_cache(
-    p: TenantAdminDep,
+    p: ConsoleDep,
     gw: GatewayDep,
     identity: IdentityDep,
     request: Request,
     model: Model = None,
     tenant: Tenant = None,
 ) -> dict[str, Any]:
-    cache = response_cache(gw)
+    return await clear_for(Actor(p, source_ip(request)), response_cache(gw), identity.engine, model, tenant)
+
+
+async def clear_for(
+    actor: Actor, cache: ResponseCache | None, engine: AsyncEngine, model: str | None, tenant: str | None
+) -> dict[str, Any]:
+    """Remove the entries the actor may clear (owners and admins: their tenant's; the master key: all, or
+    `tenant`'s), narrowed to `model`, and write it to the audit log; as the API and the console do it."""
+    p = actor.principal
+    if p is None:
+        raise PermissionDenied("Sign in first.")
+    require(p, Can.MANAGE_TENANT)
     seen = confine(p, tenant)
     deleted = await cache.clear(seen, model) if cache is not None else 0
-    async with identity.engine.begin() as conn:  # in the audit log, as every admin action
-        actor = Actor(p, source_ip(request))
+    async with engine.begin() as conn:  # in the audit log, as every admin action
         detail = {"deleted": deleted, "model": model}
         await audit.record(conn, actor, "cache.clear", tenant_id=seen, target_type="cache", detail=detail)
     return {"deleted": deleted, "tenant": seen, "model": model}

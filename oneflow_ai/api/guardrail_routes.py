@@ -51,7 +51,8 @@ class GuardrailsOff(GatewayError):
     code = "guardrails_off"
 
 
-def _guardrails(gw: Gateway) -> Guardrails:
+def guardrails_of(gw: Gateway) -> Guardrails:
+    """The guardrails the gateway applies (those of the configuration when no stage runs them)."""
     found = guardrails_in(gw.stages)
     if found is not None:
         return found
@@ -68,7 +69,7 @@ def _stored(request: Request) -> StoredGuardrails:
 
 @router.post("/test", summary="What a policy does to a text (the test console)")
 async def test_text(body: TestRequest, p: ConsoleDep, gw: GatewayDep) -> dict[str, Any]:
-    return verdict(_guardrails(gw), body.text, body.policy, scope(p), is_input=body.is_input)
+    return verdict(guardrails_of(gw), body.text, body.policy, scope(p), is_input=body.is_input)
 
 
 @router.post("/scan-file", summary="What a policy does to a file's text (multipart: file, policy)")
@@ -90,7 +91,7 @@ async def scan_file(request: Request, p: ConsoleDep, gw: GatewayDep) -> dict[str
         raise InvalidRequest("The file could not be read.", param="file", code="unreadable_file") from None
     policy = form.text("policy") or "default"
     is_input = (form.text("is_input") or "true").lower() != "false"
-    return verdict(_guardrails(gw), text, policy, scope(p), is_input=is_input)
+    return verdict(guardrails_of(gw), text, policy, scope(p), is_input=is_input)
 
 
 def _public(policy: Policy, source: str) -> dict[str, Any]:
@@ -107,7 +108,13 @@ def _source(guardrails: Guardrails, tenant: str | None, name: str) -> str:
 
 @router.get("/policies", summary="The guardrail policies your tenant can name")
 async def list_policies(p: ConsoleDep, gw: GatewayDep) -> dict[str, Any]:
-    guardrails, tenant = _guardrails(gw), scope(p)
+    return {"object": "list", "data": policies_for(gw, scope(p))}
+
+
+def policies_for(gw: Gateway, tenant: str | None) -> list[dict[str, Any]]:
+    """The policies a tenant can name (the presets, the YAML's, the gateway's and its own), as the API lists them
+    and the console's test page offers them."""
+    guardrails = guardrails_of(gw)
     names = [
         *guardrails.policies,
         *guardrails.tenant_policies.get("", {}),
@@ -118,12 +125,12 @@ async def list_policies(p: ConsoleDep, gw: GatewayDep) -> dict[str, Any]:
         policy = guardrails.policy(name, tenant)
         if policy is not None:
             data.append(_public(policy, _source(guardrails, tenant, name)))
-    return {"object": "list", "data": data}
+    return data
 
 
 @router.get("/policies/{name}", summary="One guardrail policy")
 async def get_policy(name: str, p: ConsoleDep, gw: GatewayDep) -> dict[str, Any]:
-    guardrails, tenant = _guardrails(gw), scope(p)
+    guardrails, tenant = guardrails_of(gw), scope(p)
     policy = guardrails.policy(name, tenant)
     if policy is None:
         raise NotFound(f"No guardrail policy named '{name}'.", code="policy_not_found")
@@ -159,7 +166,7 @@ class TenantGuardrails(In):
 @router.get("/tenants/{tenant_id}", summary="The guardrail policies a tenant's calls carry")
 async def get_tenant(tenant_id: str, p: ConsoleDep, gw: GatewayDep) -> dict[str, Any]:
     _own_tenant(p, tenant_id)
-    names = _guardrails(gw).tenant_names.get(tenant_id, ())
+    names = guardrails_of(gw).tenant_names.get(tenant_id, ())
     return {"object": "tenant_guardrails", "tenant_id": tenant_id, "guardrails": list(names)}
 
 

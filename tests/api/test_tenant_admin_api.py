@@ -339,7 +339,8 @@ def test_budget_events_are_scoped_and_walked_by_cursor(world: World) -> None:
     assert first["spend_usd"] == "5.25" and first["threshold"] == "0.5" and first["percent"] == "50"
     assert first["scope"] == "tenant" and first["limit_usd"] == "10"
     assert len(listed(a.owner, f"/budgets/{a_budget['id']}/events", 4)) == 9
-    assert len(listed(a.owner, budget_id=b_budget["id"])) == 0  # another tenant's: nothing
+    foreign = c.get("/budgets/events", a.owner, params={"budget_id": b_budget["id"]})
+    assert_error(foreign, 404, "budget_not_found")  # another tenant's budget, as a missing one
     assert {e["budget_id"] for e in listed(b.owner)} == {b_budget["id"]}
     assert len(listed(MASTER, tenant=a.id)) == 11
     assert_error(c.get("/budgets/events", a.owner, params={"tenant": b.id}), 404)
