@@ -42,14 +42,14 @@ def scope_of(p: Principal, tenant: str | None) -> Scope:
 
 
 def window_of(start: str | None, end: str | None, span: str | None, now: datetime) -> Window:
-    """The window asked for: `start`..`end`, or the last `span` (a `RANGES` name) up to `end`; default 7 days."""
+    """The window asked for: `start`..`end`, or a `RANGES` name up to `end` (`Window.preset`; default 7 days)."""
     until = iso_time(end, "end") or now
     if start is not None and span is not None:
         raise InvalidRequest("give 'start' or 'range', not both", param="range")
     if start is None:
         if span is not None and span not in RANGES:
             raise InvalidRequest(f"'range' must be one of {', '.join(RANGES)}", param="range")
-        return Window(until - RANGES[span or "7d"], until)
+        return Window.preset(span or "7d", until)
     try:
         return Window(iso_time(start, "start") or until, until)
     except ValueError as e:

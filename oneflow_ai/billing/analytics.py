@@ -27,8 +27,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from math import ceil
 from typing import Any
 
-from oneflow_ai.billing.usage import DIMENSIONS, add_sums, as_json
-from oneflow_ai.pricing.engine import decimal_str
+from oneflow_ai.billing.usage import DIMENSIONS, add_sums, as_json, plus
+from oneflow_ai.pricing.engine import decimal_str, exact
 from oneflow_ai.store.aggregates import day_of, hour_of
 from oneflow_ai.store.tables import LATENCY_BOUNDS_MS, LATENCY_COLUMNS
 
@@ -37,7 +37,7 @@ GROUPS = tuple(DIMENSIONS)
 """What a series can be grouped by: `usage.DIMENSIONS` (`model` is the requested model, `served_model` the one
 that answered)."""
 RANGES = {"24h": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90)}
-"""The ranges the console offers, up to now."""
+"""The ranges the console offers, up to now (`Window.preset`)."""
 HOURLY_UP_TO = timedelta(days=3)
 """The longest window bucketed by hour when no bucket is asked for."""
 MAX_BUCKETS = 2_000
@@ -82,6 +82,15 @@ class Window:
     def last(cls, span: timedelta, now: datetime) -> Window:
         """The `span` up to `now`."""
         return cls(now - span, now)
+
+    @classmethod
+    def preset(cls, name: str, now: datetime) -> Window:
+        """One of `RANGES` up to `now`: `24h` the last 24 hours; `7d`, `30d`, `90d` that many UTC days, today's
+        (so far) among them. Starting at a midnight, the days before today are read from the daily table alone."""
+        span = RANGES[name]
+        if span <= HOURLY_UP_TO:
+            return cls.last(span, now)
+        return cls(day_of(now) - span + timedelta(days=1), now)
 
     @property
     def bucket(self) -> str:
@@ -172,8 +181,9 @@ def histogram(sums: Sums) -> list[dict[str, Any]]:
 def total(groups: Iterable[Sums]) -> dict[str, Any]:
     """The sums of several groups added up."""
     out: dict[str, Any] = {}
-    for g in groups:
-        add_sums(out, g)
+    with exact():
+        for g in groups:
+            plus(out, g)
     return out
 
 
@@ -192,8 +202,9 @@ def breakdown(rows: Mapping[tuple[Any, ...], Sums], names: Sequence[str], name: 
     """Sums per value of the dimension `name`, from sums grouped by `names` (which holds it)."""
     at = names.index(name)
     out: dict[Any, dict[str, Any]] = {}
-    for key, sums in rows.items():
-        add_sums(out.setdefault(key[at], {}), sums)
+    with exact():
+        for key, sums in rows.items():
+            plus(out.setdefault(key[at], {}), sums)
     return out
 
 

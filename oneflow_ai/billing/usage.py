@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, cast, func, select
+from sqlalchemy import ColumnElement, Date, RowMapping, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.pricing.engine import decimal_str, exact
@@ -120,12 +120,12 @@ def _label(name: str, value: Any) -> Any:
     return value or None
 
 
-def _totals(row: Mapping[str, Any], inr_per_usd: Decimal, dialect: str) -> dict[str, Any]:
+def _totals(row: RowMapping, inr_per_usd: Decimal, dialect: str) -> dict[str, Any]:
+    """One result row's sums (inside `exact()`)."""
     out: dict[str, Any] = {c: int(row[c] or 0) for c in COUNTS}
-    with exact():
-        for c in MONEY:  # SQLite's money is a float: read as the decimal it stands for (`aggregates.py`)
-            out[c] = sqlite_money(row[c]) if dialect == "sqlite" else Decimal(row[c] or 0)
-        out["cost_inr"] = out["cost_usd"] * inr_per_usd
+    for c in MONEY:  # SQLite's money is a float: read as the decimal it stands for (`aggregates.py`)
+        out[c] = sqlite_money(row[c]) if dialect == "sqlite" else Decimal(row[c] or 0)
+    out["cost_inr"] = out["cost_usd"] * inr_per_usd
     if "latency_ms_sum" in row:
         out["latency_ms_sum"] = float(row["latency_ms_sum"] or 0)
         out.update((c, int(row[c] or 0)) for c in LATENCY_COLUMNS)
@@ -148,8 +148,13 @@ def as_json(totals: Mapping[str, Any]) -> dict[str, Any]:
 def add_sums(into: dict[str, Any], more: Mapping[str, Any]) -> None:
     """Add one group's sums into another's (money exactly)."""
     with exact():
-        for k, v in more.items():
-            into[k] = into.get(k, 0) + v
+        plus(into, more)
+
+
+def plus(into: dict[str, Any], more: Mapping[str, Any]) -> None:
+    """`add_sums` for a loop that holds `exact()` already (entering it per group costs more than the adding)."""
+    for k, v in more.items():
+        into[k] = into.get(k, 0) + v
 
 
 def _statement(query: UsageQuery, span: Span, dialect: str) -> Any:
@@ -180,12 +185,19 @@ async def grouped(
     by_group: dict[tuple[Any, ...], dict[str, Any]] = {}
     async with engine.connect() as conn:
         for span in spans(query):
-            for r in await conn.execute(_statement(query, span, dialect)):
-                row = r._mapping
-                if row["requests"] is None:  # no bucket in this span
-                    continue
-                key = tuple(_label(name, row[f"g_{name}"]) for name in query.group_by)
-                add_sums(by_group.setdefault(key, {}), _totals(dict(row), inr_per_usd, dialect))
+            rows = (await conn.execute(_statement(query, span, dialect))).all()
+            with exact():
+                for r in rows:
+                    row = r._mapping
+                    if row["requests"] is None:  # no bucket in this span
+                        continue
+                    key = tuple(_label(name, row[f"g_{name}"]) for name in query.group_by)
+                    sums = _totals(row, inr_per_usd, dialect)
+                    found = by_group.get(key)
+                    if found is None:
+                        by_group[key] = sums
+                    else:
+                        plus(found, sums)
     return by_group
 
 

@@ -83,6 +83,16 @@ def test_a_window_labels_every_bucket_it_counts() -> None:
         Window(T.replace(tzinfo=None), T)
 
 
+def test_presets_are_the_last_24_hours_or_whole_utc_days_up_to_now() -> None:
+    assert Window.preset("24h", T) == Window(T - timedelta(hours=24), T)
+    week = Window.preset("7d", T)
+    assert week == Window(datetime(2026, 11, 25, tzinfo=UTC), T)
+    assert week.labels(week.bucket) == [f"2026-11-{d}" for d in range(25, 31)] + ["2026-12-01"]
+    midnight = datetime(2026, 12, 1, tzinfo=UTC)
+    assert len(Window.preset("30d", midnight).labels("day")) == 29  # today has not begun: 29 whole days before it
+    assert len(Window.preset("90d", T).labels("day")) == 90
+
+
 def sums(credits: str, requests: int) -> dict[str, object]:
     return {"credits": Decimal(credits), "cost_usd": Decimal(credits) / 100, "requests": requests, "errors": 0}
 

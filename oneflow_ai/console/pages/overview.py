@@ -37,6 +37,7 @@ def reads_usage(p: Principal) -> bool:
 router = APIRouter()
 PAGE = Page(router=router, title="Overview", path="/overview", visible=reads_usage)
 RANGE_CHOICES = (("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("90d", "Last 90 days"))
+"""The chooser's presets (`Window.preset`: the days are UTC days, today's so far the last)."""
 DEFAULT_RANGE = "7d"
 LONGEST = timedelta(days=366)
 CHART_TITLES = {"user": "user", "department": "department", "key": "API key", "model": "model", "provider": "provider"}
@@ -61,7 +62,7 @@ def chosen_window(span: str | None, start: str | None, end: str | None, now: dat
     chosen = span or DEFAULT_RANGE
     if chosen not in RANGES:
         raise InvalidRequest(f"The range must be one of {', '.join(RANGES)}.", param="range")
-    return Window.last(RANGES[chosen], now), chosen
+    return Window.preset(chosen, now), chosen
 
 
 def whole(n: int) -> str:
