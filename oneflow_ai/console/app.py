@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -57,8 +58,6 @@ def _install_error_pages(app: FastAPI) -> None:
     async def sign_in_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SignInRequired)
         if request.method in ("GET", "HEAD"):
-            from urllib.parse import quote
-
             return RedirectResponse("/ui/login?next=" + quote(exc.back_to, safe="/"), status_code=303)
         return _error_page(request, 401, "Your session has ended: sign in again.")
 
