@@ -188,8 +188,10 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Not for the session: while Playwright's sync API is open an event loop runs on
+    the main thread, and every later `asyncio.run` (other test directories' fixtures) would fail."""
     if not (Path(CHROMIUM).exists() and shutil.which(CHROMIUM)):
         pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium package; .ci/run does)")
     from playwright.sync_api import sync_playwright
