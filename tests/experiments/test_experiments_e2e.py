@@ -128,3 +128,38 @@ def test_an_experiment_made_through_the_api_applies_to_the_next_call(
     assert c.post(f"/experiments/{made.json()['id']}/end", MASTER).status_code == 200
     raw = sdk.chat.completions.with_raw_response.create(model="big", messages=[{"role": "user", "content": "x"}])
     assert raw.headers["x-oneflow-model"] == "gpt-4o"  # ended: the model serves its own calls again
+
+
+def test_another_replica_applies_an_experiment_within_its_refresh(
+    start_gateway: GatewayFactory, openai_upstream: Any, tmp_path: Any
+) -> None:
+    _, upstream = openai_upstream
+    database_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    one = start_gateway(config(upstream.url), database_url=database_url, env=identity_env(), guardrails_refresh_s=0.2)
+    two = start_gateway(config(upstream.url), database_url=database_url, env=identity_env(), guardrails_refresh_s=0.2)
+    made = Client(one.url).post(
+        "/experiments",
+        MASTER,
+        json={
+            "name": "to-nano",
+            "model": "big",
+            "variants": [{"name": "old", "model": "big", "weight": 0}, {"name": "nano", "model": "other"}],
+        },
+    )
+    assert made.status_code == 201, made.text
+    sdk = openai.OpenAI(api_key=MASTER_KEY, base_url=two.url + "/v1", max_retries=0)
+    deadline = time.monotonic() + 30
+    while True:  # the other replica reloads every 0.2 s
+        raw = sdk.chat.completions.with_raw_response.create(model="big", messages=[{"role": "user", "content": "x"}])
+        if raw.headers["x-oneflow-model"] == "gpt-4.1-nano" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert raw.headers["x-oneflow-model"] == "gpt-4.1-nano"
+    assert Client(one.url).post(f"/experiments/{made.json()['id']}/end", MASTER).status_code == 200
+    deadline = time.monotonic() + 30
+    while True:
+        raw = sdk.chat.completions.with_raw_response.create(model="big", messages=[{"role": "user", "content": "x"}])
+        if raw.headers["x-oneflow-model"] == "gpt-4o" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert raw.headers["x-oneflow-model"] == "gpt-4o"
