@@ -8,8 +8,10 @@ never a matched value), so the request log never shows a prompt.
 
 Pages are ordered by (`created_at`, `request_id`), newest first, and continue from an opaque cursor (the last
 entry's pair: `store.cursor`), so calls written while a client pages never shift what it sees. A tenant's
-query is `tenant_id = ? AND created_at <= ?`, which the index `ix_usage_records_tenant_created` (migration 0010)
-answers in order; the master key's reads `ix_usage_records_created_at`.
+page is `tenant_id = ? AND created_at <= ? ... ORDER BY created_at DESC, request_id DESC LIMIT n`: an index scan
+backwards, on `ix_usage_records_tenant_created` (migration 0010) or, for a tenant with a large share of the
+calls, on `ix_usage_records_created_at` (the planner's choice; measured on PostgreSQL, 200,000 records of 50
+tenants: 0.6 ms a page, first or deep), with an incremental sort on `request_id` for ties only.
 
 `statement` is pure (values in, a query out); `page` runs it.
 """
