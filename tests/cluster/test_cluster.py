@@ -225,8 +225,9 @@ def test_a_breaker_opened_by_failures_on_one_replica_is_open_on_all(cluster: Clu
 
 
 KILL_CALLS, KILL_CLIENTS = 480, 24
-STREAM = {"fake_chunks": 8, "fake_interval_s": 0.05}
-"""The kill test's streams last 0.4 s upstream, so that some are mid-way on the victim when it dies."""
+SLOW = ({"fake_chunks": 8, "fake_interval_s": 0.05}, {"fake_delay_s": 0.2}, {})
+"""The kill test's calls: a stream lasting 0.4 s upstream, a JSON answer 0.2 s in coming, a quick JSON answer; so
+that some of each kind are in flight on the victim when it dies."""
 
 
 def test_a_replica_killed_mid_load_loses_no_call_another_could_serve_and_no_record(
@@ -236,7 +237,7 @@ def test_a_replica_killed_mid_load_loses_no_call_another_could_serve_and_no_reco
     victim = cluster.replicas[2]
     url = cluster.balancer.url
     calls = [
-        Call(cluster.marker("kill", n), cluster.model("plain"), n % 3 == 0, extra=STREAM if n % 3 == 0 else {}, url=url)
+        Call(cluster.marker("kill", n), cluster.model("plain"), n % 3 == 0, extra=SLOW[n % 3], url=url)
         for n in range(KILL_CALLS)
     ]
     killed_at: list[float] = []
