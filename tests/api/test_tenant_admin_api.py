@@ -245,6 +245,9 @@ def test_roles_on_each_endpoint(world: World) -> None:
     for path in reads[:-2]:  # a member reads its own calls (and the policies its keys may name), nothing else
         assert_error(c.get(path, a.member), 403, "permission_denied")
     assert c.get("/guardrails/policies", a.member).status_code == 200
+    for who in (a.viewer, a.member):  # the tenant's own policies are changed by its owners and admins only
+        assert_error(c.request("PUT", "/guardrails/policies/mine", who, json={"name": "mine"}), 403)
+        assert_error(c.delete("/guardrails/policies/mine", who), 403)
     # writes: owners and admins (and the master key); viewers and members are refused
     for who in (a.viewer, a.member):
         assert_error(c.post("/budgets", who, json={"scope": "tenant", "scope_id": a.id, "limit_usd": "1"}), 403)

@@ -21,7 +21,16 @@ import sqlalchemy
 from sqlalchemy import insert
 
 from oneflow_ai.store.tables import budget_events, usage_records
-from tests.console.conftest import MASTER, ConsoleGateway, csrf_of, http_as, screenshot, sign_in, start_console_gateway
+from tests.console.conftest import (
+    MASTER,
+    ConsoleGateway,
+    csrf_of,
+    http_as,
+    screenshot,
+    sign_in,
+    start_console_gateway,
+    wait_ready,
+)
 from tests.fakes.openai_upstream import OpenAIUpstream
 from tests.fakes.runner import AiohttpServer
 
@@ -259,6 +268,7 @@ def test_budgets_and_their_events_in_the_browser(page: Any, gw: ConsoleGateway) 
     page.click("#create-budget-button")
     assert "No such key" in (page.text_content("#budget-error") or "")
     page.goto(gw.url + "/ui/budgets")
+    wait_ready(page)
     page.locator(f"tr[data-budget-id='{budget_id}'] button.delete-budget").click()  # confirmation accepted
     page.wait_for_url(gw.url + "/ui/budgets")
     assert page.locator(f"tr[data-budget-id='{budget_id}']").count() == 0
