@@ -312,7 +312,7 @@ def test_sigterm_drains_calls_in_flight_and_records_them_before_exiting(
     assert victim.served is not None and victim.served.process.wait(60) in (0, -15), victim.output()[-2000:]
     victim.launch(ONEFLOW_LEDGER_INTERVAL_S="60")
     victim.wait_up()
-    slow = {"fake_chunks": 40, "fake_interval_s": 0.05}  # 2 s each
+    slow = {"fake_chunks": 60, "fake_interval_s": 0.05}  # 3 s each: all six still running when the last arrives
     streams = [
         Call(cluster.marker("drain", n), cluster.model("plain"), True, extra=slow, url=victim.url)
         for n in range(DRAINED_STREAMS)
