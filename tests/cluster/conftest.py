@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -127,8 +126,8 @@ class Cluster:
     async def settled_ledger(
         self, phase: str, markers: set[str], within_s: float = 30.0
     ) -> dict[str, list[dict[str, Any]]]:
-        """The phase's rows once every marker in `markers` has one (or `within_s` passed: the caller then sees
-        what is missing), and no row came in during a last look."""
+        """The phase's rows once every marker in `markers` has one, or when `within_s` has passed (the caller then
+        sees what is missing)."""
         deadline = time.monotonic() + within_s
         rows = await self.ledger(phase)
         while not markers <= rows.keys() and time.monotonic() < deadline:
@@ -239,7 +238,3 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"{test}:")
         for name, value in values.items():
             terminalreporter.write_line(f"    {name}: {value}")
-
-
-def decimal_sum(values: list[Decimal]) -> Decimal:
-    return sum(values, Decimal(0))
