@@ -14,7 +14,7 @@ from oneflow_ai.gateway.call import Call
 from oneflow_ai.pricing import DeploymentPrices, PricingEngine
 from oneflow_ai.pricing.media import Metered, media_usd
 from oneflow_ai.providers.base import Usage
-from oneflow_ai.store.journal import INTERRUPTED, INTERRUPTED_HTTP_STATUS
+from oneflow_ai.store.journal import INTENT
 from oneflow_ai.store.ledger import UsageRecord
 
 if TYPE_CHECKING:
@@ -62,13 +62,32 @@ def finish_behind(gw: Gateway, call: Call, outcome: Outcome) -> None:
 
 
 def intend(gw: Gateway, call: Call, dep: Deployment, attempt: int) -> None:
-    """Before an upstream attempt: journal the record the call gets if the process dies before it has its own
-    (`interrupted`: what is known of the call, no tokens, no cost; see `store.journal` for why nothing is charged)."""
+    """Before an upstream attempt: journal what the call's record is if the process dies before it has its own
+    (`interrupted`: what is known of the call, no tokens, no cost; see `store.journal` for why nothing is charged).
+    A tuple in the order of `journal.INTENT_FIELDS`: a few values, not a priced record (this is on every call)."""
     if gw.ledger.journaled:
-        outcome = Outcome(INTERRUPTED, INTERRUPTED_HTTP_STATUS, dep, attempts=attempt)
-        rec = record(call, outcome, gw.pricing, gw.prices)
-        rec.latency_ms = None
-        gw.ledger.intend(rec)
+        p = call.principal
+        gw.ledger.intend(
+            (
+                INTENT,
+                call.request_id,
+                call.created_at,
+                call.endpoint,
+                call.model,
+                p.key_id,
+                p.user_id,
+                call.end_user,
+                p.department_id,
+                p.tenant_id,
+                dep.model,
+                dep.provider,
+                dep.id,
+                attempt,
+                call.stream,
+                call.experiment,
+                call.variant,
+            )
+        )
 
 
 def record(call: Call, outcome: Outcome, pricing: PricingEngine, prices: DeploymentPrices) -> UsageRecord:

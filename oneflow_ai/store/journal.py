@@ -66,6 +66,34 @@ INTENT_MAX_AGE_S = 3600.0
 """An intent still open after this long belongs to a call that ended without a record (its task cancelled): it is
 not carried into new segments any more."""
 
+INTENT = "intent"
+"""An intent line is a JSON array: this, then the values of `INTENT_FIELDS` in their order."""
+INTENT_FIELDS = (
+    "request_id",
+    "created_at",
+    "endpoint",
+    "requested_model",
+    "key_id",
+    "user_id",
+    "end_user",
+    "department_id",
+    "tenant_id",
+    "served_model",
+    "provider",
+    "deployment_id",
+    "attempts",
+    "streamed",
+    "experiment",
+    "variant",
+)
+INTERRUPTED_VALUES = {
+    "status": INTERRUPTED,
+    "http_status": INTERRUPTED_HTTP_STATUS,
+    "cost_usd": "0",
+    "credits": "0",
+    "usage_source": "none",
+}
+
 _OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NAIVE_UTC
 _DECIMALS = ("cost_usd", "credits", "saved_usd", "quantity")
 
@@ -118,10 +146,14 @@ class Journal:
         if self._intents:
             self._intents.pop(rec.request_id, None)
 
-    def intend(self, rec: UsageRecord) -> None:
-        """Append what a replay records if the call's own record never comes (status `interrupted`)."""
-        data = line(rec)
-        self._intents[rec.request_id] = (time.monotonic(), data)
+    def intend(self, intent: tuple[Any, ...]) -> None:
+        """Append what a replay records if the call's own record never comes: `INTENT`, then the values of
+        `INTENT_FIELDS` (the record is `interrupted`, its other fields take `INTERRUPTED_VALUES` or their defaults)."""
+        try:
+            data = orjson.dumps(intent, option=_OPTIONS)
+        except TypeError:  # a value orjson refuses (a lone surrogate in a model name): the record will say it all
+            return
+        self._intents[intent[1]] = (time.monotonic(), data)
         self._write(data)
 
     def _write(self, data: bytes) -> None:
@@ -251,8 +283,10 @@ def as_record(data: Any) -> UsageRecord:
     """A journal line's record (fields this version does not know are left out; those it lacks take defaults)."""
     from oneflow_ai.store.ledger import UsageRecord
 
+    if isinstance(data, list) and data and data[0] == INTENT:  # (another release's intent: extra values ignored)
+        data = {**dict(zip(INTENT_FIELDS, data[1:], strict=False)), **INTERRUPTED_VALUES}
     if not isinstance(data, dict):
-        raise TypeError("not an object")
+        raise TypeError("not a record")
     known = {f.name for f in fields(UsageRecord)}
     values = {k: v for k, v in data.items() if k in known}
     values["created_at"] = datetime.fromisoformat(values["created_at"])

@@ -25,6 +25,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -145,10 +146,11 @@ class Ledger:
         if len(self._pending) >= self._batch_size:
             self._wake.set()
 
-    def intend(self, rec: UsageRecord) -> None:
-        """Before an upstream attempt: the record (`interrupted`) a replay makes if the call's own never comes."""
+    def intend(self, intent: tuple[Any, ...]) -> None:
+        """Before an upstream attempt: what a replay records (`interrupted`) if the call's own record never comes
+        (`journal.INTENT_FIELDS`)."""
         if self._journal is not None:
-            self._journal.intend(rec)
+            self._journal.intend(intent)
 
     def start(self) -> None:
         if self._journal is not None:

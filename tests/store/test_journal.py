@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.store.db import create_engine, migrate
-from oneflow_ai.store.journal import INTERRUPTED, Journal, line, replayed
+from oneflow_ai.store.journal import INTENT, INTERRUPTED, Journal, line, replayed
 from oneflow_ai.store.ledger import Ledger, UsageRecord
 
 
@@ -39,6 +40,30 @@ def rec(request_id: str, status: str = "ok", cost: str = "0.001234567") -> Usage
     )
 
 
+def intent(request_id: str) -> tuple[object, ...]:
+    """What `gateway.accounting.intend` journals before an upstream attempt (`journal.INTENT_FIELDS`)."""
+    created = datetime(2026, 12, 2, 7, 30, 1, 123456, tzinfo=UTC)
+    return (
+        INTENT,
+        request_id,
+        created,
+        "chat",
+        "mini",
+        "key_1",
+        None,
+        "tag",
+        None,
+        "acme",
+        "gpt-4o-mini",
+        "openai",
+        "dep-1",
+        2,
+        True,
+        "exp-1",
+        "b",
+    )
+
+
 def dead(directory: Path) -> Journal:
     """A journal whose process died: its files stay, its lock is released (as the kernel does for a killed one)."""
     journal = Journal(directory)
@@ -53,9 +78,9 @@ def files(directory: Path) -> list[str]:
 def test_a_dead_process_records_are_replayed_exactly_then_its_files_deleted(tmp_path: Path) -> None:
     gone = dead(tmp_path)
     gone.record(rec("a"))
-    gone.intend(rec("b", INTERRUPTED))
+    gone.intend(intent("b"))
     gone.record(rec("b"))  # its record replaces its intent
-    gone.intend(rec("c", INTERRUPTED))  # killed between the upstream's answer and the record
+    gone.intend(intent("c"))  # killed between the upstream's answer and the record
     gone.seal()  # the intent of c, still in flight, is carried into the new segment
     gone.committed()  # the batch holding a and b was written
     gone.record(rec("d", cost="12.5"))
@@ -67,6 +92,21 @@ def test_a_dead_process_records_are_replayed_exactly_then_its_files_deleted(tmp_
     assert survivor.take_over(taken.append) == 2
     assert sorted((r.request_id, r.status) for r in taken) == [("c", INTERRUPTED), ("d", "ok")]
     assert next(r for r in taken if r.request_id == "d") == rec("d", cost="12.5")  # every field, money exact
+    interrupted = next(r for r in taken if r.request_id == "c")
+    assert (interrupted.http_status, interrupted.cost_usd, interrupted.credits, interrupted.usage_source) == (
+        502,
+        Decimal(0),
+        Decimal(0),
+        "none",
+    )
+    assert (interrupted.key_id, interrupted.tenant_id, interrupted.deployment_id, interrupted.attempts) == (
+        "key_1",
+        "acme",
+        "dep-1",
+        2,
+    )
+    assert (interrupted.streamed, interrupted.experiment, interrupted.input_tokens) == (True, "exp-1", 0)
+    assert interrupted.created_at == datetime(2026, 12, 2, 7, 30, 1, 123456, tzinfo=UTC)
     assert files(tmp_path) == ["00000001.jsonl", "lock"]  # only the survivor's own
     assert survivor.take_over(taken.append) == 0  # taken over once
 
@@ -160,7 +200,7 @@ async def test_the_ledger_deletes_what_it_wrote_and_replays_a_dead_process_once(
     gone = dead(directory)  # a process that died with a (committed) and b, c (not) in its journal
     gone.record(rec("a"))
     gone.record(rec("b"))
-    gone.intend(rec("c", INTERRUPTED))
+    gone.intend(intent("c"))
     gone.close(written=False)
     survivor = Ledger(engine, interval_s=3600, journal=Journal(directory))
     survivor.start()
@@ -215,5 +255,10 @@ def test_settings_default_the_journal_on_under_the_data_dir(tmp_path: Path) -> N
 
 def test_a_record_is_never_replaced_by_an_intent_whatever_their_order(tmp_path: Path) -> None:
     segment = tmp_path / "1-1.00000001.jsonl"
-    segment.write_bytes(line(rec("a")) + line(rec("a", INTERRUPTED)) + line(rec("b", INTERRUPTED)))
-    assert [(r.request_id, r.status) for r in replayed([segment])] == [("a", "ok"), ("b", INTERRUPTED)]
+    intents = orjson.dumps(intent("a")) + b"\n" + orjson.dumps(intent("b")) + b"\n"
+    segment.write_bytes(line(rec("a")) + intents + line(rec("c", INTERRUPTED)))
+    assert [(r.request_id, r.status) for r in replayed([segment])] == [
+        ("a", "ok"),
+        ("b", INTERRUPTED),
+        ("c", INTERRUPTED),
+    ]
