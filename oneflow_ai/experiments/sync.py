@@ -8,7 +8,6 @@ query each time). Nothing is read per request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from oneflow_ai.experiments import store
 from oneflow_ai.experiments.registry import Experiments
 from oneflow_ai.experiments.split import Experiment
+from oneflow_ai.store.periodic import Periodic
 
 log = logging.getLogger("oneflow.experiments")
 
@@ -25,19 +25,15 @@ class StoredExperiments:
     def __init__(self, experiments: Experiments, engine: AsyncEngine, *, refresh_s: float = 5.0) -> None:
         self.experiments = experiments
         self._engine = engine
-        self._refresh_s = refresh_s
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._refresh = Periodic(self.reload, refresh_s, what="experiments", log=log)
 
     async def start(self) -> None:
         await self.reload()
-        self._task = asyncio.create_task(self._run(), name="oneflow-experiments-refresh")
+        self._refresh.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._refresh.close()
 
     async def reload(self) -> None:
         async with self._lock:
@@ -56,13 +52,3 @@ class StoredExperiments:
         found = await store.end(self._engine, experiment_id, at)
         await self.reload()
         return found
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._refresh_s)
-            try:
-                await self.reload()
-            except Exception as e:  # the database is down, or anything else: this task must keep running
-                log.warning(
-                    "could not reload the experiments (%s); trying again in %.0fs", type(e).__name__, self._refresh_s
-                )

@@ -11,7 +11,6 @@ puts back what the write replaced.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from oneflow_ai.guardrails import store
 from oneflow_ai.guardrails.engine import Guardrails
 from oneflow_ai.guardrails.policy import Policy
+from oneflow_ai.store.periodic import Periodic
 
 log = logging.getLogger("oneflow.guardrails")
 
@@ -36,21 +36,17 @@ class StoredGuardrails:
     ) -> None:
         self.guardrails = guardrails
         self._engine = engine
-        self._refresh_s = refresh_s
         self._wall = wall
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._refresh = Periodic(self.reload, refresh_s, what="stored guardrails", log=log)
 
     async def start(self) -> None:
         """Load what is stored (a database error here stops the start), then keep it fresh."""
         await self.reload()
-        self._task = asyncio.create_task(self._run(), name="oneflow-guardrails-refresh")
+        self._refresh.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._refresh.close()
 
     async def reload(self) -> bool:
         """Hold what the database holds; True when it differed."""
@@ -79,12 +75,3 @@ class StoredGuardrails:
         async with self._lock:
             await store.set_tenant(self._engine, tenant_id, names, self._wall())
             self.guardrails.tenant_names[tenant_id] = names
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._refresh_s)
-            try:
-                await self.reload()
-            except Exception as e:  # the database is down, or anything else: this task must keep running
-                name = type(e).__name__
-                log.warning("could not reload the stored guardrails (%s); trying again in %.0fs", name, self._refresh_s)
