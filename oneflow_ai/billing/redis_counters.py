@@ -5,7 +5,8 @@ One hash per budget and period, `{prefix}:{<budget id>:<period start>}`, holds `
 replica that died holding reservations does not keep them for the rest of the period. Keys expire a day after
 their period ends (`total`: a year after the last write; a lapsed key is seeded again from the ledger).
 
-Amounts are integer nano-dollars, rounded up: Redis counts budgets to 1e-9 USD. The ledger stays exact.
+Amounts are integer nano-dollars, rounded up: Redis counts budgets to 1e-9 USD. The ledger stays exact. A hold of
+0 (a call to a free model) is released without `HINCRBY -0`, which Redis refuses as no integer.
 
 With a view (`store.room_view`), a hold far from every limit is taken on this replica's recent view of the
 counts and written to Redis behind (forced: it was admitted already); each answer carries the counts after it.
@@ -69,8 +70,10 @@ while a <= #ARGS do
     local lapsed = redis.call('ZRANGEBYSCORE', z, '-inf', now, 'LIMIT', 0, PURGE_BATCH)
     for _, id in ipairs(lapsed) do
       local amount = redis.call('HGET', h, 'r:' .. id)
-      if amount then
+      if amount and amount ~= '0' then
         redis.call('HINCRBY', h, 'reserved', '-' .. amount)
+      end
+      if amount then
         redis.call('HDEL', h, 'r:' .. id)
       end
       redis.call('ZREM', z, id)
@@ -121,8 +124,10 @@ while a <= #ARGS do
   for i = 1, held do
     local h, z = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
     local amount = redis.call('HGET', h, 'r:' .. rid)
-    if amount then
+    if amount and amount ~= '0' then
       redis.call('HINCRBY', h, 'reserved', '-' .. amount)
+    end
+    if amount then
       redis.call('HDEL', h, 'r:' .. rid)
       redis.call('ZREM', z, rid)
     end

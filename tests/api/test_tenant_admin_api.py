@@ -299,7 +299,10 @@ def test_budgets_belong_to_a_tenant_through_their_scope(world: World) -> None:
     for scope_name in ("model", "provider", "end_user"):
         r = c.post("/budgets", a.owner, json={"scope": scope_name, "scope_id": "x", "limit_usd": "3"})
         assert_error(r, 403, "permission_denied")
-    model_budget = c.post("/budgets", MASTER, json={"scope": "model", "scope_id": "demo", "limit_usd": "3"})
+    # a model no call of any test uses: the database is shared with later tests, and a budget on `demo` would
+    # hold (and, on a dead Redis, refuse) their calls
+    model = f"scoping-only-{uuid.uuid4().hex[:8]}"
+    model_budget = c.post("/budgets", MASTER, json={"scope": "model", "scope_id": model, "limit_usd": "3"})
     assert model_budget.status_code == 201
     b_budget = c.post("/budgets", b.owner, json={"scope": "key", "scope_id": b.admin_key["id"], "limit_usd": "3"})
     assert b_budget.status_code == 201

@@ -181,3 +181,21 @@ def test_with_a_view_calls_settled_before_their_round_trip_send_one_summed_spend
         assert await c.read(a) == await c.read(b) == (Decimal("500.75"), Decimal(0))
 
     with_counters(test)
+
+
+def test_a_free_call_holds_zero_and_settles_and_lapses_without_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model priced at 0 reserves 0: releasing that hold (settle, or a lapsed one purged) must not send Redis
+    `HINCRBY reserved -0`, which it refuses (every such call was a 500)."""
+    s = Budget("z", "model", "free", "monthly", Decimal("3")).slot(NOW)
+    wall = [time.time()]
+    monkeypatch.setattr(redis_counters, "time", SimpleNamespace(time=lambda: wall[0], monotonic=time.monotonic))
+
+    async def test(c: RedisCounters, _: Redis) -> None:
+        assert await c.reserve("free-1", [s], Decimal(0), 60) is None
+        assert await c.settle("free-1", [s], [s], Decimal(0)) == [Decimal(0)]
+        assert await c.reserve("free-2", [s], Decimal(0), hold_s=0.5) is None  # never settled: its replica died
+        wall[0] += 1
+        assert await c.reserve("paid", [s], Decimal("0.5"), 60) is None  # purges free-2's lapsed hold
+        assert await c.read(s) == (Decimal(0), Decimal("0.5"))
+
+    with_counters(test)
