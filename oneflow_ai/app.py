@@ -44,12 +44,11 @@ from oneflow_ai.api.webhook_routes import router as webhook_router
 from oneflow_ai.api.wire import ErrorResponse
 from oneflow_ai.auth.master import ensure_master_key
 from oneflow_ai.config import load_config
-from oneflow_ai.console import build_console
+from oneflow_ai.console.mount import Console
 from oneflow_ai.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
 from oneflow_ai.events.service import Events
 from oneflow_ai.experiments.sync import StoredExperiments
 from oneflow_ai.gateway.compose import build_gateway
-from oneflow_ai.gateway.shared_breakers import SharedBreakers
 from oneflow_ai.gateway.stages import Stages
 from oneflow_ai.guardrails.stages import guardrails_in
 from oneflow_ai.guardrails.sync import StoredGuardrails
@@ -63,7 +62,6 @@ from oneflow_ai.sso.service import build_sso
 from oneflow_ai.store.db import create_engine, migrate
 from oneflow_ai.store.journal import Journal
 from oneflow_ai.store.ledger import Ledger
-from oneflow_ai.store.redis_pool import shared_redis
 from oneflow_ai.store.retention import Retention
 from oneflow_ai.upstream.http import HTTPTransport
 from oneflow_ai.upstream.origin import origin_settings, proxies_of
@@ -139,21 +137,22 @@ def create_app(
             from oneflow_ai.upstream.httpx_transport import HttpxTransport  # the optional `httpx` extra
 
             httpx_transport = HttpxTransport()
-        redis = (
-            shared_redis(
+        redis, breakers = None, None
+        if settings.redis_url:  # redis-py is imported with a Redis only (`store.redis_errors`)
+            from oneflow_ai.gateway.shared_breakers import SharedBreakers
+            from oneflow_ai.store.redis_pool import shared_redis
+
+            redis = shared_redis(
                 settings.redis_url,
                 max_connections=settings.redis_max_connections,
                 wait_s=settings.redis_pool_timeout_s,
             )
-            if settings.redis_url
-            else None
-        )
+            breakers = SharedBreakers(redis)
         pricing = PricingEngine(
             catalog,
             credits_per_usd=Decimal(settings.credits_per_usd),
             inr_per_usd=Decimal(settings.inr_per_usd),
         )
-        breakers = SharedBreakers(redis) if redis is not None else None
         observability = Observability(settings, config, redis)
         events = Events(engine, redis, config.webhooks, config.webhook_delivery, environ)
         gateway, budgets = build_gateway(
@@ -245,7 +244,7 @@ def create_app(
     app.include_router(observability_routes.metrics_router)
     app.include_router(ops_routes.docs_router)
     app.mount("/_docs", ops_routes.docs_assets, name="docs-assets")
-    app.mount("/ui", build_console(), name="console")
+    app.mount("/ui", Console(), name="console")
     _install_error_handlers(app)
     configure_logging(settings.log_level, settings.log_format)
     return _edge(app, settings)

@@ -15,12 +15,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import orjson
-from redis.asyncio import Redis
 
 from oneflow_ai.errors import IdempotencyConflict
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 CONFLICT = "This Idempotency-Key was already used with a different request."
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024

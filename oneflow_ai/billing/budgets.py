@@ -24,11 +24,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.billing.book import BudgetBook, from_config
@@ -36,7 +33,6 @@ from oneflow_ai.billing.budget import Budget, Slot, call_scopes, record_scopes
 from oneflow_ai.billing.counters import Counters, LocalCounters
 from oneflow_ai.billing.estimate import SHORT_ANSWER, answer_limit
 from oneflow_ai.billing.periods import EPOCH, crossed, period_end, remaining
-from oneflow_ai.billing.redis_counters import RedisCounters
 from oneflow_ai.billing.repository import BudgetRepository
 from oneflow_ai.config.schema import BudgetConfig, Deployment, ModelGroup
 from oneflow_ai.errors import GatewayError, QuotaExceeded
@@ -48,10 +44,13 @@ from oneflow_ai.pricing import DeploymentPrices, PricingEngine, TokenCounter, de
 from oneflow_ai.pricing.media import media_hold, seconds_of_wav
 from oneflow_ai.store.ledger import UsageRecord
 from oneflow_ai.store.redis_batches import RedisBatches
+from oneflow_ai.store.redis_errors import unreachable
 from oneflow_ai.store.room_view import RoomView
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
 log = logging.getLogger("oneflow.budgets")
-STORE_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 STORE_WARN_EVERY_S = 10.0
 
 ZERO = Decimal(0)
@@ -127,7 +126,7 @@ class Budgets(QuietObserver):
     ) -> None:
         try:
             refused = await pending
-        except STORE_DOWN as e:
+        except unreachable() as e:
             self._store_down(e)
             if self._fail_mode == "closed":
                 raise GatewayError(
@@ -280,7 +279,7 @@ class Budgets(QuietObserver):
         self._fired = await self._repository.fired(self._wall() - timedelta(days=32))
         try:
             await self.seed(list(self.book))
-        except STORE_DOWN as e:  # Redis down at start-up: the upkeep seeds them once it answers
+        except unreachable() as e:  # Redis down at start-up: the upkeep seeds them once it answers
             self._store_down(e)
         self._task = asyncio.create_task(self._run(), name="oneflow-budgets")
 
@@ -347,6 +346,8 @@ def build_budgets(
     if redis is not None:
         if batches is None:
             raise ValueError("budgets counted in Redis need the hot path's Redis batches")
+        from oneflow_ai.billing.redis_counters import RedisCounters  # redis-py, with a Redis only
+
         counters = RedisCounters(redis, batches, view=RoomView(shared_view_s) if shared_view_s > 0 else None)
     book = BudgetBook(repository, from_config(config))
     return Budgets(

@@ -9,17 +9,18 @@ model of the `semantic` extra), in Redis when there is one, else in process.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING
 
 from oneflow_ai.cache.memory_store import MemoryStore
 from oneflow_ai.cache.policy import Policies
-from oneflow_ai.cache.redis_store import RedisStore
 from oneflow_ai.cache.semantic_index import SemanticIndex
 from oneflow_ai.cache.stage import CacheCounts, ResponseCache
 from oneflow_ai.cache.store import CacheStore
 from oneflow_ai.config.schema import GatewayConfig
 from oneflow_ai.gateway.call import Call, JSONReply, StreamReply
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 Serve = Callable[[Call], Awaitable[JSONReply | StreamReply]]
 
@@ -30,7 +31,12 @@ def response_cache(
     policies = Policies(config)
     if not policies.active:
         return None
-    store: CacheStore = RedisStore(redis) if redis is not None else MemoryStore(config.cache.max_bytes)
+    if redis is not None:
+        from oneflow_ai.cache.redis_store import RedisStore  # redis-py, with a Redis only
+
+        store: CacheStore = RedisStore(redis)
+    else:
+        store = MemoryStore(config.cache.max_bytes)
     return ResponseCache(store, policies, semantic_indexes(policies, redis, serve), counts)
 
 

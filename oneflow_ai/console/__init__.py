@@ -2,8 +2,9 @@
 
 How it is put together (read `README.md` in this directory for the step-by-step of adding a page):
 
-- `app.build_console()` builds the sub-application `create_app` mounts at `/ui`: every page's router, the
-  packaged static files at `/ui/static`, and error handlers that render an HTML page (never a stack trace).
+- `app.build_console()` builds the sub-application `create_app` mounts at `/ui` (through `mount.Console`, which
+  builds it on the first request under `/ui`): every page's router, the packaged static files at `/ui/static`,
+  and error handlers that render an HTML page (never a stack trace).
 - `pages.PAGES` is the one list of pages: each page module exposes `PAGE = Page(...)` (`page.Page`): its router
   and, optionally, its navigation entry and who sees that entry.
 - `session`: the browser session (a cookie backed by the `sessions` table), `open_session` for sign-in flows.
@@ -11,7 +12,3 @@ How it is put together (read `README.md` in this directory for the step-by-step 
   form, its CSRF token checked).
 - `render.render(request, "page.html", {...})`: a template inside the layout, with the navigation.
 """
-
-from oneflow_ai.console.app import build_console
-
-__all__ = ["build_console"]

@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.events import outbox
 from oneflow_ai.events.event import Event
+from oneflow_ai.store.redis_errors import redis_error
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("oneflow.events")
 DEDUP_PREFIX = "oneflow:events:once:"
@@ -89,5 +92,5 @@ class Emitter:
             if await self._redis.set(key, event.id, nx=True, px=max(1, int(self._dedup_s * 1000))):
                 return True
             return bool(await self._redis.get(key) == event.id.encode())  # ours, from a write cut off
-        except (RedisError, OSError):
+        except (redis_error(), OSError):
             return True  # Redis down: better twice than never

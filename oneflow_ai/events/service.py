@@ -4,8 +4,8 @@ endpoints, the dispatcher), built from the config file."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.events.config import DeliverySettings, WebhookConfig
@@ -13,6 +13,9 @@ from oneflow_ai.events.dispatcher import Dispatcher
 from oneflow_ai.events.emitter import Emitter
 from oneflow_ai.events.endpoints import Endpoints, from_config
 from oneflow_ai.events.event import Event
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 class Events:

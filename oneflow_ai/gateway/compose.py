@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.billing.budgets import Budgets, build_budgets
@@ -31,7 +31,6 @@ from oneflow_ai.events.guardrails import GuardrailEvents
 from oneflow_ai.events.service import Events
 from oneflow_ai.gateway.pipeline import complete
 from oneflow_ai.gateway.runtime import Gateway
-from oneflow_ai.gateway.shared_breakers import SharedBreakers
 from oneflow_ai.gateway.stages import Observer, Stages
 from oneflow_ai.guardrails.stages import guardrail_stages, guardrails_of
 from oneflow_ai.identity.model_access import ModelAccess
@@ -43,6 +42,11 @@ from oneflow_ai.routing.breaker import BreakerBoard
 from oneflow_ai.settings import Settings
 from oneflow_ai.store.ledger import Ledger
 from oneflow_ai.upstream.wire import Transport
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from oneflow_ai.gateway.shared_breakers import SharedBreakers
 
 
 def build_gateway(

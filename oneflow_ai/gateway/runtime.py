@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import orjson
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.auth.principal import Authenticator
@@ -31,6 +31,9 @@ from oneflow_ai.providers.registry import media_providers, providers
 from oneflow_ai.routing import BreakerStore
 from oneflow_ai.store.ledger import Ledger
 from oneflow_ai.upstream.wire import Transport
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("oneflow")
 

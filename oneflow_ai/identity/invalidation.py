@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 import orjson
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from oneflow_ai.identity.cache import KeyCache
+from oneflow_ai.store.redis_errors import redis_error
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("oneflow.identity")
 
@@ -52,7 +55,7 @@ class Invalidations:
         payload = EVERYTHING if key_hashes is None else orjson.dumps(key_hashes)
         try:
             await self._redis.publish(CHANNEL, payload)
-        except (RedisError, OSError, TimeoutError) as e:
+        except (redis_error(), OSError, TimeoutError) as e:
             log.error(
                 "could not publish a key invalidation (%s); other replicas see it within %.0fs",
                 type(e).__name__,
@@ -71,6 +74,8 @@ class Invalidations:
 
     async def _listen(self, url: str) -> None:
         delay = 0.1
+        from redis.asyncio import Redis  # only with REDIS_URL
+
         while True:
             client = Redis.from_url(url, socket_connect_timeout=1.0, health_check_interval=5)
             try:
@@ -84,7 +89,7 @@ class Invalidations:
                         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                         if message is not None:
                             self._apply(message.get("data"))
-            except (RedisError, OSError, TimeoutError) as e:
+            except (redis_error(), OSError, TimeoutError) as e:
                 if self.subscribed.is_set() or delay == 0.1:
                     log.warning(
                         "key invalidation channel down (%s); cached keys now live %.0fs",

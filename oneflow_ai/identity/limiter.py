@@ -24,12 +24,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol
 
-from redis.exceptions import RedisError
-
 from oneflow_ai.errors import GatewayError
 from oneflow_ai.gateway.stages import Ready
 from oneflow_ai.identity.buckets import EPSILON, Bucket, Rate, Verdict, adjust, level_at, verdict
 from oneflow_ai.store.redis_batches import BatchScript, Gathered, RedisBatches
+from oneflow_ai.store.redis_errors import redis_error
 from oneflow_ai.store.room_view import Item, RoomView
 
 log = logging.getLogger("oneflow.ratelimit")
@@ -240,7 +239,7 @@ class RedisLimiter:
     async def _verdicts(self, pending: Awaitable[list[Any]], charges: Sequence[Charge]) -> list[Verdict]:
         try:
             reply = await pending
-        except (RedisError, OSError, TimeoutError) as e:
+        except (redis_error(), OSError, TimeoutError) as e:
             self._failed(e)
             return await self._degraded(charges)
         ok = bool(int(reply[0]))

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.auth.principal import Limit, Principal, presented_key
@@ -32,8 +30,12 @@ from oneflow_ai.identity.sessions import Sessions
 from oneflow_ai.identity.signing import AccessTokens, Keyring, looks_like_jwt
 from oneflow_ai.pricing import TokenCounter
 from oneflow_ai.store.redis_batches import RedisBatches
-from oneflow_ai.store.resp import RespClient
 from oneflow_ai.store.room_view import RoomView
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from oneflow_ai.store.resp import RespClient
 
 REDIS_POOL_SIZE = 100
 """Connections of the rate-limit client; past this, a call waits (up to `REDIS_POOL_WAIT_S`) for a free one."""
@@ -62,30 +64,14 @@ class Identity:
             else Keyring.load_or_create(data_dir)
         )
         self.tokens = AccessTokens(keyring, settings.access_ttl_s)
-        # Rate limits and invalidations get their own client: tight timeouts and no retries on the hot path. Its pool
-        # blocks when all its connections are busy: a burst must queue for Redis, not be taken for a Redis outage (the
-        # default pool raises MaxConnectionsError, which failed the limiter open under load).
-        self.redis = (
-            Redis.from_pool(  # the client owns the pool: `aclose()` closes it too
-                BlockingConnectionPool.from_url(
-                    redis_url,
-                    max_connections=REDIS_POOL_SIZE,
-                    timeout=REDIS_POOL_WAIT_S,
-                    socket_connect_timeout=0.5,
-                    socket_timeout=3.0,
-                    retry=Retry(NoBackoff(), 0),
-                )
-            )
-            if redis_url
-            else None
-        )
+        self.redis = limits_client(redis_url) if redis_url else None
         cache = KeyCache(ttl_s=SHORT_TTL_S)
         self.invalidations = Invalidations(
             cache, self.redis, redis_url, short_ttl_s=SHORT_TTL_S, long_ttl_s=settings.key_cache_ttl_s or LONG_TTL_S
         )
         self.last_used = LastUsed(engine)
         self.auth = KeyAuthenticator(master_principal(settings), master_key, engine, cache, self.last_used)
-        self.batches = RedisBatches(RespClient(redis_url)) if redis_url else None
+        self.batches = RedisBatches(resp_client(redis_url)) if redis_url else None
         """The hot path's Redis round trips, shared with the budget counters (`build_budgets`)."""
         local = LocalLimiter()
         view = RoomView(shared_view_s) if shared_view_s > 0 else None
@@ -148,3 +134,30 @@ def master_principal(settings: IdentitySettings) -> Principal:
         *([Limit("key:master", "tokens", settings.master_tpm, 60)] if settings.master_tpm else []),
     ]
     return Principal(key_id="master", is_admin=True, limits=tuple(limits))
+
+
+def limits_client(url: str) -> Redis:
+    """Rate limits and invalidations get their own client: tight timeouts and no retries on the hot path. Its pool
+    blocks when all its connections are busy: a burst must queue for Redis, not be taken for a Redis outage (the
+    default pool raises MaxConnectionsError, which failed the limiter open under load). redis-py is imported here,
+    with a Redis URL only (`store.redis_errors`)."""
+    from redis.asyncio import BlockingConnectionPool, Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=REDIS_POOL_SIZE,
+        timeout=REDIS_POOL_WAIT_S,
+        socket_connect_timeout=0.5,
+        socket_timeout=3.0,
+        retry=Retry(NoBackoff(), 0),
+    )
+    return Redis.from_pool(pool)  # the client owns the pool: `aclose()` closes it too
+
+
+def resp_client(url: str) -> RespClient:
+    """The hot path's own RESP connection (`store.resp`, which imports hiredis and redis-py's exceptions)."""
+    from oneflow_ai.store.resp import RespClient
+
+    return RespClient(url)

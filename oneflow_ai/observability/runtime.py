@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
-
 from oneflow_ai.api.idempotency_store import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
 from oneflow_ai.auth.principal import Authenticator
 from oneflow_ai.config.schema import GatewayConfig
@@ -25,6 +23,8 @@ from oneflow_ai.settings import Settings
 from oneflow_ai.upstream.wire import Transport
 
 if TYPE_CHECKING:  # the tracing module imports OpenTelemetry, an optional extra
+    from redis.asyncio import Redis
+
     from oneflow_ai.observability.tracing import Tracing
 
 

@@ -25,12 +25,12 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from redis.exceptions import ResponseError
 
-from oneflow_ai.store.resp import RespClient
+if TYPE_CHECKING:
+    from oneflow_ai.store.resp import RespClient
 
 log = logging.getLogger("oneflow")
 
@@ -184,7 +184,7 @@ class RedisBatches:
             order = list(scripts)  # (only those: the others have run, and must not run twice)
             loaded = await self._redis.execute([["SCRIPT", "LOAD", order[i].lua] for i in missing])
             for reply in loaded:
-                if isinstance(reply, ResponseError):
+                if isinstance(reply, Exception):  # an error reply (`RespClient` returns them as values)
                     raise reply
             again = await self._redis.execute([commands[i] for i in missing])
             for i, result in zip(missing, again, strict=True):
@@ -221,4 +221,4 @@ class RedisBatches:
 
 
 def _no_script(reply: Any) -> bool:
-    return isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT")
+    return isinstance(reply, Exception) and str(reply).startswith("NOSCRIPT")
