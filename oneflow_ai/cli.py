@@ -169,18 +169,18 @@ def _serve_on(
 
 @contextmanager
 def _metrics_dir(data_dir: Path, workers: int) -> Iterator[None]:
-    """Several workers share their metrics through files (prometheus-client's multiprocess mode): a fresh
-    directory under the data dir, named in PROMETHEUS_MULTIPROC_DIR before the workers start, removed after."""
-    if workers <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    """Several workers share their metrics' snapshots through files (`observability.worker_metrics`): a fresh
+    directory under the data dir, named in ONEFLOW_WORKER_METRICS_DIR before the workers start, removed after."""
+    if workers <= 1:
         yield
         return
     data_dir.mkdir(parents=True, exist_ok=True)
     path = tempfile.mkdtemp(prefix="metrics-", dir=data_dir.resolve())
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.environ["ONEFLOW_WORKER_METRICS_DIR"] = path
     try:
         yield
     finally:
-        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        del os.environ["ONEFLOW_WORKER_METRICS_DIR"]
         shutil.rmtree(path, ignore_errors=True)
 
 

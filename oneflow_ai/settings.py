@@ -43,6 +43,8 @@ class Settings:
     # observability and the HTTP edge (README: "Observability")
     cors_origins: tuple[str, ...] = ()
     metrics_per_key: bool = False
+    worker_metrics_dir: Path | None = None
+    """Set by `oneflow serve --workers N` for its workers: where they share their metrics' snapshots."""
     otel_enabled: bool = False
     otel_endpoint: str | None = None
     idempotency_ttl_s: int = 24 * 3600
@@ -90,6 +92,7 @@ class Settings:
             price_catalog=get("ONEFLOW_PRICE_CATALOG"),
             cors_origins=tuple(o.strip() for o in (get("ONEFLOW_CORS_ORIGINS") or "").split(",") if o.strip()),
             metrics_per_key=(get("ONEFLOW_METRICS_PER_KEY") or "").lower() in ("1", "true", "yes"),
+            worker_metrics_dir=Path(d) if (d := get("ONEFLOW_WORKER_METRICS_DIR")) else None,
             otel_enabled=(get("ONEFLOW_OTEL_ENABLED") or "").lower() in ("1", "true", "yes"),
             otel_endpoint=get("OTEL_EXPORTER_OTLP_ENDPOINT"),
             idempotency_ttl_s=int(get("ONEFLOW_IDEMPOTENCY_TTL_S") or 24 * 3600),

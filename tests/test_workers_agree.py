@@ -2,8 +2,8 @@
 rate limit holds across both, and any worker's `/metrics` counts both workers' calls.
 
 Which worker accepts a connection is the kernel's choice: the calls go in bursts, each on a connection of its
-own, until both workers have served. Which worker served what is read from each worker's own metrics file
-(prometheus-client's multiprocess mode: one file per process)."""
+own, until both workers have served. Which worker served what is read from each worker's own metrics snapshot
+(`worker_metrics`: one file per worker, written every second), so each check waits until the snapshots show it."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.multiprocess import MultiProcessCollector
 
+from oneflow_ai.observability.worker_metrics import SNAPSHOT_INTERVAL_S, decode
 from tests.cache.conftest import admin, cache_config, prompt, tenant_key, upstream_calls
 from tests.conftest import MASTER_KEY, SHARED_REDIS_URL, UPSTREAM_KEY
 from tests.fakes.openai_upstream import OpenAIUpstream
@@ -53,17 +54,36 @@ def served(root: Path, upstream: AiohttpServer) -> Iterator[Served]:
 
 
 def per_worker(root: Path, name: str, **labels: str) -> dict[str, float]:
-    """Each worker's own total of counter `name` (samples whose labels include `labels`), by its file's pid."""
+    """Each worker's total of counter `name` (samples whose labels include `labels`) in its latest snapshot, by
+    its file's pid."""
     out: dict[str, float] = {}
-    for path in (root / "data-0").glob("metrics-*/counter_*.db"):
-        pid = path.stem.removeprefix("counter_")
-        out[pid] = sum(
+    for path in (root / "data-0").glob("metrics-*/*.json"):
+        out[path.stem] = sum(
             s.value
-            for family in MultiProcessCollector.merge([str(path)], accumulate=True)  # type: ignore[no-untyped-call]
+            for family in decode(path.read_bytes()).families
             for s in family.samples
             if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
         )
     return out
+
+
+def fresh(root: Path) -> None:
+    """Until every worker's snapshot holds what it counted before now: each file is replaced twice after now (the
+    second write collected its registry after the first ended)."""
+    for _ in range(2):
+        eventually(partial(written_since, root, time.time_ns()), "the workers' snapshots were never written again")
+
+
+def written_since(root: Path, since_ns: int) -> bool:
+    return all(p.stat().st_mtime_ns > since_ns for p in (root / "data-0").glob("metrics-*/*.json"))
+
+
+def eventually(done: Callable[[], bool], failure: str) -> None:
+    """Until `done()` holds; the workers write their snapshots every SNAPSHOT_INTERVAL_S."""
+    deadline = time.monotonic() + 30 * SNAPSHOT_INTERVAL_S
+    while not done():
+        assert time.monotonic() < deadline, failure
+        time.sleep(SNAPSHOT_INTERVAL_S / 20)
 
 
 async def burst(url: str, key: str, body: dict[str, Any]) -> list[int]:
@@ -109,12 +129,17 @@ def test_an_answer_one_worker_kept_is_served_by_the_other(
     redis_leftovers(f"oneflow:cache:exact:{tenant}:*")
     text = prompt("workers")
     body = {"model": "mini", "messages": [{"role": "user", "content": text}], "temperature": 0}
+    fresh(root)
     misses, hits = (per_worker(root, f"cache_{n}_total", kind="exact") for n in ("misses", "hits"))
     first = httpx.post(
         served.url + "/v1/chat/completions", headers={"authorization": f"Bearer {key}"}, json=body, timeout=30
     )
     assert first.status_code == 200 and first.headers["x-oneflow-cache"] == "miss"
     kept(served.url, key)  # the answer is kept just after it is sent, in Redis a round trip later
+    eventually(
+        lambda: sum(grown(misses, per_worker(root, "cache_misses_total", kind="exact")).values()) == 1,
+        "the miss never showed in a snapshot",
+    )
     missed = {pid for pid, n in grown(misses, per_worker(root, "cache_misses_total", kind="exact")).items() if n}
     assert len(missed) == 1  # one worker asked the upstream
 
@@ -125,6 +150,7 @@ def test_an_answer_one_worker_kept_is_served_by_the_other(
 
     until(other_hit, lambda: asyncio.run(burst(served.url, key, body)))
     assert upstream_calls(upstream, text) == 1
+    fresh(root)
     assert sum(grown(misses, per_worker(root, "cache_misses_total", kind="exact")).values()) == 1
 
 
@@ -136,6 +162,7 @@ def test_a_rate_limit_holds_across_both_workers(
     created = r.json()
     redis_leftovers(f"oneflow:rl:*{created['id']}*")
     body = {"model": "mini", "messages": [{"role": "user", "content": "hi"}]}
+    fresh(root)
     refused = per_worker(root, "rate_limit_exceeded_total")
     statuses: list[int] = []
     started = time.monotonic()
@@ -152,6 +179,7 @@ def test_a_rate_limit_holds_across_both_workers(
 def test_any_worker_s_metrics_count_both_workers_calls(served: Served, root: Path) -> None:
     body = {"model": "mini", "messages": [{"role": "user", "content": "hi"}]}
     route = {"route": "/v1/chat/completions"}
+    fresh(root)  # the earlier tests' calls are in the snapshots
     before = per_worker(root, "http_requests_total", **route)
     sent: list[int] = []
     until(
@@ -159,8 +187,11 @@ def test_any_worker_s_metrics_count_both_workers_calls(served: Served, root: Pat
         lambda: sent.extend(asyncio.run(burst(served.url, MASTER_KEY, body))),
     )
     assert set(sent) == {200}
-    counted = sum(per_worker(root, "http_requests_total", **route).values())  # nothing is in flight now
-    assert counted == sum(before.values()) + len(sent)
+    counted = sum(before.values()) + len(sent)
+    eventually(  # nothing is in flight now: once the snapshots count every call, no worker counts more
+        lambda: sum(per_worker(root, "http_requests_total", **route).values()) == counted,
+        "the snapshots never counted every call once",
+    )
     for _ in range(4):  # scrapes on fresh connections: whichever worker answers counts every worker's calls
         text = httpx.get(served.url + "/metrics", headers={"connection": "close"}, timeout=30).text
         chat = [

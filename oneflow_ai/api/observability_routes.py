@@ -65,7 +65,7 @@ async def features_status(_: AdminDep, gw: GatewayDep, request: Request) -> Feat
         redis=Feature(enabled=gw.redis is not None),
         metrics=Feature(
             enabled=True,
-            detail={"multiprocess": obs.metrics.multiprocess_dir is not None, "per_key_labels": s.metrics_per_key},
+            detail={"multiprocess": obs.metrics.shared is not None, "per_key_labels": s.metrics_per_key},
         ),
         tracing=Feature(enabled=obs.tracing is not None, detail={"endpoint": s.otel_endpoint} if obs.tracing else {}),
         caching=Feature(enabled=False),

@@ -1,22 +1,23 @@
 """The Prometheus metrics: one `Metrics` per gateway, built and closed by the app's lifespan.
 
-One process: the metric objects live in an instance-owned `CollectorRegistry`, which `/metrics` renders.
-Several worker processes (`oneflow serve --workers N` sets `PROMETHEUS_MULTIPROC_DIR` before the workers
-start): prometheus-client's multiprocess mode, where each worker writes its samples to files in that
-directory and a scrape, answered by any worker, merges every worker's files.
+The metric objects live in an instance-owned `CollectorRegistry`, which `/metrics` renders. Several worker
+processes (`oneflow serve --workers N` names a directory in `ONEFLOW_WORKER_METRICS_DIR` before the workers
+start): each still counts in its own registry, writes a snapshot of it to that directory every second, and
+a scrape, answered by any worker, merges its live values with the others' snapshots (`worker_metrics`).
 
 Labels stay bounded: route templates (never raw paths), configured providers and models, a fixed set of
 statuses; caller ids only when `ONEFLOW_METRICS_PER_KEY` is set. Gauges that mirror gateway state
-(breakers, the ledger queue) are read at scrape time, and in multiprocess mode also every few seconds by
-each worker, so the merged value covers the workers that did not answer the scrape.
+(breakers, the ledger queue) are read at scrape time, and with several workers also before each snapshot, so
+the merged value covers the workers that did not answer the scrape.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -26,34 +27,37 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
-    multiprocess,
 )
 
+from oneflow_ai.observability.worker_metrics import SNAPSHOT_INTERVAL_S, GaugeMode, WorkerMetrics
 from oneflow_ai.routing.breaker import BreakerState
 
 if TYPE_CHECKING:
     from oneflow_ai.gateway.runtime import Gateway
     from oneflow_ai.observability.http_metrics import RouteChildren
 
+log = logging.getLogger("oneflow.metrics")
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 LLM_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BREAKER_VALUE = {BreakerState.CLOSED: 0.0, BreakerState.HALF_OPEN: 1.0, BreakerState.OPEN: 2.0}
-SAMPLE_INTERVAL_S = 5.0
-
-
-def multiprocess_dir() -> str | None:
-    """prometheus-client decides this from the process environment, so we read the same place."""
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+GAUGE_MODES: dict[str, GaugeMode] = {
+    "circuit_breaker_state": "max",  # open in any worker: shown open
+    "ledger_queue_depth": "sum",
+    "ledger_writable": "min",  # unwritable in any worker: shown unwritable
+}
+"""How the workers' values of each gauge combine (`worker_metrics.merge`)."""
 
 
 class Metrics:
-    def __init__(self, deployments: Iterable[str] = (), *, per_key: bool = False) -> None:
+    def __init__(
+        self, deployments: Iterable[str] = (), *, per_key: bool = False, worker_dir: Path | None = None
+    ) -> None:
         """`deployments`: the ids whose breaker state is a gauge. The gauges read the gateway once it is started
-        (`start`): the metrics are built before it, for its observers."""
+        (`start`): the metrics are built before it, for its observers. `worker_dir`: where the workers of one
+        server share their snapshots (None: one process)."""
         self.gateway: Gateway | None = None
         self.per_key = per_key
-        self.multiprocess_dir = multiprocess_dir()
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
         key = ("key",) if per_key else ()
@@ -124,11 +128,8 @@ class Metrics:
             "Circuit breaker: 0 closed, 1 half-open, 2 open.",
             ("deployment",),
             registry=r,
-            multiprocess_mode="livemax",
         )
-        self.ledger_depth = Gauge(
-            "ledger_queue_depth", "Usage records waiting to be written.", registry=r, multiprocess_mode="livesum"
-        )
+        self.ledger_depth = Gauge("ledger_queue_depth", "Usage records waiting to be written.", registry=r)
         self.ledger_dead_letters = Counter(
             "ledger_dead_letter", "Usage records the database refused, set aside in ledger_dead_letters.", registry=r
         )
@@ -136,16 +137,12 @@ class Metrics:
             "ledger_writable",
             "1 while the ledger writes, 0 after a failed write until one succeeds.",
             registry=r,
-            multiprocess_mode="livemin",
         )
         self._dead_letters_seen = 0
         self.http_children: dict[tuple[str, str], RouteChildren] = {}
         self._deployments = tuple(deployments)
-        self._scraped = r
-        if self.multiprocess_dir is not None:
-            self._scraped = CollectorRegistry(auto_describe=False)
-            multiprocess.MultiProcessCollector(self._scraped, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
-        self._sampler: asyncio.Task[None] | None = None
+        self.shared = WorkerMetrics(r, worker_dir, GAUGE_MODES) if worker_dir is not None else None
+        self._sharer: asyncio.Task[None] | None = None
 
     def cache_hit(self, kind: str) -> None:
         self._cache_hits[kind].inc()
@@ -171,22 +168,29 @@ class Metrics:
     def render(self) -> tuple[bytes, str]:
         """The exposition for a scrape: (body, content type)."""
         self.sample()
-        return generate_latest(self._scraped), CONTENT_TYPE_LATEST
+        return generate_latest(self.shared or self.registry), CONTENT_TYPE_LATEST
 
     def start(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        if self.multiprocess_dir is not None:
-            self._sampler = asyncio.create_task(self._sample_every(SAMPLE_INTERVAL_S), name="oneflow-metrics")
+        if self.shared is not None:
+            self._sharer = asyncio.create_task(self._share_every(SNAPSHOT_INTERVAL_S), name="oneflow-metrics")
 
     async def close(self) -> None:
-        if self._sampler is not None:
-            self._sampler.cancel()
+        if self._sharer is not None:
+            self._sharer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._sampler
-        if self.multiprocess_dir is not None:
-            multiprocess.mark_process_dead(os.getpid(), self.multiprocess_dir)  # type: ignore[no-untyped-call]
+                await self._sharer
+        if self.shared is not None:  # the last counts stay for the other workers' scrapes (gauges are dropped)
+            self.sample()
+            with contextlib.suppress(OSError):
+                self.shared.write(alive=False)
 
-    async def _sample_every(self, interval_s: float) -> None:
+    async def _share_every(self, interval_s: float) -> None:
+        assert self.shared is not None
         while True:
             self.sample()
+            try:
+                self.shared.write()
+            except OSError as e:  # the other workers' scrapes show this one's last snapshot until a write succeeds
+                log.warning("could not write this worker's metrics snapshot: %s", e)
             await asyncio.sleep(interval_s)

@@ -32,7 +32,7 @@ class Observability:
     def __init__(self, settings: Settings, config: GatewayConfig, redis: Redis | None) -> None:
         self.settings = settings
         deployments = {d.id: d for g in config.models for d in g.deployments}
-        self.metrics = Metrics(deployments, per_key=settings.metrics_per_key)
+        self.metrics = Metrics(deployments, per_key=settings.metrics_per_key, worker_dir=settings.worker_metrics_dir)
         observers: list[Observer] = [LLMMetrics(self.metrics, deployments), RequestLog()]
         self.tracing: Tracing | None = None
         if settings.otel_enabled:
