@@ -194,7 +194,8 @@ def create_app(
             "experiment_store": stored_experiments,
             **observability.start(gateway),
         }
-        gateway.tokens.count_text("warm")  # load the tokenizer now, not on the first request
+        if gateway.estimates.encoding is not None:  # the config chose the tokenizer for every call's estimate
+            gateway.estimates.count_text("warm")  # load it now, not on the first request
         if freeze_heap:
             gc.collect()
             gc.freeze()

@@ -1,7 +1,7 @@
 """Budget enforcement, one component in two of the pipeline's seams.
 
 - As an `Admission`, before the call: find the budgets the call falls under (its scopes' and the one its key
-  names, `budget_id`), bound its cost (counted prompt tokens and the longest answer it can get, see
+  names, `budget_id`), bound its cost (estimated prompt tokens and the longest answer it can get, see
   `billing.estimate`, at the price of the group's first deployment) and reserve it in every one of them, or
   refuse the call with `QuotaExceeded` (429 `insufficient_quota`) when one has no room for its minimum.
 - As an `Observer`, when the call's ledger record is written: release the reservation and add the actual cost

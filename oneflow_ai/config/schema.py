@@ -288,6 +288,15 @@ class BudgetConfig(Frozen):
         return self
 
 
+class TokenSettings(Frozen):
+    """The `tokens:` section. `estimate`: how a call's tokens are estimated before it is made (its rate limits'
+    tokens, budget holds, routing by cost and context window): `heuristic` counts the text's characters
+    (`pricing.token_estimate`, no tokenizer in memory); `tokenizer` counts them with tiktoken's cl100k (~24 MiB,
+    loaded at start-up). Usage the upstream does not report is counted with the tokenizer either way."""
+
+    estimate: Literal["heuristic", "tokenizer"] = "heuristic"
+
+
 class GatewayConfig(Frozen):
     models: tuple[ModelGroup, ...] = ()
     routing: RoutingSettings = RoutingSettings()
@@ -302,6 +311,7 @@ class GatewayConfig(Frozen):
     """The `experiments:` section: A/B splits of public models' traffic (`oneflow_ai.experiments`)."""
     sso: SSOSettings | None = None
     """The `sso:` section: single sign-on to the console through an OpenID Connect provider (`oneflow_ai.sso`)."""
+    tokens: TokenSettings = TokenSettings()
     master_key: str | None = None
     """The master key as a secret reference (`env:`, `file:`, `vault:`, `aws-sm:`); ONEFLOW_MASTER_KEY wins."""
     _master_key: str | None = PrivateAttr(None)
@@ -360,6 +370,7 @@ class GatewayConfig(Frozen):
             webhook_delivery=self.webhook_delivery,
             experiments=self.experiments,
             sso=self.sso,
+            tokens=self.tokens,
             master_key=self.master_key,
         )
         merged._master_key = self._master_key

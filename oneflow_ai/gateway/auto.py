@@ -112,7 +112,7 @@ def resolve(gw: Gateway, call: Call) -> ModelGroup:
     """The model group a call names; for `auto`, the one `AutoModel` chooses; for a model an A/B experiment
     splits, its variant's (`experiments.registry`: nothing is looked up while no experiment runs)."""
     if call.model == AUTO and AUTO not in gw.models:
-        return gw.auto.choose(call, gw.tokens, gw.routing.health.view())
+        return gw.auto.choose(call, gw.estimates, gw.routing.health.view())
     if gw.experiments.by_model and (group := gw.experiments.assign(call)) is not None:
         return group
     return gw.group(call.model)

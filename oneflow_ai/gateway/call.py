@@ -140,7 +140,8 @@ GATEWAY_FIELDS = ("fallbacks", "strategy")
 
 
 def estimated_tokens(call: Call, tokens: TokenCounter) -> tuple[int, int]:
-    """(prompt, completion) tokens expected before the call; counted once per call."""
+    """(prompt, completion) tokens expected before the call, by `tokens` (the gateway's `estimates`: no tokenizer
+    unless the config chose one); counted once per call."""
     if call.tokens_estimate is None:
         body = call.body
         if call.endpoint in MEDIA_ENDPOINTS:  # priced per image, character or second (`pricing.media`)

@@ -69,6 +69,7 @@ def build_gateway(
     """The gateway, and its budgets (whose lifecycle the caller runs). With `events`, the breakers' opening
     and closing are reported as events."""
     tokens = TokenCounter()
+    estimates = estimator(config, tokens)
     models = config.by_name()
     built: list[Gateway] = []  # the budgets price at the gateway's current prices, which a catalog reload swaps
 
@@ -79,7 +80,7 @@ def build_gateway(
         engine,
         config.budgets,
         pricing,
-        tokens,
+        estimates,
         models,
         prices,
         redis,
@@ -106,7 +107,8 @@ def build_gateway(
         environ,
         engine,
         redis,
-        stages(models, identity.rate_limits(tokens), budgets, observers, extra, guards, last),
+        stages(models, identity.rate_limits(estimates), budgets, observers, extra, guards, last),
+        estimates=estimates,
         breakers=ObservedBreakers(breakers or BreakerBoard(), events.emit) if events is not None else breakers,
         price_catalog=settings.price_catalog,
         record_behind=observability.record_behind,
@@ -115,6 +117,12 @@ def build_gateway(
     )
     built.append(gateway)
     return gateway, budgets
+
+
+def estimator(config: GatewayConfig, tokens: TokenCounter) -> TokenCounter:
+    """What estimates a call's tokens before it is made: `tokens` (the tokenizer) if the config chose it
+    (`tokens: {estimate: tokenizer}`), else a counter that estimates text without a tokenizer."""
+    return tokens if config.tokens.estimate == "tokenizer" else TokenCounter(None)
 
 
 def stages(

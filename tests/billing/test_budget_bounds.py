@@ -32,8 +32,8 @@ ANSWER = 600
 ONE_CALL = expected_cost("gpt-4o-mini", PROMPT, ANSWER)
 """What one call with a 600-token answer costs: the budgets below fit a whole number of them."""
 CHEAP_CALL = expected_cost("gpt-4o-mini", PROMPT, 7)
-MINIMUM = expected_cost("gpt-4o-mini", TokenCounter().count_messages(MESSAGES), SHORT_ANSWER)
-"""The least room a budget must have left for a call: its counted prompt and a short answer."""
+MINIMUM = expected_cost("gpt-4o-mini", TokenCounter(None).count_messages(MESSAGES), SHORT_ANSWER)
+"""The least room a budget must have left for a call: its estimated prompt and a short answer."""
 
 
 class LongAnswers:

@@ -30,7 +30,8 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 MAX_TOKENS = 8
 ONE_CALL = expected_cost("gpt-4o-mini", fake.PROMPT_TOKENS, fake.COMPLETION_TOKENS, 3)
 LIMIT = 10 * ONE_CALL
-ESTIMATE = expected_cost("gpt-4o-mini", TokenCounter().count_messages(MESSAGES), MAX_TOKENS)
+ESTIMATE = expected_cost("gpt-4o-mini", TokenCounter(None).count_messages(MESSAGES), MAX_TOKENS)
+"""What the gateway holds for one call before it is made: its prompt estimated without a tokenizer, `max_tokens`."""
 
 
 def budget_yaml(tag: str) -> str:

@@ -37,8 +37,9 @@ from tests.fakes.runner import AiohttpServer
 MASTER = {"authorization": f"Bearer {MASTER_KEY}"}
 ONE_CALL = expected_cost("gpt-4o-mini", fake.PROMPT_TOKENS, fake.COMPLETION_TOKENS, 3)
 """What one call to the fake upstream costs (its usage is the same for every call, streamed or not)."""
-ESTIMATE = expected_cost("gpt-4o-mini", TokenCounter().count_messages(HI), MAX_TOKENS)
-"""What the gateway holds on a budget for one call before it is made (its prompt and `max_tokens`)."""
+ESTIMATE = expected_cost("gpt-4o-mini", TokenCounter(None).count_messages(HI), MAX_TOKENS)
+"""What the gateway holds on a budget for one call before it is made (its prompt, estimated without a tokenizer,
+and `max_tokens`)."""
 BUDGET_CALLS = 12
 BUDGET_USD = BUDGET_CALLS * ONE_CALL
 SHARED_BREAKERS = "oneflow:breakers"

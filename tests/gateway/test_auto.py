@@ -15,7 +15,8 @@ from oneflow_ai.pricing import PricingEngine, TokenCounter
 from oneflow_ai.routing.health import DeploymentHealth
 
 PRICING = PricingEngine()
-TOKENS = TokenCounter()
+TOKENS = TokenCounter(None)
+"""As the gateway estimates a call's tokens by default: without a tokenizer."""
 HI = [{"role": "user", "content": "hi"}]
 
 

@@ -51,11 +51,11 @@ def test_stream_usage_wish() -> None:
 
 
 def test_estimates_are_counted_once() -> None:
-    tokens = TokenCounter()
+    tokens = TokenCounter(None)  # the gateway's estimates
     call = chat_call("r", MASTER, {"model": "m", "messages": HI, "max_tokens": 50}, None)
     first = estimated_tokens(call, tokens)
     assert first[1] == 50 and first[0] > 0
     call.body["messages"] = HI * 100
     assert estimated_tokens(call, tokens) == first
     emb = embeddings_call("r", MASTER, {"model": "e", "input": ["hello world", "hi"]}, None)
-    assert estimated_tokens(emb, tokens) == (3, 0)
+    assert estimated_tokens(emb, tokens) == (tokens.count_text("hello world") + tokens.count_text("hi"), 0)

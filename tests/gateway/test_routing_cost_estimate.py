@@ -12,7 +12,7 @@ MODELS = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "my-local-llama"]
 
 
 def test_the_estimate_is_the_engines_and_cost_orders_the_plan() -> None:
-    pricing, tokens = PricingEngine(), TokenCounter()
+    pricing, tokens = PricingEngine(), TokenCounter(None)  # the gateway's estimates
     group = {
         "name": "g",
         "strategy": "cost_optimized",

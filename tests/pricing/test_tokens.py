@@ -1,4 +1,3 @@
-import math
 from typing import Any
 
 import pytest
@@ -8,7 +7,8 @@ from hypothesis import strategies as st
 
 import oneflow_ai.pricing.tokens as tokens_module
 from oneflow_ai.pricing import TokenCounter
-from oneflow_ai.pricing.tokens import IMAGE_TOKENS_HIGH, IMAGE_TOKENS_LOW, count_by_characters
+from oneflow_ai.pricing.token_estimate import estimate_text
+from oneflow_ai.pricing.tokens import IMAGE_TOKENS_HIGH, IMAGE_TOKENS_LOW
 
 COUNTER = TokenCounter()
 
@@ -90,12 +90,28 @@ def test_the_counting_only_encoding_counts_as_tiktokens_own() -> None:
 
 def test_fallback_when_the_encoding_is_unavailable(caplog: pytest.LogCaptureFixture) -> None:
     counter = TokenCounter("no-such-encoding")
-    assert counter.count_text("hello world") == 3  # 11 characters / 4, rounded up
+    assert counter.count_text("hello world") == estimate_text("hello world") == 3  # (10 letters / 4 + 1 space / 6)
     assert not counter.uses_tokenizer
     assert "no-such-encoding" in caplog.text
     assert counter.count_messages([{"role": "user", "content": "abcd"}]) == 3 + 3 + 1 + 1
 
 
+def never_loaded(name: str) -> Any:
+    raise AssertionError(f"the encoding {name!r} was loaded")
+
+
+def test_without_an_encoding_text_is_estimated_and_no_tokenizer_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    chinese = "今天的天气很好，我们去公园散步吧。"
+    by_tokenizer = COUNTER.count_text(chinese)
+    monkeypatch.setattr(tokens_module, "_encoding", never_loaded)
+    estimates = TokenCounter(None)
+    assert estimates.count_text(chinese) == estimate_text(chinese) != by_tokenizer
+    messages = [{"role": "user", "content": chinese, "name": "bob"}]
+    fields = estimate_text("user") + estimate_text(chinese) + estimate_text("bob") + 1  # a name costs one more
+    assert estimates.count_messages(messages) == 3 + 3 + fields
+    assert not estimates.uses_tokenizer
+
+
 @given(st.text())
-def test_fallback_is_characters_over_four_rounded_up(text: str) -> None:
-    assert count_by_characters(text) == math.ceil(len(text) / 4)
+def test_estimates_count_as_estimate_text(text: str) -> None:
+    assert TokenCounter(None).count_text(text) == estimate_text(text)
