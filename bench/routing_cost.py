@@ -88,7 +88,7 @@ def planner(n_iter: int) -> list[str]:
 
 
 def routing_plan(n_iter: int) -> list[str]:
-    pricing, tokens = PricingEngine(), TokenCounter()
+    pricing, tokens = PricingEngine(), TokenCounter(None)  # as the gateway estimates calls
     rows = ["| strategy | 1 deployment | 10 deployments |", "|---|---|---|"]
     for strategy in ("weighted", "cost_optimized", "balanced"):
         cells = []
@@ -108,7 +108,7 @@ def routing_plan(n_iter: int) -> list[str]:
 
 
 def auto(n_iter: int) -> list[str]:
-    pricing, tokens = PricingEngine(), TokenCounter()
+    pricing, tokens = PricingEngine(), TokenCounter(None)  # as the gateway estimates calls
     config = GatewayConfig(
         models=tuple(
             group(1, f"m{i}").model_copy(
