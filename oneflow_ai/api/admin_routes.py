@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Query, Request
 from oneflow_ai.api.deps import ConsoleDep, IdentityDep
 from oneflow_ai.api.identity_routes import RESPONSES, Limit, Offset, source_ip
 from oneflow_ai.api.paging import Cursor, by_time, time_page
+from oneflow_ai.config.matching import Matching
 from oneflow_ai.identity import audit
 from oneflow_ai.identity.audit import Actor
 from oneflow_ai.identity.roles import Can, require, scope
@@ -76,7 +77,7 @@ async def audit_log(
     identity: IdentityDep,
     limit: Limit = 100,
     before: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="an entry id (32-bit)")] = None,
-    action: Annotated[str | None, Query(max_length=64, pattern=r"^[\w.]+$")] = None,
+    action: Annotated[str | None, Query(max_length=64), Matching(r"^[\w.]+$")] = None,
     cursor: Cursor = None,
 ) -> Page[AuditEntry]:
     require(p, Can.READ_AUDIT)

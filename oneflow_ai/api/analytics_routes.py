@@ -21,6 +21,7 @@ from oneflow_ai.api.schemas import ERRORS
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.billing.analytics import BUCKETS, GROUPS, RANGES, Scope, Window
 from oneflow_ai.billing.analytics_report import group_series, overview
+from oneflow_ai.config.matching import Matching
 from oneflow_ai.errors import InvalidRequest
 from oneflow_ai.identity.roles import ID, confine, own_calls
 
@@ -32,7 +33,9 @@ Range = Annotated[
     str | None, Query(alias="range", description=f"instead of start: the last {' | '.join(RANGES)} (default 7d)")
 ]
 Tenant = Annotated[
-    str | None, Query(pattern=f"^{ID.pattern}$", description="master key only: one tenant (default every one)")
+    str | None,
+    Query(description="master key only: one tenant (default every one)"),
+    Matching(f"^{ID.pattern}$"),
 ]
 
 

@@ -24,6 +24,7 @@ from oneflow_ai.api.schemas import ERRORS
 from oneflow_ai.billing.budget_admin import BudgetAdmin
 from oneflow_ai.billing.budgets import Budgets
 from oneflow_ai.billing.periods import DEFAULT_THRESHOLDS
+from oneflow_ai.config.matching import Matching
 
 
 def budgets_of(request: Request) -> Budgets:
@@ -62,7 +63,7 @@ def _json(body: dict[str, Any], status: int = 200) -> Response:
     return JSONBytes(orjson.dumps(body), status_code=status)
 
 
-Tenant = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="master key only")]
+Tenant = Annotated[str | None, Query(description="master key only"), Matching(r"^[A-Za-z0-9_\-]{1,64}$")]
 Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")]
 
 

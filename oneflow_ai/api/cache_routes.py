@@ -19,6 +19,7 @@ from oneflow_ai.api.identity_routes import source_ip
 from oneflow_ai.api.schemas import ERRORS
 from oneflow_ai.cache.stage import ResponseCache
 from oneflow_ai.cache.store import Stats
+from oneflow_ai.config.matching import Matching
 from oneflow_ai.errors import PermissionDenied
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.identity import audit
@@ -27,7 +28,7 @@ from oneflow_ai.identity.roles import Can, confine, require
 
 router = APIRouter(prefix="/admin/cache", tags=["Cache"], responses=ERRORS)
 
-Tenant = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_\-~]{1,64}$", description="master key only")]
+Tenant = Annotated[str | None, Query(description="master key only"), Matching(r"^[A-Za-z0-9_\-~]{1,64}$")]
 Model = Annotated[str | None, Query(min_length=1, max_length=256)]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import Field, field_validator
@@ -23,6 +23,7 @@ from pydantic import Field, field_validator
 from oneflow_ai.api.deps import ConsoleDep, GatewayDep
 from oneflow_ai.api.identity_routes import RESPONSES
 from oneflow_ai.auth.principal import Principal
+from oneflow_ai.config.matching import Matching
 from oneflow_ai.errors import NotFound
 from oneflow_ai.experiments import feedback, service
 from oneflow_ai.experiments.config import NAME_PATTERN, as_dict
@@ -40,13 +41,13 @@ MAX_SCORE = 1e6
 
 
 class VariantIn(In):
-    name: str = Field(pattern=f"^{NAME_PATTERN}$")
+    name: Annotated[str, Matching(f"^{NAME_PATTERN}$")]
     model: str = Field(min_length=1, max_length=128)
     weight: float = Field(1.0, ge=0, allow_inf_nan=False)
 
 
 class ExperimentIn(In):
-    name: str = Field(pattern=f"^{NAME_PATTERN}$")
+    name: Annotated[str, Matching(f"^{NAME_PATTERN}$")]
     model: str = Field(min_length=1, max_length=128)
     variants: list[VariantIn] = Field(min_length=2, max_length=MAX_VARIANTS)
     sticky: bool = False

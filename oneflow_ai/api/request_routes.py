@@ -17,11 +17,12 @@ from oneflow_ai.api.deps import ConsoleDep, GatewayDep
 from oneflow_ai.api.identity_routes import RESPONSES, Limit
 from oneflow_ai.billing import request_log
 from oneflow_ai.billing.request_log import GuardrailFilter, RequestFilter, confined
+from oneflow_ai.config.matching import Matching
 
 router = APIRouter(prefix="/admin", tags=["Billing"], responses=RESPONSES)
 
-Text = Annotated[str | None, Query(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
-Id = Annotated[str | None, Query(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_\-.:@]+$")]
+Text = Annotated[str | None, Query(min_length=1, max_length=128), Matching(r"^[^\x00]*$")]
+Id = Annotated[str | None, Query(min_length=1, max_length=128), Matching(r"^[A-Za-z0-9_\-.:@]+$")]
 
 
 @router.get("/requests", summary="Recent calls: model, key, user, status, tokens, cost, latency, cache, guardrails")
@@ -31,13 +32,13 @@ async def list_requests(
     model: Text = None,
     key_id: Id = None,
     user_id: Id = None,
-    status: Annotated[str | None, Query(pattern=r"^[a-z_]{1,24}$", description="ok, error, or a status")] = None,
+    status: Annotated[str | None, Query(description="ok, error, or a status"), Matching(r"^[a-z_]{1,24}$")] = None,
     since: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[str | None, Query(description="ISO 8601, exclusive")] = None,
     cache_hit: bool | None = None,
     guardrail: Annotated[GuardrailFilter | None, Query(description="any, none, or an action")] = None,
     experiment: Text = None,
-    tenant: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="master key only")] = None,
+    tenant: Annotated[str | None, Query(description="master key only"), Matching(r"^[A-Za-z0-9_\-]{1,64}$")] = None,
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=512, description="the previous page's `next_cursor`")] = None,
 ) -> dict[str, Any]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from oneflow_ai.config.cache import CacheSettings, ModelCache, check_cache
+from oneflow_ai.config.matching import Matching
 from oneflow_ai.config.presets import PROVIDERS, preset_of, wire_of
 from oneflow_ai.config.secrets import parse as parse_reference
 from oneflow_ai.config.secrets import resolve as resolve_secret
@@ -203,7 +204,7 @@ class ModelGroup(Frozen):
     deployments: tuple[Deployment, ...] = Field(min_length=1)
     fallbacks: tuple[str, ...] = ()
     strategy: str | None = None
-    mode: str = Field("chat", pattern="^(chat|embedding|image_generation|audio_speech|audio_transcription)$")
+    mode: Annotated[str, Matching("^(chat|embedding|image_generation|audio_speech|audio_transcription)$")] = "chat"
     aliases: tuple[str, ...] = ()
     guardrails: tuple[str, ...] = Field((), max_length=32)
     """The guardrail policies applied to this group's calls (presets or `guardrails.policies`)."""

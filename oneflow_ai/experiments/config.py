@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from oneflow_ai.config.matching import Matching
 from oneflow_ai.experiments.split import MAX_VARIANTS, Experiment, Variant, check
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
@@ -29,7 +30,7 @@ NAME_PATTERN = NAME.pattern
 class VariantConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(pattern=f"^{NAME_PATTERN}$")
+    name: Annotated[str, Matching(f"^{NAME_PATTERN}$")]
     model: str = Field(min_length=1, max_length=128, description="the public model this variant's calls go to")
     weight: float = Field(1.0, ge=0, allow_inf_nan=False)
 
@@ -37,7 +38,7 @@ class VariantConfig(BaseModel):
 class ExperimentConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(pattern=f"^{NAME_PATTERN}$")
+    name: Annotated[str, Matching(f"^{NAME_PATTERN}$")]
     model: str = Field(min_length=1, max_length=128)
     variants: tuple[VariantConfig, ...] = Field(min_length=2, max_length=MAX_VARIANTS)
     sticky: bool = False

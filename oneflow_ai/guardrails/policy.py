@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from oneflow_ai.config.matching import Matching
 
 Action = Literal["block", "redact", "mask", "warn", "log"]
 Side = Literal["input", "output"]
@@ -35,7 +37,7 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX)
+    name: Annotated[str, Field(max_length=NAME_MAX), Matching(NAME_PATTERN)]
     description: str = Field("", max_length=2000)
     entities: dict[str, Action] = Field(default_factory=dict, max_length=64)
     """Entity type -> action, on every side the policy applies to."""

@@ -11,6 +11,8 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from oneflow_ai.config.matching import Matching
+
 MAX_METADATA_BYTES = 16 * 1024
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_DEPTH = 64
@@ -58,9 +60,9 @@ Limit = Annotated[int, Field(ge=1, le=2**31 - 1)]
 """A rate limit: stored in an INTEGER column, so it must fit 32 bits (a larger value is a 400, never a 500)."""
 Models = Annotated[list[Annotated[str, Field(min_length=1, max_length=128)]], Field(max_length=1000)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
-Role = Annotated[str, Field(pattern="^(owner|admin|member|viewer)$")]
+Role = Annotated[str, Matching("^(owner|admin|member|viewer)$")]
 GuardrailNames = Annotated[
-    list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.-]*$", max_length=64)]], Field(max_length=32)
+    list[Annotated[str, Field(max_length=64), Matching(r"^[A-Za-z0-9][\w.-]*$")]], Field(max_length=32)
 ]
 """Guardrail policy names (presets, the YAML's, the tenant's), applied to every call of the key (the length apart
 from the pattern: see `guardrails.policy.NAME_MAX`)."""

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Mapping
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from oneflow_ai.config.matching import Matching
 from oneflow_ai.config.secrets import parse as parse_reference
 from oneflow_ai.config.secrets import resolve as resolve_secret
 from oneflow_ai.identity.roles import ROLES
@@ -40,7 +41,7 @@ class _Frozen(BaseModel):
 class Grant(_Frozen):
     """Where a signed-in user goes: a tenant (its id) and a role in it."""
 
-    tenant: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+    tenant: Annotated[str, Field(min_length=1, max_length=64), Matching(r"^[A-Za-z0-9_\-]+$")]
     role: str
 
     @field_validator("role")

@@ -20,12 +20,13 @@ import importlib.util
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import orjson
 from pydantic import Field, model_validator
 
+from oneflow_ai.config.matching import Matching
 from oneflow_ai.config.schema import Deployment, ProviderSettings
 from oneflow_ai.errors import UpstreamError
 from oneflow_ai.providers.auth import Auth, NoAuth, bearer
@@ -48,7 +49,7 @@ _CREDENTIALS = (
 
 
 class BedrockSettings(ProviderSettings):
-    region: str = Field(min_length=1, pattern=r"^[a-z0-9-]+$", description="the AWS region, as us-east-1")
+    region: Annotated[str, Matching(r"^[a-z0-9-]+$")] = Field(min_length=1, description="the AWS region, as us-east-1")
     aws_access_key_id: str | None = Field(None, description="env:VAR (default env:AWS_ACCESS_KEY_ID)")
     aws_secret_access_key: str | None = Field(None, repr=False, description="env:VAR (default: the usual variable)")
     aws_session_token: str | None = Field(None, repr=False, description="env:VAR (default env:AWS_SESSION_TOKEN)")

@@ -20,11 +20,12 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from pydantic import Field, field_validator, model_validator
 
+from oneflow_ai.config.matching import Matching
 from oneflow_ai.config.schema import Deployment, ProviderSettings
 from oneflow_ai.errors import UpstreamError
 from oneflow_ai.providers.auth import Auth
@@ -40,7 +41,7 @@ VERTEX_EXTRA = "provider vertex_ai needs the vertex extra (google-auth): pip ins
 
 class VertexSettings(ProviderSettings):
     project: str = Field(min_length=1, description="the Google Cloud project id")
-    location: str = Field("us-central1", pattern=r"^[a-z0-9-]+$", description="the region, or global")
+    location: Annotated[str, Matching(r"^[a-z0-9-]+$")] = Field("us-central1", description="the region, or global")
     credentials_file: str | None = Field(
         None, min_length=1, description="a service-account key file (default: application default credentials)"
     )
