@@ -57,8 +57,6 @@ class TokenCounter:
         return self._counter() is not estimate_text
 
     def count_text(self, text: str) -> int:
-        if self.encoding is None:
-            return estimate_text(text)
         if len(text) > SHORT:
             return self._counter()(text)
         n = self._short.get(text)
