@@ -198,6 +198,9 @@ class Tally:
         dims = dimensions(r)
         add = self._ctx.add
         failed = r.status != "ok"
+        latency = r.latency_ms
+        if latency is not None:  # `_add_latency`, its bucket found once for every grain (this is on every call)
+            bucket = LATENCY_FIRST + bisect_left(LATENCY_BOUNDS_MS, latency)
         for grain, sums in zip(self.grains, self._sums, strict=True):
             key = (grain.truncate(r.created_at), *dims)
             s = sums.get(key)
@@ -216,7 +219,9 @@ class Tally:
             if r.guardrail_action is not None:
                 s[9] += r.guardrail_action == "block"
                 s[10] += r.guardrail_action in REDACTING
-            _add_latency(s, r.latency_ms)
+            if latency is not None:
+                s[LATENCY_SUM] += latency
+                s[bucket] += 1
 
     def absorb(self, other: Tally) -> None:
         """Add another tally's sums into this one (a batch that failed goes back in front of newer records)."""
