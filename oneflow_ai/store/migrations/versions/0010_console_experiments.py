@@ -35,7 +35,16 @@ def upgrade() -> None:
         batch.add_column(sa.Column("experiment", sa.String(64)))
         batch.add_column(sa.Column("variant", sa.String(64)))
     op.create_index("ix_usage_records_tenant_created", "usage_records", ["tenant_id", "created_at"])
-    op.create_index("ix_usage_records_experiment", "usage_records", ["experiment", "created_at"])
+    # partial: the calls of an experiment only, so that every other call's insert skips it (`experiment = ?`,
+    # the only way it is read, implies the condition on both databases)
+    only_experiments = sa.text("experiment IS NOT NULL")
+    op.create_index(
+        "ix_usage_records_experiment",
+        "usage_records",
+        ["experiment", "created_at"],
+        sqlite_where=only_experiments,
+        postgresql_where=only_experiments,
+    )
     for table in ("usage_hourly", "usage_daily"):
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("latency_ms_sum", sa.Float, nullable=False, server_default="0"))
