@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.store.db import create_engine, migrate
-from oneflow_ai.store.journal import INTENT, INTERRUPTED, Journal, line, replayed
+from oneflow_ai.store.dead_letters import as_json
+from oneflow_ai.store.journal import INTENT, INTERRUPTED, RECORD, RECORD_FIELDS, Journal, line, replayed
 from oneflow_ai.store.ledger import Ledger, UsageRecord
 
 
@@ -262,3 +263,15 @@ def test_a_record_is_never_replaced_by_an_intent_whatever_their_order(tmp_path: 
         ("b", INTERRUPTED),
         ("c", INTERRUPTED),
     ]
+
+
+def test_a_record_line_is_a_compact_array_and_a_record_as_an_object_is_read_too(tmp_path: Path) -> None:
+    """Records are journaled as arrays (`RECORD`, then `RECORD_FIELDS`' values); a journal written as objects
+    keyed by field name (the release before, or a record orjson refused, written as the dead letters write it)
+    replays the same, and an array with values past the fields this release knows (a newer one's) too."""
+    a, b, c = rec("a", cost="0.000000000001"), replace(rec("b"), experiment="exp-1", variant="b"), rec("c")
+    assert orjson.loads(line(a))[:2] == [RECORD, "a"] and len(orjson.loads(line(a))) == len(RECORD_FIELDS) + 1
+    newer = orjson.dumps([*orjson.loads(line(c)), "a value of a newer field"]) + b"\n"
+    segment = tmp_path / "1-1.00000001.jsonl"
+    segment.write_bytes(line(a) + orjson.dumps(b, default=str) + b"\n" + as_json(b).encode() + b"\n" + newer)
+    assert replayed([segment]) == [a, b, c]  # every field, money exact
