@@ -32,7 +32,7 @@ def budgets_of(request: Request) -> Budgets:
     return budgets
 
 
-def budget_admin(request: Request) -> BudgetAdmin:
+async def budget_admin(request: Request) -> BudgetAdmin:  # async: FastAPI runs a `def` one in a thread
     return BudgetAdmin(budgets_of(request), request.state.gateway.engine)
 
 

@@ -1,4 +1,8 @@
-"""Dependencies shared by route handlers (FastAPI `Annotated` style)."""
+"""Dependencies shared by route handlers (FastAPI `Annotated` style).
+
+Every dependency is `async def`, even one that only reads `request.state`: FastAPI runs a plain `def` dependency
+in AnyIO's thread pool, so the first admin call would start a worker thread (and its stack, ~1.3 MiB of RSS) for a
+dictionary lookup, and every call would pay two thread hand-offs for it."""
 
 from __future__ import annotations
 
@@ -13,17 +17,18 @@ from oneflow_ai.identity.roles import is_superuser
 from oneflow_ai.identity.service import Identity
 
 
-def gateway(request: Request) -> Gateway:
+async def gateway(request: Request) -> Gateway:
     gw: Gateway = request.state.gateway
     return gw
 
 
 async def caller(request: Request) -> Principal:
     headers = request.headers
-    return await gateway(request).auth.authenticate(headers.get("authorization"), headers.get("x-api-key"))
+    gw = await gateway(request)
+    return await gw.auth.authenticate(headers.get("authorization"), headers.get("x-api-key"))
 
 
-def identity(request: Request) -> Identity:
+async def identity(request: Request) -> Identity:
     found: Identity = request.state.identity
     return found
 
@@ -32,7 +37,8 @@ async def console(request: Request) -> Principal:
     """Anyone signed in to the admin API: a user's access token (JWT), the master key or a virtual key.
     The endpoint checks what the caller's role may do (`identity.roles`) and confines it to its tenant."""
     headers = request.headers
-    return await identity(request).admin_principal(headers.get("authorization"), headers.get("x-api-key"))
+    found = await identity(request)
+    return await found.admin_principal(headers.get("authorization"), headers.get("x-api-key"))
 
 
 async def tenant_admin(principal: Annotated[Principal, Depends(console)]) -> Principal:

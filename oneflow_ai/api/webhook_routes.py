@@ -26,7 +26,7 @@ from oneflow_ai.identity.audit import Actor
 from oneflow_ai.identity.roles import scope, target_tenant
 
 
-def events_of(request: Request) -> Events:
+async def events_of(request: Request) -> Events:  # async: FastAPI runs a `def` one in a thread
     events: Events = request.state.events
     return events
 
@@ -101,7 +101,7 @@ async def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     event_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
-    events = events_of(request)
+    events = await events_of(request)
     rows = await deliveries.recent(events.endpoints.engine, scope(p), limit=limit, event_id=event_id)
     return {"object": "list", "data": rows}
 

@@ -42,7 +42,7 @@ class CsrfFailed(PermissionDenied):
 
 async def signed_in(request: Request) -> Principal:
     token = request.cookies.get(COOKIE)
-    principal = await principal_of(identity(request).engine, token) if token else None
+    principal = await principal_of((await identity(request)).engine, token) if token else None
     if principal is None or token is None:
         back_to = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(back_to)

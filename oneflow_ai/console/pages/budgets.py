@@ -84,7 +84,7 @@ async def budgets_page(
     events_of: Annotated[str | None, Query(max_length=64)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
-    return await _page(request, p, budget_admin(request), events_of or None, cursor or None)
+    return await _page(request, p, await budget_admin(request), events_of or None, cursor or None)
 
 
 def _decimal(value: str, name: str) -> Decimal:
@@ -99,7 +99,7 @@ def _decimal(value: str, name: str) -> Decimal:
 
 @router.post("/budgets")
 async def create_budget(request: Request, p: SignedIn, form: Form) -> Response:
-    admin = budget_admin(request)
+    admin = await budget_admin(request)
     fields = {k: form.get(k).strip() for k in ("scope", "scope_id", "period", "limit_usd", "thresholds")}
     try:
         thresholds = tuple(_decimal(t, "thresholds") for t in fields["thresholds"].split(",") if t.strip())
@@ -120,5 +120,5 @@ async def create_budget(request: Request, p: SignedIn, form: Form) -> Response:
 
 @router.post("/budgets/{budget_id}/delete")
 async def delete_budget(request: Request, budget_id: str, p: SignedIn, form: Form) -> Response:
-    await budget_admin(request).delete(p, budget_id)
+    await (await budget_admin(request)).delete(p, budget_id)
     return RedirectResponse("/ui/budgets", status_code=303)

@@ -64,7 +64,7 @@ async def _list_page(
         "roles": grantable(p),
         "users": users,
         "departments": departments,
-        "models": sorted(gateway(request).models),
+        "models": sorted((await gateway(request)).models),
         "grace_choices": GRACE_CHOICES,
         "form": {},
         "error": None,
