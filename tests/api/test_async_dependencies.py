@@ -1,5 +1,5 @@
 """FastAPI runs a plain-`def` dependency (or endpoint) in AnyIO's thread pool: the first admin call would start a
-worker thread, with its stack and the backend's import (~1.2 MiB of a worker's RSS), for a lookup in
+worker thread, with its stack and the backend's import (~0.7 MiB of a worker's RSS), for a lookup in
 `request.state`. Every dependency of the API and the console is `async def`, and admin calls start no thread."""
 
 from __future__ import annotations
