@@ -56,6 +56,8 @@ from oneflow_ai.identity.config import IdentitySettings
 from oneflow_ai.identity.service import Identity
 from oneflow_ai.logs import configure_logging, flush_logs
 from oneflow_ai.observability.runtime import Observability
+from oneflow_ai.ops import heap
+from oneflow_ai.ops.idle_trim import IdleTrim
 from oneflow_ai.pricing import PriceCatalog, PricingEngine
 from oneflow_ai.settings import Settings
 from oneflow_ai.sso.service import build_sso
@@ -184,6 +186,10 @@ def create_app(
         events.start()
         retention = Retention(engine, settings.ledger_retention_days)
         retention.start()
+        # After a burst, once the edge has seen no call for `idle_trim_s`: garbage collected, glibc's heap trimmed.
+        idle_trim = IdleTrim(edge, settings.idle_trim_s, heap.give_back) if settings.idle_trim_s > 0 else None
+        if idle_trim is not None:
+            idle_trim.start()
         state = {
             "gateway": gateway,
             "identity": identity,
@@ -202,6 +208,8 @@ def create_app(
         try:
             yield state
         finally:
+            if idle_trim is not None:
+                await idle_trim.close()
             await observability.close()
             await retention.close()
             await budgets.close()
@@ -248,10 +256,11 @@ def create_app(
     app.mount("/ui", Console(), name="console")
     _install_error_handlers(app)
     configure_logging(settings.log_level, settings.log_format)
-    return _edge(app, settings)
+    edge = _edge(app, settings)  # the lifespan's idle trim reads its counts of calls
+    return edge
 
 
-def _edge(app: FastAPI, settings: Settings) -> ASGIApp:
+def _edge(app: FastAPI, settings: Settings) -> Edge:
     """The HTTP edge around the routes, outermost first: the request id, body limits, security headers and HTTP
     metrics; the request's trace (when tracing is on); CORS (when origins are configured); idempotency; the
     fast lane for the per-request routes; FastAPI for everything else."""

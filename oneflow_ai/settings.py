@@ -61,6 +61,9 @@ class Settings:
     """On SIGTERM, how long calls in flight may take to finish; those still running then are cut (503)."""
     guardrails_refresh_s: float = 5.0
     """How often a gateway reloads the guardrail policies and tenants' lists other workers and replicas stored."""
+    idle_trim_s: float = 1.0
+    """Once no call has run for this long after a burst, collect garbage and give glibc's free memory back to the
+    system (`ops.idle_trim`); 0: never."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -105,6 +108,7 @@ class Settings:
             max_headers=int(get("ONEFLOW_MAX_HEADERS") or 100),
             shutdown_grace_s=int(get("ONEFLOW_SHUTDOWN_GRACE_S") or 30),
             guardrails_refresh_s=float(get("ONEFLOW_GUARDRAILS_REFRESH_S") or 5.0),
+            idle_trim_s=float(get("ONEFLOW_IDLE_TRIM_S") or 1.0),
         )
 
     @property

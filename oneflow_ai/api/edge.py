@@ -6,6 +6,9 @@ client's (or an ingress's) `x-request-id` is kept as the client's id: answered b
 gateway's own in `x-oneflow-request-id`, and written in the request's log line. It is never the key of
 anything: a client that sent the same id twice would otherwise have its second call go unrecorded.
 
+It also counts the calls it has started and those in flight, which tell when the worker has gone quiet
+(`ops.idle_trim`).
+
 Pure ASGI, one layer (each wrapper around `send` costs every response, so the edge does all of this in one).
 The headers it adds are built once. Being outermost, it also counts what it refuses itself (413).
 """
@@ -66,6 +69,10 @@ class Edge:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.new_request_id = RequestIds()
+        self.calls = 0
+        """HTTP requests started."""
+        self.in_flight = 0
+        """HTTP requests not finished (streams until their last byte)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -103,6 +110,8 @@ class Edge:
                     children(metrics, scope).duration.observe(time.perf_counter() - started)
             await send(message)
 
+        self.calls += 1
+        self.in_flight += 1
         try:
             if declared is not None:
                 if declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -112,6 +121,7 @@ class Edge:
             else:
                 await self.app(scope, limited(receive, self.max_body_bytes), edge_send)
         finally:
+            self.in_flight -= 1
             if metrics is not None:
                 bound = children(metrics, scope)
                 if status == 0:  # no response started: the app failed, the server answers 500
