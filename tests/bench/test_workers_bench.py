@@ -3,6 +3,11 @@ says whether each target holds."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
+from bench import workers
 from bench.workers import Result, Side, Slice, section
 
 INFO = {"cpus": "2", "cpu": "AMD EPYC", "busy": "1%", "python": "3.11.7", "oneflow-ai": "0.1.0", "uvicorn": "0.54.0"}
@@ -27,3 +32,28 @@ def test_the_section_says_which_target_holds() -> None:
     assert held.startswith("<!-- workers:start -->") and held.endswith("<!-- workers:end -->")
     missed = section(_result([1000.0], [1500.0], rss=96.0), INFO, "cmd")  # 98 MiB after load = 102.8 MB
     assert "MISSED: under 100 MB" in missed and "MISSED: >= 1.7x" in missed
+
+
+def test_the_memory_target_is_judged_on_the_settled_figure() -> None:
+    result = _result([1000.0], [1800.0], rss=94.0)  # 96 MiB right after the load = 100.7 MB
+    settled = section(replace(result, settled=[94.5], settled_s=3.5), INFO, "cmd")
+    assert "| worker RSS MiB right after load (chat, stream, embeddings) | 96 | - |" in settled
+    assert "| worker RSS MiB after load, settled (3.5 s later) | 94 | - |" in settled
+    assert "holds: under 100 MB, judged at rest and settled); right after the load 96 MiB = 101 MB (MISSED" in settled
+
+
+def test_rss_is_read_until_it_stops_falling(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [0.0]
+    readings = iter([[105.0], [105.0], [105.0], [104.0], [103.5]] + [[103.5]] * 100)
+    monkeypatch.setattr(workers, "rss_mib", lambda pids: next(readings))
+    monkeypatch.setattr(workers.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(workers.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    assert workers.settled_rss([1]) == ([103.5], 1.0 + workers.STEADY_S)  # last fell at 1.0 s
+
+
+def test_rss_that_never_stops_falling_is_read_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock, falling = [0.0], iter(range(1000, 0, -1))
+    monkeypatch.setattr(workers, "rss_mib", lambda pids: [float(next(falling))])
+    monkeypatch.setattr(workers.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(workers.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    assert workers.settled_rss([1])[1] == workers.SETTLE_S
