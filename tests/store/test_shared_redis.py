@@ -103,7 +103,14 @@ def test_a_burst_of_idempotent_calls_is_served(
     for key in keys:  # the store scopes a key to its caller: here the master key (no tenant)
         scoped = hashlib.sha256(f"None\0master\0{key}".encode()).hexdigest()
         redis_keys += [f"oneflow:idempotency:done:{scoped}", f"oneflow:idempotency:lock:{scoped}"]
-    gw = start_gateway(config_yaml=config(openai_upstream[1].url), database_url=database_url, redis_url=redis_url)
+    # The burst must queue for the pool's connections, not fail: the wait is generous because the client, the
+    # gateway and the fake upstream share one interpreter here, and on a slow machine the queue outlasts 5 s.
+    gw = start_gateway(
+        config_yaml=config(openai_upstream[1].url),
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_pool_timeout_s=60.0,
+    )
     responses = asyncio.run(burst(gw.url, [chat(tag, **{"idempotency-key": k}) for k in keys]))
     assert [r.status_code for r in responses] == [200] * BURST, {r.text for r in responses if r.status_code != 200}
     assert len(ledger_for(database_url, tag, expect=BURST)) == BURST
