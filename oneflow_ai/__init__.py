@@ -6,11 +6,15 @@ request), and `ResilientHTTPClient` (an upstream called with retries, backoff an
 
 __version__ = "0.1.0"
 
-from oneflow_ai.pricing import PricingEngine
-from oneflow_ai.routing.intelligent import IntelligentRouter, RoutingDecision
-from oneflow_ai.routing.profile import Modality, ModelProfile
-from oneflow_ai.routing.strategy import RoutingStrategy
-from oneflow_ai.upstream.resilient import HTTPResult, ResilientHTTPClient
+from oneflow_ai.store import asyncio_sessions
+
+asyncio_sessions.defer()  # before any of our modules imports SQLAlchemy's asyncio extension: its ORM on first use
+
+from oneflow_ai.pricing import PricingEngine  # noqa: E402
+from oneflow_ai.routing.intelligent import IntelligentRouter, RoutingDecision  # noqa: E402
+from oneflow_ai.routing.profile import Modality, ModelProfile  # noqa: E402
+from oneflow_ai.routing.strategy import RoutingStrategy  # noqa: E402
+from oneflow_ai.upstream.resilient import HTTPResult, ResilientHTTPClient  # noqa: E402
 
 __all__ = [
     "HTTPResult",

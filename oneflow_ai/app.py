@@ -40,6 +40,7 @@ from oneflow_ai.api import (
 from oneflow_ai.api.edge import Edge
 from oneflow_ai.api.fast_lane import FastLane, unexpected_error
 from oneflow_ai.api.idempotency import Idempotency
+from oneflow_ai.api.schemas import with_error_schemas
 from oneflow_ai.api.webhook_routes import router as webhook_router
 from oneflow_ai.api.wire import ErrorResponse
 from oneflow_ai.auth.master import ensure_master_key
@@ -230,6 +231,7 @@ def create_app(
             flush_logs()  # uvicorn ends by re-raising SIGTERM, so no exit handler would write what is buffered
 
     app = FastAPI(title="OneFlow AI Gateway", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    _document_errors(app)
     operations.document(app, operations.OPERATIONS)
     for prefix in operations.PREFIXES:
         app.include_router(openai_routes.router, prefix=prefix)
@@ -280,6 +282,18 @@ def _edge(app: FastAPI, settings: Settings) -> Edge:
 
         inner = TracingMiddleware(inner)
     return Edge(inner, max_body_bytes=settings.max_body_bytes)
+
+
+def _document_errors(app: FastAPI) -> None:
+    """`/openapi.json` lists the error bodies that the routes' documented errors refer to (`schemas.error_response`)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_error_schemas(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_error_handlers(app: FastAPI) -> None:

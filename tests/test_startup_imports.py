@@ -4,8 +4,8 @@ A fresh interpreter builds and starts the gateway as `oneflow serve` does (datab
 child process) for a full-mode configuration on SQLite: rate-limited virtual keys, a budget, the ledger and
 metrics, but no Redis, no tracing and nobody on the console. redis-py (with hiredis, cryptography and the
 OpenTelemetry SDK it pulls), Jinja2 and the console's pages, tiktoken (calls are estimated without a tokenizer
-by default) and Alembic must then not be loaded; the console's are once `/ui` is asked for. (Memory itself is
-measured by `bench/imports.py`.)
+by default), Alembic and SQLAlchemy's ORM (`store.asyncio_sessions`) must then not be loaded; the console's are
+once `/ui` is asked for. (Memory itself is measured by `bench/imports.py`.)
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ UNUSED = (
     "tiktoken",
     "alembic",
     "mako",
+    "sqlalchemy.orm",
 )
 
 START = """

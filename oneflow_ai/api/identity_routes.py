@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Query, Request
 
 from oneflow_ai.api.deps import AdminDep, ConsoleDep, IdentityDep, console
 from oneflow_ai.api.paging import Cursor, by_time, time_page
-from oneflow_ai.api.schemas import ERRORS, ErrorBody
+from oneflow_ai.api.schemas import ERRORS, ErrorBody, error_response
 from oneflow_ai.identity.audit import Actor
 from oneflow_ai.identity.roles import is_superuser
 from oneflow_ai.identity.schemas import (
@@ -33,7 +33,7 @@ from oneflow_ai.identity.schemas import (
 RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERRORS,
     **{
-        status: {"model": ErrorBody, "description": text}
+        status: error_response(ErrorBody, text)
         for status, text in {
             401: "Missing or invalid credentials",
             403: "Your role may not do this",
