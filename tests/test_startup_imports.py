@@ -4,8 +4,9 @@ A fresh interpreter builds and starts the gateway as `oneflow serve` does (datab
 child process) for a full-mode configuration on SQLite: rate-limited virtual keys, a budget, the ledger and
 metrics, but no Redis, no tracing and nobody on the console. redis-py (with hiredis, cryptography and the
 OpenTelemetry SDK it pulls), Jinja2 and the console's pages, tiktoken (calls are estimated without a tokenizer
-by default), Alembic and SQLAlchemy's ORM (`store.asyncio_sessions`) must then not be loaded; the console's are
-once `/ui` is asked for. (Memory itself is measured by `bench/imports.py`.)
+by default), Alembic, SQLAlchemy's ORM (`store.asyncio_sessions`) and PostgreSQL's dialect (`store.dialects`)
+must then not be loaded; the console's are once `/ui` is asked for. (Memory itself is measured by
+`bench/imports.py`.)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ UNUSED = (
     "alembic",
     "mako",
     "sqlalchemy.orm",
+    "sqlalchemy.dialects.postgresql",
 )
 
 START = """

@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oneflow_ai.billing.budget import SCOPE_COLUMNS, Budget, Slot
@@ -18,6 +17,7 @@ from oneflow_ai.billing.periods import EPOCH, format_thresholds, parse_threshold
 from oneflow_ai.events import outbox
 from oneflow_ai.events.budgets import threshold_events
 from oneflow_ai.identity.tables import api_keys
+from oneflow_ai.store.dialects import upsert_dialect
 from oneflow_ai.store.tables import budget_events, budgets, usage_hourly
 
 
@@ -54,7 +54,7 @@ def _values(b: Budget) -> dict[str, Any]:
 class BudgetRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
+        dialect = upsert_dialect(engine.dialect.name)
         self._insert_event = dialect.insert(budget_events).on_conflict_do_nothing(
             index_elements=["budget_id", "period_start", "threshold"]
         )

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import RowMapping, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.events import payloads, queue, signing, ssrf
@@ -23,6 +22,7 @@ from oneflow_ai.events.config import DeliverySettings
 from oneflow_ai.events.endpoints import Endpoint, Endpoints
 from oneflow_ai.events.outbox import stored
 from oneflow_ai.events.sender import post
+from oneflow_ai.store.dialects import upsert_dialect
 from oneflow_ai.store.tables import event_outbox, webhook_deliveries, webhook_jobs
 
 log = logging.getLogger("oneflow.webhooks")
@@ -48,7 +48,7 @@ class Dispatcher:
         self._wall = wall
         self._rand = rand
         self._send = send
-        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        dialect = upsert_dialect(engine.dialect.name)
         self._insert_job = dialect.insert(webhook_jobs).on_conflict_do_nothing(
             index_elements=["event_id", "endpoint_id"]
         )

@@ -8,17 +8,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oneflow_ai.events.event import AUDITED, Event
+from oneflow_ai.store.dialects import upsert_dialect
 from oneflow_ai.store.tables import event_outbox
 
 
 async def write(conn: AsyncConnection, event: Event) -> None:
     """Insert `event`, unless an event with its id is there already (an id made from what the event is, as
     `quota.exhausted`'s, makes it one event however many replicas or paths report it)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    dialect = upsert_dialect(conn.dialect.name)
     await conn.execute(
         dialect.insert(event_outbox)
         .on_conflict_do_nothing(index_elements=["event_id"])

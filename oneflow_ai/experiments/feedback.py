@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from oneflow_ai.store.dialects import upsert_dialect
 from oneflow_ai.store.tables import feedback, usage_records
 
 WAIT_S = 2.0
@@ -58,7 +58,7 @@ async def wait_for_owner(
 async def put(
     engine: AsyncEngine, request_id: str, who: CallOwner, score: float, comment: str | None, at: datetime
 ) -> None:
-    dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
+    dialect = upsert_dialect(engine.dialect.name)
     stmt = dialect.insert(feedback).values(
         request_id=request_id,
         tenant_id=who.tenant_id,

@@ -15,10 +15,10 @@ from types import ModuleType
 import orjson
 from pydantic import ValidationError
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oneflow_ai.guardrails.policy import Policy
+from oneflow_ai.store.dialects import upsert_dialect
 from oneflow_ai.store.tables import guardrail_policies, tenant_guardrails
 
 log = logging.getLogger("oneflow.guardrails")
@@ -90,4 +90,4 @@ async def set_tenant(engine: AsyncEngine, tenant_id: str, names: tuple[str, ...]
 
 
 def _dialect(engine: AsyncEngine) -> ModuleType:
-    return postgresql if engine.dialect.name == "postgresql" else sqlite
+    return upsert_dialect(engine.dialect.name)

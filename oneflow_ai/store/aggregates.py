@@ -28,10 +28,10 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oneflow_ai.pricing.engine import exact, exact_context
+from oneflow_ai.store.dialects import upsert_dialect
 from oneflow_ai.store.tables import AGGREGATE_DIMENSIONS, LATENCY_BOUNDS_MS, LATENCY_COLUMNS, usage_daily, usage_hourly
 
 if TYPE_CHECKING:
@@ -246,7 +246,7 @@ class Aggregates:
     """Adds records into every grain's table; the statements are built once per dialect."""
 
     def __init__(self, dialect_name: str, grains: Sequence[Grain] = GRAINS) -> None:
-        dialect = sqlite if dialect_name == "sqlite" else postgresql
+        dialect = upsert_dialect(dialect_name)
         self._upserts = []
         for grain in grains:
             insert = dialect.insert(grain.table)
