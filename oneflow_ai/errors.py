@@ -244,6 +244,15 @@ class UpstreamConnectionLost(UpstreamError):
     deployment_retryable = False
 
 
+class AttemptElsewhere(GatewayError):
+    """The load balancer sent this call again, and another replica had begun it at the provider already
+    (`gateway.balancer_claim`): the provider may have served and billed it, so it is not sent a second time."""
+
+    status = 502
+    type = "api_error"
+    code = "attempt_elsewhere"
+
+
 class AllDeploymentsFailed(GatewayError):
     """Every planned deployment failed; carries each cause. Status and message are the last cause's."""
 

@@ -48,6 +48,7 @@ async def serve_messages(inbound: Inbound) -> Reply:
         call.endpoint = "messages"
         call.fallbacks = fallbacks
         call.client_request_id = inbound.client_request_id
+        call.balancer_id = inbound.balancer_id
         call.native = NativeBody(ANTHROPIC_MESSAGES, body, protocol_headers(inbound), untranslatable)
         reply = await complete(inbound.gateway, call)
     except GatewayError as e:

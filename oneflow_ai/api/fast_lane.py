@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from oneflow_ai.api.http_cycle import CYCLE, Cycle
 from oneflow_ai.api.wire import JSON_TYPE, ErrorResponse, raw_headers, read_body, send_error
 from oneflow_ai.errors import GatewayError, ShuttingDown
+from oneflow_ai.gateway import balancer_claim
 from oneflow_ai.gateway.call import JSONReply, Receiver, StreamReply
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.upstream.sse import frame
@@ -47,6 +48,11 @@ class Inbound:
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)
         return None if value is None else value.decode("latin-1")
+
+    @property
+    def balancer_id(self) -> str | None:
+        """The load balancer's id for this client request (`gateway.balancer_claim`), when it sent one."""
+        return balancer_claim.balancer_id(self.header(balancer_claim.HEADER))
 
 
 Reply = JSONReply | StreamReply

@@ -36,4 +36,5 @@ async def serve_transcription(inbound: Inbound) -> Reply:
         inbound.header(b"x-oneflow-strategy"),
     )
     call.client_request_id = inbound.client_request_id
+    call.balancer_id = inbound.balancer_id
     return await complete(inbound.gateway, call)

@@ -57,6 +57,7 @@ async def _serve(inbound: Inbound, parse: CallParser) -> Reply:
         inbound.request_id, principal, body, inbound.header(b"x-user-id"), inbound.header(b"x-oneflow-strategy")
     )
     call.client_request_id = inbound.client_request_id
+    call.balancer_id = inbound.balancer_id
     call.cache_control = inbound.header(b"cache-control")
     return await complete(inbound.gateway, call)
 

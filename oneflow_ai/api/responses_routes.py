@@ -44,6 +44,7 @@ async def serve_responses(inbound: Inbound) -> Reply:
     call.endpoint = "responses"
     call.fallbacks = fallbacks
     call.client_request_id = inbound.client_request_id
+    call.balancer_id = inbound.balancer_id
     call.native = NativeBody(OPENAI_RESPONSES, body, {}, untranslatable)
     reply = await complete(inbound.gateway, call)
     if reply.wire == OPENAI_RESPONSES.name:  # an OpenAI deployment served it: its answer, as it came

@@ -58,6 +58,9 @@ class Call:
     """Headers admissions add to the reply (e.g. `x-ratelimit-*`); the pipeline merges them into it."""
     client_request_id: str | None = None
     """The client's own `x-request-id`, for the logs (never a key: `request_id` is the gateway's, unique)."""
+    balancer_id: str | None = None
+    """The load balancer's id for this client request, the same on every replica it is sent to
+    (`gateway.balancer_claim`)."""
     native: NativeBody | None = None
     """The caller's own request, when it speaks a protocol other than OpenAI's (`/v1/messages`)."""
     upload: FormFile | None = None

@@ -6,7 +6,8 @@ tries each planned deployment once (the group's own, then its fallbacks'); furth
 exponential backoff with full jitter (or the upstream's `Retry-After`), retry within `max_attempts` and
 the deadline; a deployment the error says not to try again (`deployment_retryable`: the request overflowed
 its context, or its provider refused the gateway's key) is not. When every attempt failed, the client gets
-`AllDeploymentsFailed` carrying each cause.
+`AllDeploymentsFailed` carrying each cause. A call the load balancer may send to two replicas is claimed right
+before its first attempt, and refused where another replica claimed it (`gateway.balancer_claim`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from oneflow_ai.config.schema import Deployment
 from oneflow_ai.errors import (
     AllDeploymentsFailed,
+    AttemptElsewhere,
     GatewayError,
     InvalidRequest,
     ShuttingDown,
@@ -28,6 +30,7 @@ from oneflow_ai.errors import (
 from oneflow_ai.gateway.accounting import Outcome, finish, finish_behind, intend
 from oneflow_ai.gateway.answered import answered
 from oneflow_ai.gateway.auto import resolve
+from oneflow_ai.gateway.balancer_claim import Claims
 from oneflow_ai.gateway.call import MEDIA_ENDPOINTS, Call, JSONReply, StreamReply
 from oneflow_ai.gateway.media import check_mode, media_request, open_speech
 from oneflow_ai.gateway.passthrough import native_request, open_native_stream, serves_natively
@@ -92,6 +95,8 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
             attempt += 1
             last = dep
             try:
+                if attempt == 1 and call.balancer_id is not None and gw.claims is not None:
+                    await _claim(gw.claims, call.balancer_id)
                 reply, behind = await _attempt(gw, call, dep, attempt)
             except UpstreamError as e:
                 errors.append(e)
@@ -102,6 +107,9 @@ async def complete(gw: Gateway, call: Call) -> JSONReply | StreamReply:
                 else:
                     worth_retrying += 1
                 continue
+            except AttemptElsewhere as e:  # no deployment was called
+                finish(gw, call, Outcome("rejected", e.status, attempts=0))
+                raise
             except GatewayError as e:
                 finish(gw, call, Outcome("rejected", e.status, dep, attempts=attempt))
                 raise
@@ -130,6 +138,16 @@ async def _answer(gw: Gateway, call: Call) -> JSONReply | StreamReply | None:
         if answer is not None:
             return answered(gw, call, answer)
     return None
+
+
+async def _claim(claims: Claims, balancer_id: str) -> None:
+    """Before a call's first upstream attempt: refuse it if another replica began it (`gateway.balancer_claim`)."""
+    if not await claims.claim(balancer_id):
+        raise AttemptElsewhere(
+            "Another replica of the gateway began this call at the provider and stopped before answering; it is not"
+            " sent again, so that it is not served and charged twice. Send it again as a new request if you need"
+            " its answer."
+        )
 
 
 def _inspected(gw: Gateway, call: Call, reply: JSONReply | StreamReply) -> JSONReply | StreamReply:

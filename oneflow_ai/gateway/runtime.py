@@ -20,6 +20,7 @@ from oneflow_ai.config.schema import Deployment, GatewayConfig, ModelGroup
 from oneflow_ai.errors import ModelNotFound
 from oneflow_ai.experiments.registry import Experiments
 from oneflow_ai.gateway.auto import AutoModel
+from oneflow_ai.gateway.balancer_claim import Claims
 from oneflow_ai.gateway.drain import Drain
 from oneflow_ai.gateway.routing import Routing
 from oneflow_ai.gateway.stages import Admission, Observers, Stages
@@ -73,6 +74,8 @@ class Gateway:
     observers: Observers = field(init=False)
     """The routing's own observer (health, breakers, `least_busy`) first, then the stages'."""
     routing: Routing = field(init=False)
+    claims: Claims | None = field(init=False)
+    """Claims the calls the load balancer may send to two replicas (with a shared Redis only)."""
     auto: AutoModel = field(init=False)
     experiments: Experiments = field(init=False)
     """The A/B experiments: the config's, and the admin API's (`experiments.sync` swaps those in)."""
@@ -95,6 +98,7 @@ class Gateway:
             self.config.routing, self.models, self.pricing, self.estimates, breakers=self.breakers, prices=self.prices
         )
         self.auto = AutoModel(self.models, self.pricing)
+        self.claims = Claims(self.redis) if self.redis is not None else None
         self.experiments = Experiments((e.experiment() for e in self.config.experiments), self.models)
         self.admission = self.stages.admissions
         self.observers = Observers([self.routing, *self.stages.observers])

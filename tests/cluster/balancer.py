@@ -1,10 +1,12 @@
 """nginx as the cluster's load balancer: round robin over the replicas, in the foreground, in a temp prefix.
 
-A request goes to the next replica only when it was never sent to one (`proxy_next_upstream error timeout`, without
-`non_idempotent`): nginx passes a POST on when the connection to a replica fails (refused: the replica is down, or
-the connect timed out), not once the request was written to it, since the replica may have called the provider by
-then and sending it again could have it served (and billed) twice. So a call in flight on a replica that dies fails
-for its client (502 from nginx), and every call sent after that goes to the living ones. The request body is read
+A request goes to the next replica when the one it was sent to fails before answering (`proxy_next_upstream error
+timeout non_idempotent`): the connection is refused (the replica is down), or breaks after the request was written
+(the replica was killed) before a response header came. Every try of one client request carries nginx's
+`$request_id` as `X-OneFlow-Balancer-Id`, which a replica claims in the shared Redis right before its first
+upstream attempt (`oneflow_ai.gateway.balancer_claim`): a call the dead replica had begun at the provider is refused
+by the next (502 `attempt_elsewhere`), never served and billed twice, and one it had not begun is served. A stream
+whose first bytes had reached the client cannot be passed on: it is cut. The request body is read
 whole before a replica is chosen (`proxy_request_buffering`, nginx's default), and answers are passed on as they
 come (`proxy_buffering off`: streams are not held back). Each answer says which replicas nginx tried
 (`x-served-by: $upstream_addr`, e.g. `127.0.0.1:41001, 127.0.0.1:41002` after one was refused), and the access log
@@ -48,11 +50,12 @@ http {{
             proxy_pass http://oneflow;
             proxy_http_version 1.1;
             proxy_set_header Host $host;
+            proxy_set_header X-OneFlow-Balancer-Id $request_id;
             proxy_buffering off;
             proxy_connect_timeout 2s;
             proxy_read_timeout 60s;
             proxy_send_timeout 60s;
-            proxy_next_upstream error timeout;
+            proxy_next_upstream error timeout non_idempotent;
             proxy_next_upstream_tries 3;
             proxy_next_upstream_timeout 10s;
             add_header x-served-by $upstream_addr always;

@@ -73,6 +73,11 @@ class Replica:
         self.served.process.send_signal(signal.SIGKILL)
         self.served.process.wait(10)
 
+    def pause(self) -> None:
+        """SIGSTOP: the process runs no more until it is killed (or continued); its sockets stay open."""
+        assert self.served is not None
+        self.served.process.send_signal(signal.SIGSTOP)
+
     def terminate(self) -> None:
         assert self.served is not None
         self.served.process.send_signal(signal.SIGTERM)

@@ -228,6 +228,21 @@ KILL_CALLS, KILL_CLIENTS = 480, 24
 SLOW = ({"fake_chunks": 8, "fake_interval_s": 0.05}, {"fake_delay_s": 0.2}, {})
 """The kill test's calls: a stream lasting 0.4 s upstream, a JSON answer 0.2 s in coming, a quick JSON answer; so
 that some of each kind are in flight on the victim when it dies."""
+STALL_S = 0.25
+"""The victim is stopped (SIGSTOP) this long before it is killed, as a replica stalled before it dies: the calls nginx
+sends it meanwhile are written to it and never read, so that every run has calls in flight on it that never reached
+the upstream (a kill alone catches 0 or 1 such call), which nginx must pass on to a survivor that serves them."""
+
+
+def by_request(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    return {m: sorted(rs, key=lambda r: str(r["request_id"])) for m, rs in rows.items()}
+
+
+def is_refusal(row: dict[str, Any]) -> bool:
+    """A survivor's record of a call it refused (`attempt_elsewhere`): nginx passed it on after the victim had
+    begun it at the provider. It records the refusal, not the upstream call (which has its own record, or none if
+    the victim was killed between its claim and its journal entry)."""
+    return (row["status"], row["http_status"]) == ("rejected", 502)
 
 
 def test_a_replica_killed_mid_load_loses_no_call_another_could_serve_and_no_record(
@@ -240,61 +255,105 @@ def test_a_replica_killed_mid_load_loses_no_call_another_could_serve_and_no_reco
         Call(cluster.marker("kill", n), cluster.model("plain"), n % 3 == 0, extra=SLOW[n % 3], url=url)
         for n in range(KILL_CALLS)
     ]
+    stopped_at: list[float] = []
     killed_at: list[float] = []
 
+    def end_victim() -> None:
+        victim.kill()
+        killed_at.append(time.monotonic())
+
     def maybe_kill(done: Call) -> None:
-        # mid-load: once the victim has served a sixth of its share, SIGKILL it (nothing of it runs after)
-        if not killed_at and sum(c.ok and answered_by(c, victim) for c in calls) >= KILL_CALLS // 18:
-            victim.kill()
-            killed_at.append(time.monotonic())
+        # mid-load: once the victim has served a sixth of its share, stop it, then SIGKILL it (nothing of it runs
+        # after)
+        if not stopped_at and sum(c.ok and answered_by(c, victim) for c in calls) >= KILL_CALLS // 18:
+            victim.pause()
+            stopped_at.append(time.monotonic())
+            asyncio.get_running_loop().call_later(STALL_S, end_victim)
+
+    def refused_elsewhere(c: Call) -> bool:
+        return (c.status, c.code) == (502, "attempt_elsewhere")
 
     async def scenario() -> dict[str, list[dict[str, Any]]]:
         await run(calls, MASTER, clients=KILL_CLIENTS, on_done=maybe_kill)
         assert killed_at, "the victim was not killed"
         # The victim stays dead: a survivor takes its journal over (they share the host's journal directory).
         reached = {c.marker for c in calls if c.ok or cluster.upstream.arrived[c.marker]}
-        return await cluster.settled_ledger("kill", reached)
+        refused = {c.marker for c in calls if refused_elsewhere(c)}
+        deadline = time.monotonic() + 30
+        while True:  # each call that reached the upstream has its record, each refusal its own
+            rows = await cluster.ledger("kill")
+            if time.monotonic() > deadline or (
+                all(any(not is_refusal(r) for r in rows.get(m, [])) for m in reached)
+                and all(any(is_refusal(r) for r in rows.get(m, [])) for m in refused)
+            ):
+                return rows
+            await asyncio.sleep(0.1)
 
     rows = asyncio.run(scenario())
     settled = time.monotonic()
     cluster.revive()  # then it starts again on its data directory: nothing is recorded twice
-    again = asyncio.run(cluster.settled_ledger("kill", set(rows), within_s=0))
+    again = asyncio.run(cluster.ledger("kill"))
     kill = killed_at[0]
     log = {line.call_id: line for line in cluster.balancer.log()}
     ok = [c for c in calls if c.ok]
     failed = [c for c in calls if not c.ok]
+    refused = [c for c in failed if refused_elsewhere(c)]
     arrived = {c.marker for c in calls if cluster.upstream.arrived[c.marker]}
     served = {c.marker for c in calls if cluster.upstream.served[c.marker]}
+    records = {m: [r for r in rs if not is_refusal(r)] for m, rs in rows.items()}
+    refusals = {m: [r for r in rs if is_refusal(r)] for m, rs in rows.items()}
     lost = sorted(c.marker for c in ok if c.marker not in rows)
-    unrecorded = sorted(arrived - rows.keys())
-    twice = {m: len(rs) for m, rs in again.items() if len(rs) > 1}
+    unrecorded = sorted(m for m in arrived if not records.get(m))
+    twice = {
+        m: [r["status"] for r in rs]
+        for m, rs in again.items()
+        if sum(not is_refusal(r) for r in rs) > 1 or sum(is_refusal(r) for r in rs) > 1
+    }
     statuses = Counter(r["status"] for rs in rows.values() for r in rs)
+    unreached = [c for c in failed if c.marker not in arrived]
+    passed_on = [c for c in calls if c.marker in log and len(log[c.marker].replicas) > 1]
+    rescued = [c for c in passed_on if c.ok and c.started < kill and log[c.marker].replicas[0] == victim.address]
     figures["SIGKILL"] = (
-        f"{KILL_CALLS} calls ({KILL_CALLS // 3} streamed, {KILL_CLIENTS} clients), {victim.name} killed after"
+        f"{KILL_CALLS} calls ({KILL_CALLS // 3} streamed, {KILL_CLIENTS} clients), {victim.name} stopped for"
+        f" {kill - stopped_at[0]:.2f}s then killed after"
         f" {sum(c.ended <= kill for c in calls)} had ended: {len(ok)} served, {len(failed)} failed (in flight on the"
-        f" killed replica, {sum(c.marker not in arrived for c in failed)} of them before reaching the upstream);"
-        f" upstream: {len(arrived)} reached it, {len(served)} served to their last byte; ledger:"
-        f" {sum(len(rs) for rs in rows.values())} rows ({dict(statuses)}) {settled - kill:.1f}s after the kill;"
-        f" answered 200 but not recorded {len(lost)}, reached the upstream but not recorded {len(unrecorded)},"
-        f" recorded twice {len(twice)}; passed on by nginx to another replica"
-        f" {sum(len(log[c.marker].replicas) > 1 for c in calls if c.marker in log)}"
+        f" killed replica: {len(refused)} refused attempt_elsewhere by a survivor,"
+        f" {sum(c.status == 200 for c in failed)} cut off, {sum(c.status != 200 for c in failed) - len(refused)} other;"
+        f" {len(unreached)} of them before reaching the upstream); passed on by nginx to another replica"
+        f" {len(passed_on)} ({sum(c.ok for c in passed_on)} served there, {len(rescued)} of them in flight on the"
+        f" victim, {sum(c.started < stopped_at[0] for c in rescued)} sent before it stopped); upstream:"
+        f" {len(arrived)} reached it ({sum(cluster.upstream.arrived[c.marker] > 1 for c in calls)} twice),"
+        f" {len(served)} served to their last byte; ledger: {sum(len(rs) for rs in rows.values())} rows"
+        f" ({dict(statuses)}) {settled - kill:.1f}s after the kill; answered 200 but not recorded {len(lost)},"
+        f" reached the upstream but not recorded {len(unrecorded)}, recorded twice {len(twice)}"
     )
-    # A call fails for its client only when it was in flight on the killed replica: sent to it before the kill, and
-    # not passed on by nginx (it had been written to the replica). Every call sent after that was served.
+    # A call fails for its client only when it was in flight on the killed replica, which had begun it at the
+    # provider: sent to it before the kill, and either cut (its answer had begun) or passed on by nginx to a survivor
+    # that refused it (`attempt_elsewhere`: the victim had claimed it). A call the victim had not begun at the
+    # provider was passed on and served; every call sent after the kill was served.
     for c in failed:
         assert c.started < kill, f"failed though sent after the kill: {describe([c])}"
-        assert c.marker in log and log[c.marker].replicas[-1] == victim.address, (describe([c]), log.get(c.marker))
+        assert c.marker in log and log[c.marker].replicas[0] == victim.address, (describe([c]), log.get(c.marker))
+        # Reached the upstream; or refused, the victim having claimed it just before it was killed, the request on
+        # its way to the upstream (the claim must come first: the survivor cannot tell the two apart).
+        assert c.marker in arrived or refused_elsewhere(c), (describe([c]), log.get(c.marker))
     assert len(failed) <= KILL_CLIENTS
+    # and the calls in flight on it that it had not begun at the provider were passed on and served (the stall
+    # before the kill makes sure there are some)
+    assert rescued, "no call in flight on the victim was passed on and served"
     # Every call whose client got its whole answer has its ledger record, as served; every call that reached the
     # upstream has exactly one (one cut off by the kill is `interrupted`); none is recorded twice, even after the
-    # victim's restart; a call that never reached the upstream was not recorded as served.
+    # victim's restart; a call that never reached the upstream was not recorded as served. A survivor's refusal
+    # has a record of its own (a refusal, as every refused call has), never one of a call it did not refuse.
     assert not lost, f"{len(lost)} calls answered 200 have no ledger record: {lost[:10]}"
     assert not unrecorded, f"{len(unrecorded)} calls reached the upstream and have no record: {unrecorded[:10]}"
     assert not twice, f"recorded more than once: {twice}"
-    assert again == rows
-    assert all(rows[c.marker][0]["status"] == "ok" for c in ok)
+    assert by_request(again) == by_request(rows)
+    assert all([r["status"] for r in rows[c.marker]] == ["ok"] for c in ok)
+    assert {m for m, rs in refusals.items() if rs} == {c.marker for c in refused}
     assert all(r["status"] != "ok" for m, rs in rows.items() if m not in arrived for r in rs)
-    # No call reached the upstream twice (nginx never sends a call again once it was written to a replica).
+    # No call reached the upstream twice: nginx passes a call on, but the survivor does not call the provider for
+    # one the victim had claimed.
     assert all(cluster.upstream.arrived[c.marker] <= 1 for c in calls)
 
 
@@ -351,7 +410,7 @@ def test_sigterm_drains_calls_in_flight_and_records_them_before_exiting(
     assert all(c.ok and c.ended > terminated for c in streams), describe(streams)
     for c in streams:
         assert [(r["status"], r["http_status"], r["streamed"]) for r in rows.get(c.marker, [])] == [("ok", 200, True)]
-    # calls sent through nginx meanwhile were served by the others; one can fail only if nginx had written it to the
-    # stopping replica just as it closed its socket (nginx does not send a written POST again)
+    # calls sent through nginx meanwhile were served by the others; one written to the stopping replica just as it
+    # closed its socket is passed on by nginx (it was never begun there, so never claimed) and served
     for c in failed:
         assert c.marker in log and log[c.marker].replicas[-1] == victim.address, (describe([c]), log.get(c.marker))
