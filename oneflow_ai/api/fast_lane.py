@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from oneflow_ai.api.http_cycle import CYCLE, Cycle
+from oneflow_ai.api.http_cycle import Cycle, cycle_of
 from oneflow_ai.api.wire import JSON_TYPE, ErrorResponse, raw_headers, read_body, send_error
 from oneflow_ai.errors import GatewayError, ShuttingDown
 from oneflow_ai.gateway import balancer_claim
@@ -95,7 +95,7 @@ def unexpected_error(request_id: str | None) -> GatewayError:
 
 async def send_reply(reply: Reply, scope: Scope, receive: Receive, send: Send) -> None:
     if isinstance(reply, StreamReply):
-        await send_stream(reply, scope.get(CYCLE), receive, send)
+        await send_stream(reply, cycle_of(scope), receive, send)
         return
     headers = [JSON_TYPE, (b"content-length", b"%d" % len(reply.body))]
     if reply.headers:

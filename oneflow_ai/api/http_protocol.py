@@ -30,7 +30,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 from oneflow_ai.api.edge import API_HEADERS
-from oneflow_ai.api.http_cycle import CYCLE, Cycle
+from oneflow_ai.api.http_cycle import CYCLE, Cycle, refer
 from oneflow_ai.api.wire import render_error
 from oneflow_ai.errors import GatewayError, HeadersTooLarge, InvalidRequest, RequestTimeout
 
@@ -126,7 +126,7 @@ class GatewayProtocol(HttpToolsProtocol):
         # (`http_cycle.Cycle`: same state, a cheaper `send`) before the application can send anything.
         if type(self.cycle) is RequestResponseCycle:
             self.cycle.__class__ = Cycle
-            self.scope[CYCLE] = self.cycle  # type: ignore[literal-required]
+            self.scope[CYCLE] = refer(self.cycle)  # type: ignore[literal-required,arg-type]
 
     def on_message_complete(self) -> None:
         self._deadline = None

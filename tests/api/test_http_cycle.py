@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from oneflow_ai.api.http_cycle import Cycle
+from oneflow_ai.api.http_cycle import Cycle, cycle_of
 from tests.fakes.runner import UvicornServer
 
 JSON = b'{"ok":true}'
+SERVED: list[weakref.ReferenceType[Cycle]] = []
+"""The cycles that served `/tracked` (weakly: the test asks whether they are freed)."""
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -51,6 +55,13 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         name = type(send.__self__).__qualname__.encode()
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(name))]})
         await send({"type": "http.response.body", "body": name})
+    elif path == "/tracked":  # the cycle the fast lane would ask `client_gone` (for a stream)
+        cycle = cycle_of(scope)
+        assert cycle is not None
+        SERVED.append(weakref.ref(cycle))
+        del cycle
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
     elif path == "/too-long":
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"3")]})
         await send({"type": "http.response.body", "body": b"12345"})
@@ -114,6 +125,28 @@ def test_the_server_protocol_serves_with_our_cycle(server: UvicornServer) -> Non
         request(s, "/cycle")
         _, rest = read_head(s)
         assert read_exactly(s, rest, 5) == b"Cycle"
+
+
+def test_a_served_request_leaves_no_reference_cycle(server: UvicornServer) -> None:
+    """The scope refers to its cycle weakly (the cycle holds the scope): once the connection is gone, reference
+    counting frees the cycle, its scope and its event at once. A strong reference left all of them to the garbage
+    collector, kept alive past the request (4,464 such cycles after a 2-second load in `bench.workers`)."""
+    SERVED.clear()
+    gc.collect()
+    gc.disable()  # nothing but reference counting may free what the requests leave
+    try:
+        for _ in range(3):
+            with connect(server) as s:
+                request(s, "/tracked")
+                _, rest = read_head(s)
+                assert read_exactly(s, rest, 2) == b"ok"
+        deadline = time.monotonic() + 5
+        while any(ref() is not None for ref in SERVED) and time.monotonic() < deadline:
+            time.sleep(0.01)  # the server's thread sees each connection close on its next turn
+        assert len(SERVED) == 3
+        assert all(ref() is None for ref in SERVED), "a served request's cycle is kept alive by a reference cycle"
+    finally:
+        gc.enable()
 
 
 def test_pipelined_requests_are_answered_in_order(server: UvicornServer) -> None:
