@@ -13,6 +13,9 @@ A client not behind nginx can send the header itself: it only gets a repeat of i
 whatever a client sent). Without Redis there is no cluster: the header is ignored. When Redis does not answer,
 the call goes on unclaimed (fail open, warned at most every `WARN_EVERY_S`): a lost claim costs a double charge
 only if a replica also dies meanwhile, while failing closed would stop every replica at once.
+
+The claim goes through the hot path's own RESP connection (`store.resp`, shared with `RedisBatches`), not
+redis-py's client: ~50 us of CPU a round trip instead of ~200. An error reply fails open as a silent Redis does.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING
 from oneflow_ai.store.redis_errors import redis_error
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from oneflow_ai.store.resp import RespClient
 
 log = logging.getLogger("oneflow")
 
@@ -48,19 +51,25 @@ class Claims:
 
     __slots__ = ("_clock", "_redis", "_warned_at")
 
-    def __init__(self, redis: Redis, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, redis: RespClient, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._redis = redis
         self._clock = clock
         self._warned_at = -WARN_EVERY_S
 
     async def claim(self, balancer_id: str) -> bool:
-        """True when this replica is the first to begin the call (or Redis did not answer: fail open); False when
-        another began it."""
+        """True when this replica is the first to begin the call (or Redis did not answer, or answered an error:
+        fail open); False when another began it."""
         try:
-            return bool(await self._redis.set(KEY_PREFIX + balancer_id, 1, nx=True, ex=TTL_S))
+            [reply] = await self._redis.execute([("SET", KEY_PREFIX + balancer_id, 1, "NX", "EX", TTL_S)])
         except (redis_error(), OSError, TimeoutError) as e:
-            now = self._clock()
-            if now - self._warned_at >= WARN_EVERY_S:
-                self._warned_at = now
-                log.warning("balancer claims: Redis did not answer (%s); calls go on unclaimed", type(e).__name__)
-            return True
+            return self._unclaimed(type(e).__name__)
+        if isinstance(reply, Exception):  # an error reply (a read-only replica, out of memory...)
+            return self._unclaimed(str(reply))
+        return reply is not None  # OK: claimed here; nil: claimed elsewhere
+
+    def _unclaimed(self, why: str) -> bool:
+        now = self._clock()
+        if now - self._warned_at >= WARN_EVERY_S:
+            self._warned_at = now
+            log.warning("balancer claims: Redis did not take the claim (%s); calls go on unclaimed", why)
+        return True

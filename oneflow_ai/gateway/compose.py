@@ -29,6 +29,7 @@ from oneflow_ai.config.schema import GatewayConfig, ModelGroup
 from oneflow_ai.events.breakers import ObservedBreakers
 from oneflow_ai.events.guardrails import GuardrailEvents
 from oneflow_ai.events.service import Events
+from oneflow_ai.gateway.balancer_claim import Claims
 from oneflow_ai.gateway.pipeline import complete
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.gateway.stages import Observer, Stages
@@ -114,6 +115,7 @@ def build_gateway(
         record_behind=observability.record_behind,
         wrap_transport=observability.traced_transport,
         httpx_transport=httpx_transport,
+        claims=Claims(identity.resp) if identity.resp is not None else None,
     )
     built.append(gateway)
     return gateway, budgets

@@ -69,13 +69,13 @@ class Gateway:
     """For the deployments whose `transport` is `httpx` (built only when one is)."""
     drain: Drain = field(default_factory=Drain)
     """Whether the shutdown's grace ran out (`cutting`): the server protocol starts it, the pipeline reads it."""
+    claims: Claims | None = None
+    """Claims the calls the load balancer may send to two replicas (with a shared Redis only)."""
     prices: DeploymentPrices = field(init=False)
     admission: tuple[Admission, ...] = field(init=False)
     observers: Observers = field(init=False)
     """The routing's own observer (health, breakers, `least_busy`) first, then the stages'."""
     routing: Routing = field(init=False)
-    claims: Claims | None = field(init=False)
-    """Claims the calls the load balancer may send to two replicas (with a shared Redis only)."""
     auto: AutoModel = field(init=False)
     experiments: Experiments = field(init=False)
     """The A/B experiments: the config's, and the admin API's (`experiments.sync` swaps those in)."""
@@ -98,7 +98,6 @@ class Gateway:
             self.config.routing, self.models, self.pricing, self.estimates, breakers=self.breakers, prices=self.prices
         )
         self.auto = AutoModel(self.models, self.pricing)
-        self.claims = Claims(self.redis) if self.redis is not None else None
         self.experiments = Experiments((e.experiment() for e in self.config.experiments), self.models)
         self.admission = self.stages.admissions
         self.observers = Observers([self.routing, *self.stages.observers])

@@ -71,7 +71,9 @@ class Identity:
         )
         self.last_used = LastUsed(engine)
         self.auth = KeyAuthenticator(master_principal(settings), master_key, engine, cache, self.last_used)
-        self.batches = RedisBatches(resp_client(redis_url)) if redis_url else None
+        self.resp = resp_client(redis_url) if redis_url else None
+        """The hot path's own Redis connection: the batches' and the balancer claims' (closed by `batches`)."""
+        self.batches = RedisBatches(self.resp) if self.resp is not None else None
         """The hot path's Redis round trips, shared with the budget counters (`build_budgets`)."""
         local = LocalLimiter()
         view = RoomView(shared_view_s) if shared_view_s > 0 else None

@@ -4,8 +4,10 @@ replica claimed (`gateway.balancer_claim`). The real app over HTTP, real Redis, 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +16,15 @@ import pytest
 import redis
 
 from oneflow_ai.app import create_app
-from oneflow_ai.gateway.balancer_claim import KEY_PREFIX, MAX_ID, TTL_S, balancer_id
+from oneflow_ai.gateway.balancer_claim import KEY_PREFIX, MAX_ID, TTL_S, WARN_EVERY_S, Claims, balancer_id
 from oneflow_ai.settings import Settings
+from oneflow_ai.store.resp import RespClient
 from tests.billing.conftest import NO_BREAKER, ledger_for
 from tests.conftest import MASTER_KEY, SHARED_REDIS_URL, UPSTREAM_KEY
 from tests.fakes.counting_upstream import CountingUpstream
 from tests.fakes.hooked_app import HookedApp
 from tests.fakes.runner import AiohttpServer, UvicornServer
+from tests.identity.conftest import DEAD_REDIS_URL
 
 AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
 HEADER = "x-oneflow-balancer-id"
@@ -61,15 +65,15 @@ models:
 """
 
 
-async def hold_every_connection(state: dict[str, Any]) -> None:
-    """Take every connection of the shared client's pool and keep them: as if Redis had stopped answering."""
-    pool = state["gateway"].redis.connection_pool
-    held = state.setdefault("held by the test", [])
-    while True:
-        try:
-            held.append(await pool.get_connection())
-        except redis.ConnectionError:  # the pool's wait ran out: all are ours
-            return
+async def silence_redis(state: dict[str, Any]) -> None:
+    """Make the gateway's hot-path Redis connection silent, as if Redis had stopped answering: a blocking pop
+    sent on it holds every reply behind it (Redis answers a connection's commands in order) until the client's
+    reply timeout drops the connection, and with it the commands not yet run."""
+    resp = state["identity"].resp
+    blocked = asyncio.ensure_future(resp.execute([["BLPOP", f"oneflow:test:never:{uuid.uuid4().hex}", 30]]))
+    blocked.add_done_callback(lambda f: f.exception())  # its own timeout: retrieved, not logged
+    state.setdefault("held by the test", []).append(blocked)
+    await asyncio.sleep(0.05)  # written before the next call's claim
 
 
 class Replica:
@@ -79,7 +83,7 @@ class Replica:
         (tmp_path / "config.yaml").write_text(config(upstream_url))
         self.database_url = f"sqlite:///{tmp_path / 'oneflow.db'}"
         self.claims_sent: list[str] = []
-        """The balancer claims the gateway's shared Redis client was sent, once `/_test/count-claims` ran."""
+        """The balancer claims the gateway's hot-path Redis connection was sent, once `/_test/count-claims` ran."""
         s = Settings(
             config_path=str(tmp_path / "config.yaml"),
             data_dir=tmp_path / "data",
@@ -91,17 +95,19 @@ class Replica:
         )
 
         async def count_claims(state: dict[str, Any]) -> None:
-            client = state["gateway"].redis
-            real = client.set
+            """Every command the gateway sends on its hot-path Redis connection (its own, `store.resp`) that
+            writes a balancer claim, noted."""
+            client = state["identity"].resp
+            real = client.execute
 
-            async def counted(name: str, *args: Any, **kwargs: Any) -> Any:
-                if name.startswith(KEY_PREFIX):
-                    self.claims_sent.append(name)
-                return await real(name, *args, **kwargs)
+            async def counted(commands: Sequence[Sequence[Any]]) -> list[Any]:
+                for command in commands:
+                    self.claims_sent += [str(a) for a in command if str(a).startswith(KEY_PREFIX)]
+                return await real(commands)
 
-            client.set = counted
+            client.execute = counted
 
-        hooks = {"/_test/count-claims": count_claims, "/_test/hold-redis": hold_every_connection}
+        hooks = {"/_test/count-claims": count_claims, "/_test/silence-redis": silence_redis}
         self.server = UvicornServer(lambda: HookedApp(create_app(s, {"UPSTREAM_KEY": UPSTREAM_KEY}), hooks))
 
     def hook(self, path: str) -> None:
@@ -198,10 +204,10 @@ def test_when_redis_does_not_answer_the_call_goes_on_unclaimed(
 ) -> None:
     """Fail open: a claim Redis cannot take costs a double charge only if a replica also dies meanwhile; failing
     closed would stop every replica at once."""
-    r = Replica(tmp_path, upstream[1], redis_url, redis_max_connections=3, redis_pool_timeout_s=0.2)
+    r = Replica(tmp_path, upstream[1], redis_url)
     try:
-        r.hook("/_test/hold-redis")
-        for n in range(2):
+        for n in range(2):  # the same id twice: the second would be refused had the first claimed it
+            r.hook("/_test/silence-redis")
             served = r.chat(f"{tag}-{n}", f"{tag}-id")
             assert served.status_code == 200, served.text
     finally:
@@ -234,3 +240,38 @@ def test_every_route_that_calls_a_provider_reads_the_header(replica: Replica, ta
         r = httpx.post(replica.server.url + path, headers=headers, json=body, timeout=30)
         assert r.status_code == 502, (path, r.text)
         assert "not sent again" in r.text, (path, r.text)
+
+
+async def refusing_redis(reply: bytes) -> asyncio.Server:
+    """A server that answers every command with the error `reply` (as a read-only replica answers a write)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):
+            writer.write(reply)
+        writer.close()
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
+async def test_an_error_reply_or_no_redis_lets_the_call_go_on_warned_at_most_every_few_seconds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Fail open on an error reply as on a connection Redis refused: neither is "claimed by another replica"."""
+    server = await refusing_redis(b"-READONLY You can't write against a read only replica.\r\n")
+    port = server.sockets[0].getsockname()[1]
+    now = [100.0]
+    for url in (f"redis://127.0.0.1:{port}", DEAD_REDIS_URL):
+        client = RespClient(url)
+        claims = Claims(client, clock=lambda: now[0])
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="oneflow"):
+            assert await claims.claim("an-id") is True
+            now[0] += WARN_EVERY_S / 2
+            assert await claims.claim("an-id") is True  # not warned again so soon
+            now[0] += WARN_EVERY_S / 2
+            assert await claims.claim("an-id") is True
+        warnings = [r.getMessage() for r in caplog.records if "balancer claims" in r.getMessage()]
+        assert len(warnings) == 2, (url, warnings)
+        await client.close()
+    server.close()
+    await server.wait_closed()
