@@ -19,7 +19,7 @@ from oneflow_ai.api.schemas import ERRORS, CompletionLimit, Tokens
 from oneflow_ai.auth.principal import Principal
 from oneflow_ai.errors import InvalidRequest
 from oneflow_ai.gateway.auto import AUTO
-from oneflow_ai.gateway.balancer_claim import balancer_id
+from oneflow_ai.gateway.balancer_claim import HEADER, balancer_id
 from oneflow_ai.gateway.call import JSONReply, chat_call
 from oneflow_ai.gateway.health_view import routing_health
 from oneflow_ai.gateway.pipeline import complete
@@ -89,7 +89,7 @@ async def prompt(body: PromptRequest, request: Request, gw: GatewayDep, principa
     if body.max_tokens is not None:
         chat["max_tokens"] = body.max_tokens
     call = chat_call(request.state.request_id, principal, chat, request.headers.get("x-user-id"))
-    call.balancer_id = balancer_id(request.headers.get("x-oneflow-balancer-id"))
+    call.balancer_id = balancer_id(request.headers.get(HEADER.decode()))
     reply = await complete(gw, call)
     assert isinstance(reply, JSONReply)  # not streamed
     return JSONBytes(

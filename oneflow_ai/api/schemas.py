@@ -120,6 +120,7 @@ ERROR_STATUSES = {
 }
 ERROR_MODELS: tuple[type[BaseModel], ...] = (ErrorBody, AnthropicErrorBody)
 """The error bodies the documented responses refer to: `/openapi.json` lists them once (`with_error_schemas`)."""
+COMPONENTS = "#/components/schemas/"
 
 
 def error_response(model: type[BaseModel], description: str) -> dict[str, Any]:
@@ -141,7 +142,6 @@ def with_error_schemas(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-COMPONENTS = "#/components/schemas/"
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: error_response(ErrorBody, text) for status, text in ERROR_STATUSES.items()
 }
