@@ -16,6 +16,7 @@ from starlette.responses import Response
 from oneflow_ai.api.responses import JSONBytes
 from oneflow_ai.gateway.runtime import Gateway
 from oneflow_ai.store.db import ping
+from oneflow_ai.store.redis_replies import reply
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 READY_TIMEOUT_S = 2.0
@@ -41,7 +42,7 @@ async def ready(request: Request) -> Response:
     checks["ledger"] = "ok" if unwritable is None else f"error: {unwritable.split(':', 1)[0]}"
     if gw.redis is not None:
         try:
-            await asyncio.wait_for(gw.redis.ping(), READY_TIMEOUT_S)
+            await asyncio.wait_for(reply(gw.redis.ping()), READY_TIMEOUT_S)
             checks["redis"] = "ok"
         except Exception as e:
             checks["redis"] = f"error: {type(e).__name__}"

@@ -31,6 +31,7 @@ from oneflow_ai.billing.budget import Budget, Slot
 from oneflow_ai.billing.periods import period_end
 from oneflow_ai.gateway.stages import Ready
 from oneflow_ai.store.redis_batches import BatchScript, Gathered, RedisBatches
+from oneflow_ai.store.redis_replies import reply
 from oneflow_ai.store.room_view import Item, RoomView
 
 log = logging.getLogger("oneflow.budgets")
@@ -413,7 +414,7 @@ class RedisCounters:
         await self._batches.drain()
 
     async def read(self, slot: Slot) -> tuple[Decimal, Decimal]:
-        spent, reserved = await self._redis.hmget(self._hash(slot), ["spent", "reserved"])
+        spent, reserved = await reply(self._redis.hmget(self._hash(slot), ["spent", "reserved"]))
         return from_nano(spent), from_nano(reserved)
 
     async def sweep(self, now: datetime) -> None:

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from oneflow_ai.cache.entry import from_pico
 from oneflow_ai.cache.key import Address
 from oneflow_ai.cache.store import Stats
+from oneflow_ai.store.redis_replies import reply
 
 log = logging.getLogger("oneflow.cache")
 
@@ -73,7 +74,7 @@ class RedisStore:
 
     async def _miss(self, tenant: str) -> None:
         try:
-            await self.redis.hincrby(self.stats_name(tenant), "misses", 1)
+            await reply(self.redis.hincrby(self.stats_name(tenant), "misses", 1))
         except RedisError as e:
             log.warning("cache miss not counted: %s", e)
 
@@ -89,7 +90,7 @@ class RedisStore:
     async def stats(self, tenant: str | None) -> dict[str, Stats]:
         out: dict[str, Stats] = {}
         for name in await self._scan(f"{self.prefix}:{tenant or '*'}:s"):
-            found: dict[Any, Any] = await self.redis.hgetall(name)
+            found: dict[Any, Any] = await reply(self.redis.hgetall(name.decode()))
             counts = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in found.items()}
             out[self._tenant_of(name)] = Stats(
                 hits=counts.get("hits", 0),

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 
 from oneflow_ai.routing.breaker import Breaker, BreakerBoard
 from oneflow_ai.routing.shared import Transition, adopted, changed, decode, encode, published, same
+from oneflow_ai.store.redis_replies import reply
 
 log = logging.getLogger("oneflow.routing")
 
@@ -124,7 +125,7 @@ class SharedBreakers:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for t in batch:
                         raw = encode(t)
-                        pipe.hset(self._key, t.deployment_id, raw)
+                        pipe.hset(self._key, mapping={t.deployment_id: raw})
                         pipe.publish(self._key, raw)
                     await pipe.execute()
             except (RedisError, OSError):
@@ -149,7 +150,7 @@ class SharedBreakers:
 
     async def resync(self) -> None:
         """Adopt whatever the shared hash holds that is newer than what this process knows."""
-        table = await self._redis.hgetall(self._key)
+        table = await reply(self._redis.hgetall(self._key))
         for raw in table.values():
             if (t := decode(raw)) is not None:
                 self.apply(t)
