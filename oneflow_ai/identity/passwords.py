@@ -4,6 +4,9 @@ Hashing costs tens of milliseconds of CPU by design, so it runs in a small pool 
 the GIL), never on the event loop: a flood of logins queues for the pool instead of taking every core from the
 threads that serve `/v1`.
 
+argon2-cffi (and its CFFI bindings, ~0.7 MiB) is imported on the first hash or check, not with the module: most
+workers never see a login (keys authenticate `/v1`; the console signs in through SSO or once a session).
+
 Policy: 12 to 128 characters (the upper bound keeps hashing cost bounded), at least 5 distinct characters,
 not one of the most common passwords, and not containing the account's e-mail name. Length over composition
 rules, as NIST SP 800-63B recommends.
@@ -16,11 +19,12 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from argon2 import PasswordHasher, Type
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING
 
 from oneflow_ai.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 MIN_LENGTH = 12
 MAX_LENGTH = 128
@@ -67,30 +71,41 @@ class Passwords:
     """argon2id with the library's defaults (RFC 9106 low-memory profile), on at most `workers` threads."""
 
     def __init__(self, workers: int | None = None) -> None:
-        self._hasher = PasswordHasher(type=Type.ID)
+        self._argon2: PasswordHasher | None = None
         self._dummy: str | None = None
         self._pool = ThreadPoolExecutor(max_workers=workers or default_workers(), thread_name_prefix="argon2")
 
     async def hash(self, password: str) -> str:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._hasher.hash, password)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._hasher().hash, password)
 
     async def verify(self, stored: str | None, password: str) -> bool:
         """Whether `password` matches; with no stored hash (unknown user) it spends the same time and says no."""
         if stored is None:
             if self._dummy is None:
                 self._dummy = await self.hash("not-a-password-of-anyone")
-            await asyncio.get_running_loop().run_in_executor(self._pool, self._check, self._dummy, password)
+            await asyncio.get_running_loop().run_in_executor(self._pool, _check, self._hasher(), self._dummy, password)
             return False
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._check, stored, password)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, _check, self._hasher(), stored, password)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _check(self, stored: str, password: str) -> bool:
-        try:
-            return self._hasher.verify(stored, password)
-        except (VerificationError, InvalidHashError):
-            return False
+    def _hasher(self) -> PasswordHasher:
+        """The argon2id hasher, made (and argon2-cffi imported) on the event loop's first use, never in a thread."""
+        if self._argon2 is None:
+            from argon2 import PasswordHasher, Type
+
+            self._argon2 = PasswordHasher(type=Type.ID)
+        return self._argon2
+
+
+def _check(hasher: PasswordHasher, stored: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError  # loaded with the hasher already
+
+    try:
+        return hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,15 @@ records are kept and tried again, none set aside.
 
 A dead letter holds the record as ASCII JSON (`as_json`: NUL and lone surrogates escaped, so any database
 stores it) and the database's message, never the statement or the rest of the batch.
+
+SQLite's errors are told by `sqlite3`'s classes when the process has loaded `sqlite3` (only a process that has can
+meet one): a gateway on PostgreSQL never loads it (the module and its library: ~1 MiB of every worker).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import sys
 from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -23,11 +26,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DBAPIError, StatementError
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from oneflow_ai.store.ledger import UsageRecord
 
 REFUSED_SQLSTATES = ("22", "23")
 """SQLSTATE classes that refuse the data: data exception, integrity constraint violation."""
-SQLITE_REFUSALS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
+SQLITE_REFUSALS = ("IntegrityError", "DataError", "InterfaceError", "ProgrammingError")
+"""`sqlite3`'s errors that refuse the data."""
 ENCODING_ERRORS = (TypeError, ValueError, OverflowError)
 """Raised before anything reaches the database, by a value that cannot be encoded (orjson's `JSONEncodeError`
 is a `TypeError`, a lone surrogate's `UnicodeEncodeError` a `ValueError`, an int past 64 bits on SQLite an
@@ -50,16 +56,29 @@ def refused(error: BaseException) -> bool:
 def _unavailable(e: BaseException) -> bool:
     if isinstance(e, DBAPIError) and e.connection_invalidated:
         return True
-    return isinstance(e, (OSError, sqlite3.OperationalError))  # OSError: connections, timeouts, the disk
+    if isinstance(e, OSError):  # connections, timeouts, the disk
+        return True
+    sqlite = _sqlite3()
+    return sqlite is not None and isinstance(e, sqlite.OperationalError)
 
 
 def _refusal(e: BaseException) -> bool:
     state = getattr(e, "sqlstate", None) or getattr(e, "pgcode", None)
     if isinstance(state, str):
         return state[:2] in REFUSED_SQLSTATES
-    if isinstance(e, SQLITE_REFUSALS):
+    sqlite = _sqlite3()
+    if sqlite is not None and isinstance(e, tuple(getattr(sqlite, name) for name in SQLITE_REFUSALS)):
         return True
-    return isinstance(e, ENCODING_ERRORS) and not isinstance(e, (DBAPIError, sqlite3.Error))
+    return isinstance(e, ENCODING_ERRORS) and not isinstance(e, DBAPIError) and not _sqlite_error(e, sqlite)
+
+
+def _sqlite3() -> ModuleType | None:
+    """`sqlite3` if this process has loaded it; otherwise no error can be one of its."""
+    return sys.modules.get("sqlite3")
+
+
+def _sqlite_error(e: BaseException, sqlite: ModuleType | None) -> bool:
+    return sqlite is not None and isinstance(e, sqlite.Error)
 
 
 def describe(error: BaseException) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -29,6 +28,8 @@ from oneflow_ai.store.tables import AGGREGATE_DIMENSIONS, ledger_dead_letters
 from oneflow_ai.store.usage_insert import UsageInsert, sqlite_chunks, sqlite_time
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from oneflow_ai.store.ledger import UsageRecord
 
 
@@ -43,7 +44,7 @@ the worker's SQLite memory after load 2.7 instead of 4.4 MiB (`bench.workers` lo
 
 @functools.cache
 def _present(n: int) -> str:
-    """The query for which of `n` ids are written already (`n` one of the few `SQLITE_SIZES`)."""
+    """The query for which of `n` ids are written already (`n` one of the few `sqlite_sizes()`)."""
     return f"{PRESENT} ({', '.join('?' * n)})"
 
 
@@ -194,6 +195,8 @@ class SQLiteWriter:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
+            import sqlite3  # only a gateway on SQLite loads it
+
             conn = sqlite3.connect(self._path, timeout=self._busy_timeout_s, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")

@@ -11,7 +11,7 @@ return the ids they inserted, so the aggregates count each record once however o
 
 from __future__ import annotations
 
-import sqlite3
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -78,21 +78,27 @@ PG_TYPES = {
 }
 """PostgreSQL types of the non-text columns, as `json_to_recordset` reads them."""
 
-SQLITE_ROWS = 64 if sqlite3.sqlite_version_info >= (3, 32, 0) else 16
-"""Most rows per statement: older SQLite builds allow at most 999 bound values in one statement. Not more than 64:
-a prepared statement's size grows with its rows (SQLite's memory for the 256-row insert was 858 KiB, the 64-row one
-186 KiB) and each size stays prepared in `sqlite3`'s cache for the process's life; a batch of 500 takes 11
-statements instead of 8, the same work per row."""
-SQLITE_SIZES = tuple(4**k for k in range(SQLITE_ROWS.bit_length() // 2, -1, -1))
-"""The only statement sizes used (64, 16, 4, 1 rows): a statement of each size is prepared and cached once.
-Sized to each batch instead, every new size was a new statement, its text kept here and its prepared form in
-`sqlite3`'s cache: tens of MB after a few minutes of varied batches."""
+
+@functools.cache
+def sqlite_sizes() -> tuple[int, ...]:
+    """The only statement sizes used, largest first (64, 16, 4, 1 rows): a statement of each size is prepared and
+    cached once. Sized to each batch instead, every new size was a new statement, its text kept here and its
+    prepared form in `sqlite3`'s cache: tens of MB after a few minutes of varied batches.
+
+    At most 64 rows: a prepared statement's size grows with its rows (SQLite's memory for the 256-row insert was
+    858 KiB, the 64-row one 186 KiB) and each size stays prepared in `sqlite3`'s cache for the process's life; a
+    batch of 500 takes 11 statements instead of 8, the same work per row. At most 16 on SQLite before 3.32, which
+    allows at most 999 bound values in one statement. Asked on first use: only a gateway on SQLite loads `sqlite3`."""
+    import sqlite3
+
+    rows = 64 if sqlite3.sqlite_version_info >= (3, 32, 0) else 16
+    return tuple(4**k for k in range(rows.bit_length() // 2, -1, -1))
 
 
 def sqlite_chunks(n: int) -> Iterator[tuple[int, int]]:
-    """(start, stop) slices covering `n` rows, each of one of `SQLITE_SIZES`, largest first."""
+    """(start, stop) slices covering `n` rows, each of one of `sqlite_sizes()`, largest first."""
     start = 0
-    for size in SQLITE_SIZES:
+    for size in sqlite_sizes():
         while n - start >= size:
             yield start, start + size
             start += size

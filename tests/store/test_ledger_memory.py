@@ -8,7 +8,7 @@ from pathlib import Path
 
 from oneflow_ai.store.db import create_engine, migrate
 from oneflow_ai.store.ledger_writer import CACHE_KIB, SQLiteWriter
-from oneflow_ai.store.usage_insert import SQLITE_SIZES, sqlite_chunks
+from oneflow_ai.store.usage_insert import sqlite_chunks, sqlite_sizes
 
 
 def test_the_writers_page_cache_is_bounded(tmp_path: Path) -> None:
@@ -35,5 +35,5 @@ def test_the_writers_page_cache_is_bounded(tmp_path: Path) -> None:
 
 def test_no_statement_holds_more_than_64_rows() -> None:
     # The 256-row insert took 858 KiB of SQLite's memory once prepared, the 64-row one 186 KiB.
-    assert max(SQLITE_SIZES) <= 64
+    assert max(sqlite_sizes()) <= 64
     assert max(stop - start for start, stop in sqlite_chunks(500)) <= 64

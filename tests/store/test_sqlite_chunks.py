@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from oneflow_ai.store.db import create_engine, migrate
 from oneflow_ai.store.ledger import Ledger, UsageRecord
-from oneflow_ai.store.usage_insert import SQLITE_SIZES, sqlite_chunks
+from oneflow_ai.store.usage_insert import sqlite_chunks, sqlite_sizes
 
 
 @given(st.integers(min_value=0, max_value=5000))
@@ -21,8 +21,8 @@ def test_chunks_cover_every_row_once_in_the_fixed_sizes(n: int) -> None:
     chunks = list(sqlite_chunks(n))
     assert [start for start, _ in chunks] == [0, *(stop for _, stop in chunks[:-1])][: len(chunks)]
     assert sum(stop - start for start, stop in chunks) == n
-    assert all(stop - start in SQLITE_SIZES for start, stop in chunks)
-    assert len(chunks) <= n // SQLITE_SIZES[0] + 3 * (len(SQLITE_SIZES) - 1)
+    assert all(stop - start in sqlite_sizes() for start, stop in chunks)
+    assert len(chunks) <= n // sqlite_sizes()[0] + 3 * (len(sqlite_sizes()) - 1)
 
 
 def test_batches_of_every_size_use_only_the_fixed_statements(tmp_path: Path) -> None:
@@ -65,4 +65,4 @@ def test_batches_of_every_size_use_only_the_fixed_statements(tmp_path: Path) -> 
 
     statements, written = asyncio.run(go())
     assert written > 6000
-    assert statements <= len(SQLITE_SIZES)
+    assert statements <= len(sqlite_sizes())
