@@ -67,18 +67,16 @@ def _refusal(e: BaseException) -> bool:
     if isinstance(state, str):
         return state[:2] in REFUSED_SQLSTATES
     sqlite = _sqlite3()
-    if sqlite is not None and isinstance(e, tuple(getattr(sqlite, name) for name in SQLITE_REFUSALS)):
+    if sqlite is None:
+        return isinstance(e, ENCODING_ERRORS) and not isinstance(e, DBAPIError)
+    if isinstance(e, tuple(getattr(sqlite, name) for name in SQLITE_REFUSALS)):
         return True
-    return isinstance(e, ENCODING_ERRORS) and not isinstance(e, DBAPIError) and not _sqlite_error(e, sqlite)
+    return isinstance(e, ENCODING_ERRORS) and not isinstance(e, (DBAPIError, sqlite.Error))
 
 
 def _sqlite3() -> ModuleType | None:
     """`sqlite3` if this process has loaded it; otherwise no error can be one of its."""
     return sys.modules.get("sqlite3")
-
-
-def _sqlite_error(e: BaseException, sqlite: ModuleType | None) -> bool:
-    return sqlite is not None and isinstance(e, sqlite.Error)
 
 
 def describe(error: BaseException) -> str:
